@@ -1,0 +1,32 @@
+"""Shared test setup: reproducible seeds, CPU-friendly thread counts, device selection."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Two cores on CI: more threads than cores only adds contention between test workers.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_cuda = pytest.mark.skip(reason="no CUDA device")
+    skip_gui = pytest.mark.skip(reason="no DISPLAY: run the suite under xvfb-run")
+    for item in items:
+        if "cuda" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_cuda)
+        if "gui" in item.keywords and not os.environ.get("DISPLAY"):
+            item.add_marker(skip_gui)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request) -> torch.device:
+    """Runs a test on the CPU, and again on CUDA when a GPU is present."""
+    return torch.device(request.param)

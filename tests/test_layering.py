@@ -1,0 +1,72 @@
+"""The layering rules of ARCHITECTURE.md: core/ stays GUI-free, viz/ and widgets/ stay torch-free."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GUI_MODULES = {"imgui_bundle", "imgui", "glfw", "OpenGL"}
+# Offscreen GL is allowed only inside the synthetic dataset renderer, imported lazily inside functions.
+GL_ALLOWED_LAZILY = ROOT / "core" / "data"
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(top-level module name, imported at module level?) for every import in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    top_level = set(map(id, tree.body))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        else:
+            continue
+        found += [(name.split(".")[0], id(node) in top_level) for name in names]
+    return found
+
+
+def _python_files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def test_core_imports_no_gui_module():
+    offenders = []
+    for path in _python_files("core"):
+        for module, at_top in _imports(path):
+            if module not in GUI_MODULES:
+                continue
+            lazily_allowed = path.is_relative_to(GL_ALLOWED_LAZILY) and module == "OpenGL" and not at_top
+            if not lazily_allowed:
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, offenders
+
+
+def test_viz_and_widgets_import_no_torch():
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for folder in ("viz", "widgets")
+        for path in _python_files(folder)
+        for module, _ in _imports(path)
+        if module == "torch"
+    ]
+    assert not offenders, offenders
+
+
+def test_importing_every_core_module_loads_no_gui_module():
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in _python_files("core")
+        if path.name != "__main__.py"
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(GUI_MODULES)!r})\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"GUI modules loaded by core: {result.stdout.strip()}"
