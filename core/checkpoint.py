@@ -1,0 +1,207 @@
+"""The one checkpoint format of the project: generator snapshots and training snapshots.
+
+A checkpoint is a `torch.save` of a plain dict (see docs/INTERFACES.md "Checkpoints"):
+`format`, `kind`, `config` (GeneratorConfig.to_dict()), `G_ema` (state dict), optionally `G`, `D`, `D_ema`,
+`optimizers`, `rng`, and `metadata` (preset, kimg, dataset, command, created). Files are read with
+`torch.load(weights_only=True)`, so loading never executes code, and written atomically (temporary file,
+fsync, rename), so a crash never leaves a half-written snapshot under the final name.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.config import GeneratorConfig
+
+FORMAT = "portrait-gan/1"
+KINDS = ("generator", "training")
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be read or does not fit; the message names the file and the fix."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write `payload` to `path` atomically; returns the final path."""
+    path = Path(path)
+    _validate_payload(path, payload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a checkpoint on the CPU without executing any code from the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no such file; give the path of a .pt checkpoint (see README, 'Checkpoints')")
+    if path.suffix == ".pkl":
+        raise CheckpointError(
+            path,
+            "this is a Python pickle (a released 3DPortraitGAN file?); convert it without running its code with "
+            f"`python -m core.checkpoint import {path} --out {path.with_suffix('.pt')}`",
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "the file is empty (an interrupted copy or save?)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(path, "the file is truncated or corrupt (not a complete torch.save archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            path, f"refused: the file holds objects other than tensors and plain containers ({_refused_global(error)})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise CheckpointError(path, f"the file is truncated or corrupt ({_first_line(error)})") from None
+    _validate_payload(path, payload)
+    return payload
+
+
+def generator_config_of(path: str | os.PathLike, payload: dict[str, Any]) -> GeneratorConfig:
+    """The GeneratorConfig stored in a loaded payload, with a clear error when it does not parse."""
+    try:
+        return GeneratorConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"its config does not match this version of the code ({error})") from None
+
+
+def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
+    """(G_ema as a TriGridGenerator in eval mode on `device`, metadata dict) from a checkpoint file."""
+    from core.generator import TriGridGenerator  # late: keeps this module light for the GUI-side tools
+
+    path = Path(path)
+    if path.suffix == ".pkl" and path.is_file():
+        from core.legacy import load_released_generator
+
+        return load_released_generator(path, device)
+    payload = load_checkpoint(path)
+    config = generator_config_of(path, payload)
+    generator = TriGridGenerator(config)
+    load_state_into(path, generator, payload["G_ema"], "G_ema")
+    generator.eval().requires_grad_(False)
+    return generator.to(device), dict(payload.get("metadata", {}))
+
+
+def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Copy `state` into `module`, raising a CheckpointError that lists missing, unexpected and mis-shaped tensors."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mis_shaped = [
+        f"{name} {tuple(state[name].shape)} != {tuple(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in state and state[name].shape != tensor.shape
+    ]
+    if missing or unexpected or mis_shaped:
+        parts = [
+            f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''} ({len(items)})"
+            for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped))
+            if items
+        ]
+        raise CheckpointError(path, f"{what} does not fit the model built from its config; " + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+def generator_payload(generator: torch.nn.Module, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A `kind="generator"` payload holding `generator` as G_ema (tensors copied to the CPU)."""
+    return {
+        "format": FORMAT,
+        "kind": "generator",
+        "config": generator.config.to_dict(),
+        "G_ema": {name: tensor.detach().cpu().clone() for name, tensor in generator.state_dict().items()},
+        "metadata": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(metadata or {})},
+    }
+
+
+def _validate_payload(path: Path, payload: Any) -> None:
+    if not isinstance(payload, dict):
+        raise CheckpointError(path, f"not a checkpoint of this project (a {type(payload).__name__}, not a dict)")
+    if payload.get("format") != FORMAT:
+        raise CheckpointError(path, f"not a checkpoint of this project (format {payload.get('format')!r}, want {FORMAT!r})")
+    if payload.get("kind") not in KINDS:
+        raise CheckpointError(path, f"unknown checkpoint kind {payload.get('kind')!r}; expected one of {KINDS}")
+    for key in ("config", "G_ema"):
+        if not isinstance(payload.get(key), dict):
+            raise CheckpointError(path, f"the checkpoint has no {key!r} entry")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (best effort: not every platform can open a directory)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def _refused_global(error: BaseException) -> str:
+    """The line of torch's weights_only message that names the offending global."""
+    lines = [line.strip() for line in str(error).splitlines() if "global" in line.lower() and "GLOBAL" in line]
+    return lines[0][:200] if lines else _first_line(error)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m core.checkpoint info FILE` and `python -m core.checkpoint import FILE.pkl --out FILE.pt`."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m core.checkpoint")
+    commands = parser.add_subparsers(dest="command", required=True)
+    info = commands.add_parser("info", help="print what a checkpoint holds")
+    info.add_argument("file")
+    converter = commands.add_parser("import", help="convert a released 3DPortraitGAN .pkl without running its code")
+    converter.add_argument("file")
+    converter.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            payload = load_checkpoint(args.file)
+            parameters = sum(tensor.numel() for tensor in payload["G_ema"].values())
+            summary = {"kind": payload["kind"], "metadata": payload.get("metadata", {}), "G_ema_tensors": parameters,
+                       "entries": sorted(payload), "config": payload["config"]}
+            print(json.dumps(summary, indent=1, default=str))
+        else:
+            from core.legacy import import_released_checkpoint
+
+            print(f"wrote {import_released_checkpoint(args.file, args.out)}")
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

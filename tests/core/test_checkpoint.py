@@ -1,0 +1,98 @@
+"""The checkpoint file format: round trip, atomic writes, and clear errors on bad files."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from core.checkpoint import FORMAT, CheckpointError, load_checkpoint, load_state_into, save_checkpoint
+from core.config import preset
+
+
+def _payload() -> dict:
+    return {
+        "format": FORMAT,
+        "kind": "generator",
+        "config": preset("tiny").to_dict(),
+        "G_ema": {"decoder.net.0.weight": torch.randn(4, 3), "backbone.mapping.w_avg": torch.zeros(8)},
+        "metadata": {"preset": "tiny", "kimg": 12.5, "dataset": "synthetic"},
+    }
+
+
+def test_round_trip_keeps_every_tensor_and_field(tmp_path):
+    payload = _payload()
+    path = save_checkpoint(tmp_path / "run" / "snapshot.pt", payload)
+    loaded = load_checkpoint(path)
+    assert loaded["metadata"] == payload["metadata"]
+    assert loaded["config"] == payload["config"]
+    for name, tensor in payload["G_ema"].items():
+        assert torch.equal(loaded["G_ema"][name], tensor)
+    assert [p.name for p in path.parent.iterdir()] == ["snapshot.pt"], "no temporary file is left behind"
+
+
+def test_failed_save_keeps_the_previous_file_and_leaves_no_partial(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "snapshot.pt", _payload())
+    before = path.read_bytes()
+
+    def broken_save(obj, stream):
+        stream.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, _payload())
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.pt"]
+
+
+def test_truncated_file_gives_a_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "snapshot.pt", _payload())
+    path.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt") as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "empty"), (b"\x00garbage" * 10, "truncated or corrupt")],
+)
+def test_corrupt_files_are_named(tmp_path, content, message):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_missing_file_and_foreign_payloads(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "absent.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a checkpoint of this project"):
+        load_checkpoint(foreign)
+    pickle_file = tmp_path / "released.pkl"
+    pickle_file.write_bytes(b"\x80\x04")
+    with pytest.raises(CheckpointError, match="core.checkpoint import"):
+        load_checkpoint(pickle_file)
+
+
+def test_a_file_that_would_run_code_is_refused(tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({**_payload(), "metadata": Exploit()}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(path)
+
+
+def test_state_mismatch_lists_missing_unexpected_and_shapes(tmp_path):
+    module = torch.nn.Linear(3, 2)
+    state = {"weight": torch.zeros(5, 3), "extra": torch.zeros(1)}
+    with pytest.raises(CheckpointError) as caught:
+        load_state_into(tmp_path / "x.pt", module, state, "G_ema")
+    text = str(caught.value)
+    assert "missing: bias" in text and "unexpected: extra" in text and "weight (5, 3) != (2, 3)" in text
