@@ -1,0 +1,173 @@
+"""Volume rendering of decoded densities and features along rays, with importance sampling (reference-spec.md §1.7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from core.config import RenderingConfig
+from core.rendering.sampling import importance_depths, stratified_depths
+
+# decode(points [B, N, 3]) -> (sigma_raw [B, N, 1], features [B, N, C]) at canonical points.
+DecodeFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# point_warp(points [B, N, 3]) -> [B, N, 3]: observation space to canonical space.
+PointWarp = Callable[[torch.Tensor], torch.Tensor]
+
+CROPPED_SIGMA = -1000.0  # raw density of cropped points: softplus(-1000 + bias) is exactly 0 in float32
+TRANSMITTANCE_EPS = 1e-10  # added to every (1 - alpha) factor, as in the reference, so T never reaches exactly 0
+
+
+@dataclass
+class RaySamples:
+    """The merged, sorted samples of each ray, kept for inspection (e.g. a density plot along a clicked ray)."""
+
+    depths: torch.Tensor  # [B, M, S] sample depths along each ray, world units, sorted
+    sigma_raw: torch.Tensor  # [B, M, S] raw decoder density at the samples, after the crop
+    weights: torch.Tensor  # [B, M, S-1] compositing weight of each interval [depths_i, depths_(i+1)]
+
+
+@dataclass
+class RayRenderResult:
+    """What `render_rays` returns for M rays of B images."""
+
+    features: torch.Tensor  # [B, M, C] composited features (no background)
+    depth: torch.Tensor  # [B, M, 1] expected depth of the visible surface, world units along the ray
+    weights_sum: torch.Tensor  # [B, M, 1] opacity: sum of the weights (1 - it is the background's weight)
+    samples: RaySamples | None = None  # per-sample data when asked for with keep_samples=True
+
+
+@dataclass
+class MarchResult:
+    """Output of `march` for one set of sorted samples."""
+
+    features: torch.Tensor  # [B, M, C]
+    depth: torch.Tensor  # [B, M, 1] unclamped; NaN (no weight at all) already replaced by +inf
+    weights_sum: torch.Tensor  # [B, M, 1]
+    weights: torch.Tensor  # [B, M, S-1, 1]
+
+
+def march(
+    depths: torch.Tensor, sigma_raw: torch.Tensor, features: torch.Tensor, density_bias: float,
+) -> MarchResult:
+    """Composite sorted samples (depths, sigma_raw: [B, M, S, 1], features: [B, M, S, C]) with the mip ray marcher.
+
+    Density, features and depth are averaged at interval midpoints, density before its activation;
+    sigma = softplus(sigma_mid + bias), alpha_i = 1 - exp(-sigma_i delta_i), T_i = prod_(k<i) (1 - alpha_k + 1e-10),
+    w_i = alpha_i T_i.
+    """
+    deltas = depths[:, :, 1:] - depths[:, :, :-1]
+    sigma_mid = 0.5 * (sigma_raw[:, :, :-1] + sigma_raw[:, :, 1:])
+    depth_mid = 0.5 * (depths[:, :, :-1] + depths[:, :, 1:])
+    alpha = 1.0 - torch.exp(-F.softplus(sigma_mid + density_bias) * deltas)
+    transmittance = torch.cumprod(1.0 - alpha + TRANSMITTANCE_EPS, dim=2)
+    transmittance = torch.cat([torch.ones_like(transmittance[:, :, :1]), transmittance[:, :, :-1]], dim=2)
+    weights = alpha * transmittance
+
+    # sum_i w_i (c_i + c_(i+1)) / 2 as one batched product with per-sample weights, without a midpoint copy of c.
+    sample_weights = 0.5 * (F.pad(weights, (0, 0, 0, 1)) + F.pad(weights, (0, 0, 1, 0)))
+    batch, num_rays, num_samples, channels = features.shape
+    composited = torch.bmm(
+        sample_weights.reshape(batch * num_rays, 1, num_samples),
+        features.reshape(batch * num_rays, num_samples, channels),
+    ).reshape(batch, num_rays, channels)
+
+    weights_sum = weights.sum(dim=2)
+    depth = (weights * depth_mid).sum(dim=2) / weights_sum
+    depth = torch.nan_to_num(depth, nan=float("inf"))
+    return MarchResult(composited, depth, weights_sum, weights)
+
+
+def _decode_along_rays(
+    decode: DecodeFn, origins: torch.Tensor, directions: torch.Tensor, depths: torch.Tensor,
+    options: RenderingConfig, point_warp: PointWarp | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw density [B, M, S, 1] and features [B, M, S, C] at origins + depths * directions (observation space)."""
+    batch, num_rays, num_samples, _ = depths.shape
+    points = (origins.unsqueeze(-2) + depths * directions.unsqueeze(-2)).reshape(batch, num_rays * num_samples, 3)
+    if point_warp is not None:
+        points = point_warp(points)
+    sigma_raw, features = decode(points)
+    # The crop is decided in canonical space: the box's side walls in x and z, never its floor or ceiling.
+    limit = options.box_warp / 2 - options.triplane_crop
+    outside = (points[..., 0].abs() > limit) | (points[..., 2].abs() > limit)
+    sigma_raw = sigma_raw.masked_fill(outside.unsqueeze(-1), CROPPED_SIGMA)
+    return sigma_raw.reshape(batch, num_rays, num_samples, 1), features.reshape(batch, num_rays, num_samples, -1)
+
+
+def _render_chunk(
+    decode: DecodeFn, origins: torch.Tensor, directions: torch.Tensor, options: RenderingConfig,
+    point_warp: PointWarp | None, generator: torch.Generator | None, keep_samples: bool,
+) -> tuple[MarchResult, torch.Tensor, RaySamples | None]:
+    """Coarse pass, importance pass and final march of rays [B, M, 3]; also returns the merged depths [B, M, S, 1]."""
+    batch, num_rays, _ = origins.shape
+    coarse_depths = stratified_depths(
+        batch, num_rays, options.ray_start, options.ray_end, options.depth_resolution, options.deterministic,
+        origins.device, generator,
+    )
+    coarse_sigma, coarse_features = _decode_along_rays(decode, origins, directions, coarse_depths, options, point_warp)
+    if options.depth_resolution_importance <= 0:
+        depths, sigma_raw, features = coarse_depths, coarse_sigma, coarse_features
+    else:
+        coarse = march(coarse_depths, coarse_sigma, coarse_features, options.density_bias)
+        fine_depths = importance_depths(
+            coarse_depths, coarse.weights, options.depth_resolution_importance, options.deterministic, generator,
+        )
+        fine_sigma, fine_features = _decode_along_rays(decode, origins, directions, fine_depths, options, point_warp)
+        depths = torch.cat([coarse_depths, fine_depths], dim=2)
+        depths, order = torch.sort(depths, dim=2)
+        sigma_raw = torch.cat([coarse_sigma, fine_sigma], dim=2).gather(2, order)
+        all_features = torch.cat([coarse_features, fine_features], dim=2)
+        features = all_features.gather(2, order.expand(-1, -1, -1, all_features.shape[-1]))
+    result = march(depths, sigma_raw, features, options.density_bias)
+    samples = None
+    if keep_samples:
+        samples = RaySamples(depths[..., 0].detach(), sigma_raw[..., 0].detach(), result.weights[..., 0].detach())
+    return result, depths, samples
+
+
+def render_rays(
+    decode: DecodeFn,
+    origins: torch.Tensor,
+    directions: torch.Tensor,
+    options: RenderingConfig,
+    point_warp: PointWarp | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    keep_samples: bool = False,
+    max_rays_per_chunk: int | None = None,
+) -> RayRenderResult:
+    """Render rays (origins, directions: [B, M, 3]) through the field `decode` (see DecodeFn).
+
+    Sample points are warped to canonical space by `point_warp` (None = identity), cropped to
+    |x|, |z| <= box_warp/2 - triplane_crop, decoded, composited, importance-sampled and composited again
+    over the merged sorted samples. Random draws use `generator`. `max_rays_per_chunk` bounds memory by
+    rendering rays in groups (deterministic renders do not depend on it). The depth is clamped to the
+    range of all sample depths of the call; rays that see nothing get its far end.
+    """
+    if origins.shape != directions.shape or origins.ndim != 3 or origins.shape[-1] != 3:
+        raise ValueError(f"origins and directions must both be [B, M, 3], got {list(origins.shape)} "
+                         f"and {list(directions.shape)}")
+    num_rays = origins.shape[1]
+    chunk = num_rays if not max_rays_per_chunk else max(1, max_rays_per_chunk)
+    parts, sample_parts = [], []
+    depth_low, depth_high = float("inf"), float("-inf")
+    for start in range(0, num_rays, chunk):
+        part, depths, samples = _render_chunk(
+            decode, origins[:, start:start + chunk], directions[:, start:start + chunk], options, point_warp,
+            generator, keep_samples,
+        )
+        parts.append(part)
+        sample_parts.append(samples)
+        depth_low = min(depth_low, depths.min().item())
+        depth_high = max(depth_high, depths.max().item())
+
+    features = torch.cat([part.features for part in parts], dim=1) if len(parts) > 1 else parts[0].features
+    depth = torch.cat([part.depth for part in parts], dim=1) if len(parts) > 1 else parts[0].depth
+    weights_sum = torch.cat([part.weights_sum for part in parts], dim=1) if len(parts) > 1 else parts[0].weights_sum
+    samples = None
+    if keep_samples:
+        samples = RaySamples(*(torch.cat([getattr(s, name) for s in sample_parts], dim=1)
+                               for name in ("depths", "sigma_raw", "weights")))
+    return RayRenderResult(features, depth.clamp(depth_low, depth_high), weights_sum, samples)
