@@ -1,0 +1,251 @@
+"""Renderer: a frozen RenderRequest in, a RenderResult out, with explicit caches per pipeline stage.
+
+Stages and what each is cached on (ARCHITECTURE.md "From a slider to pixels"):
+generator per (checkpoint path, modification time, device); ws per latent fields; tri-grid per ws;
+warp per body pose; rays, sampling, decoding and super-resolution run every time.
+Errors of any kind come back as `RenderResult.error` text: the GUI must never see an exception.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from renderer.cache import LruCache
+from renderer.latents import blended_ws, style_mixed
+from renderer.outputs import to_display_image
+from renderer.requests import RenderRequest, RenderResult
+
+PRESET_PREFIX = "preset:"
+# Seed of the random initialisation of "preset:<name>" models, so that they look the same on every run.
+PRESET_INIT_SEED = 0
+# Seed of the sampling draws when a request asks for deterministic rendering.
+SAMPLING_SEED = 0
+TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
+
+
+class RenderError(Exception):
+    """A request that cannot be rendered, with a message for the user that says what to change."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _LoadedModel:
+    """A generator ready to render, with what the GUI shows about it."""
+
+    key: tuple  # (checkpoint, modification time in ns, device): a changed file is a new model
+    generator: torch.nn.Module  # TriGridGenerator in eval mode
+    info: dict  # RenderResult.model_info
+
+
+class Renderer:
+    """Renders requests on `device` (used when a request leaves `device` empty)."""
+
+    def __init__(self, device: str | torch.device = "cpu", body_model_path: str | Path | None = None):
+        self.default_device = str(device)
+        self.body_model_path = body_model_path
+        self.stats: dict[str, int] = {}  # "<cache>_hits" / "<cache>_misses" for generator, ws, trigrid, warp
+        self._generators = LruCache("generator", 1, self.stats)  # one model at a time: they can be large
+        self._ws = LruCache("ws", 16, self.stats)
+        self._planes = LruCache("trigrid", 4, self.stats)
+        self._warps = LruCache("warp", 4, self.stats)
+        self._bodies = LruCache("body", 2, self.stats)
+
+    def render(self, request: RenderRequest, stamp: int = 0) -> RenderResult:
+        """The frame for `request`; never raises (errors are returned as `RenderResult.error`)."""
+        start = time.perf_counter()
+        try:
+            image, timings, model_info, extras = self._render(request)
+        except Exception as error:  # noqa: BLE001 - the contract is errors as data, whatever they are
+            if _is_out_of_memory(error):
+                self._forget_tensors()
+            total = (time.perf_counter() - start) * 1e3
+            return RenderResult(stamp, request, error=describe_error(error), timings_ms={"total": total})
+        timings["total"] = (time.perf_counter() - start) * 1e3
+        return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras)
+
+    def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
+        device = _device(request.device or self.default_device)
+        timings = {stage: 0.0 for stage in TIMING_STAGES}
+        model = self._generators.get_or_create(_model_key(request.checkpoint, device),
+                                               lambda: _load_model(request.checkpoint, device))
+        generator = model.generator
+        with torch.inference_mode():
+            ws_key = (model.key, *_latent_fields(request))
+            with _stopwatch(timings, "mapping", device):
+                ws = self._ws.get_or_create(ws_key, lambda: _map_latents(generator, request, device))
+            with _stopwatch(timings, "trigrid", device):
+                synthesize = lambda: generator.synthesize_trigrid(ws, noise_mode=request.noise_mode)  # noqa: E731
+                planes = (self._planes.get_or_create((ws_key, request.noise_mode), synthesize)
+                          if request.trigrid_cache else synthesize())
+            with _stopwatch(timings, "warp", device):
+                point_warp = self._warp(model, request, device)
+            output = self._render_view(generator, ws, planes, point_warp, request, device)
+        timings["rendering"] = float(output.timings_ms.get("rendering", 0.0))
+        timings["superresolution"] = float(output.timings_ms.get("superresolution", 0.0))
+        image = to_display_image(getattr(output, request.output), request.output)
+        return image, timings, dict(model.info), _unsupported_extras(request)
+
+    def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
+        """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
+        if not any(request.pose_deg):
+            return None
+        key = (model.key, request.pose_deg, request.warp_mode)
+        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, device))
+
+    def _build_warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
+        from core.body import load_body_model, make_warp
+
+        body = self._bodies.get_or_create((str(self.body_model_path), str(device)),
+                                          lambda: load_body_model(self.body_model_path, device=device))
+        pose = pose_radians(request.pose_deg, device)
+        return make_warp(body, pose, mode=request.warp_mode)
+
+    def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
+        """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
+        from core.camera import orbit_camera
+
+        config = generator.config
+        neural_resolution = request.neural_resolution or config.neural_resolution
+        depth_samples = request.depth_samples or config.rendering.depth_resolution
+        importance_samples = request.importance_samples or config.rendering.depth_resolution_importance
+        if request.preview:
+            # While dragging: half the rays per side and half the samples per ray, about 8x cheaper.
+            neural_resolution = max(8, neural_resolution // 2)
+            depth_samples = max(4, depth_samples // 2)
+            importance_samples = max(4, importance_samples // 2)
+        rendering = dataclasses.replace(
+            config.rendering, depth_resolution=depth_samples,
+            depth_resolution_importance=importance_samples, deterministic=request.deterministic,
+        )
+        camera = orbit_camera(request.yaw_deg, request.pitch_deg, radius=request.radius,
+                              lookat=request.lookat, focal=request.focal, device=device)
+        sampling = torch.Generator(device=device).manual_seed(SAMPLING_SEED) if request.deterministic else None
+        return generator.render(
+            ws, planes, camera, neural_resolution=neural_resolution, rendering=rendering,
+            point_warp=point_warp, noise_mode=request.noise_mode, generator=sampling,
+        )
+
+    def _forget_tensors(self) -> None:
+        """After running out of memory: drop cached tensors so that the next request has room."""
+        for cache in (self._ws, self._planes, self._warps):
+            cache.clear()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def pose_radians(pose_deg: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """pose: [1, 6] axis-angle radians (neck xyz, head xyz) from the request's degrees."""
+    if not any(pose_deg):
+        return torch.zeros(1, 6, device=device)
+    from core.body import pose_from_degrees
+
+    return torch.as_tensor(pose_from_degrees(pose_deg[:3], pose_deg[3:]), dtype=torch.float32).reshape(1, 6).to(device)
+
+
+def describe_error(error: BaseException) -> str:
+    """One message for the user: checkpoint and request errors as they are, others with where they happened."""
+    from core.checkpoint import CheckpointError
+
+    if isinstance(error, (RenderError, CheckpointError)):
+        return str(error)
+    if _is_out_of_memory(error):
+        return f"out of memory while rendering ({error}); lower the neural resolution or samples, or use preview"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _map_latents(generator, request: RenderRequest, device: torch.device) -> torch.Tensor:
+    """ws: [1, num_ws, w_dim] for the request's seeds, truncation, style mixing and conditioning."""
+    from core.camera import orbit_camera
+
+    # The conditioning camera is the reference's training camera (pivot, radius, focal): zooming keeps identity.
+    camera = orbit_camera(request.cond_yaw_deg, request.cond_pitch_deg, device=device)
+    cond_pose_deg = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
+    pose = pose_radians(cond_pose_deg, device)
+    truncation = (request.truncation_psi, request.truncation_cutoff)
+    ws = blended_ws(generator, request.seeds, camera, pose, *truncation)
+    if request.stylemix_seed is not None and request.stylemix_layers:
+        ws = style_mixed(ws, generator, request.stylemix_seed, request.stylemix_layers, camera, pose, *truncation)
+    return ws
+
+
+def _latent_fields(request: RenderRequest) -> tuple:
+    """The request fields that determine ws (and so the tri-grid)."""
+    cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
+    return (request.seeds, request.truncation_psi, request.truncation_cutoff, request.stylemix_seed,
+            request.stylemix_layers, request.cond_yaw_deg, request.cond_pitch_deg, cond_pose)
+
+
+def _model_key(checkpoint: str, device: torch.device) -> tuple:
+    if checkpoint.startswith(PRESET_PREFIX):
+        return (checkpoint, 0, str(device))
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        raise RenderError(f"{path}: no such checkpoint file; choose an existing .pt file or a preset:<name>")
+    return (str(path.resolve()), path.stat().st_mtime_ns, str(device))
+
+
+def _load_model(checkpoint: str, device: torch.device) -> _LoadedModel:
+    """Build a preset model (random weights, fixed seed) or load G_ema from a checkpoint file."""
+    key = _model_key(checkpoint, device)
+    if checkpoint.startswith(PRESET_PREFIX):
+        from core.config import preset
+        from core.generator import TriGridGenerator
+
+        name = checkpoint[len(PRESET_PREFIX):]
+        config = preset(name)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(PRESET_INIT_SEED)
+            generator = TriGridGenerator(config)
+        generator = generator.eval().requires_grad_(False).to(device)
+        metadata = {"preset": name, "kimg": 0, "dataset": None,
+                    "note": f"untrained: randomly initialised {name} model (seed {PRESET_INIT_SEED})"}
+        trained = False
+    else:
+        from core.checkpoint import load_generator
+
+        generator, metadata = load_generator(key[0], device)
+        trained = True
+    config = generator.config
+    info = {
+        "checkpoint": checkpoint, "preset": metadata.get("preset"), "trained": trained,
+        "resolution": config.img_resolution, "neural_resolution": config.neural_resolution,
+        "kimg": metadata.get("kimg"), "dataset": metadata.get("dataset"), "device": str(device),
+        "num_ws": int(generator.num_ws), "note": metadata.get("note", ""),
+    }
+    return _LoadedModel(key, generator, info)
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise RenderError(f"unknown device {name!r} ({error}); use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RenderError(f"device {name!r} was asked for but no CUDA device is available; choose cpu")
+    return device
+
+
+@contextmanager
+def _stopwatch(timings: dict[str, float], stage: str, device: torch.device) -> Iterator[None]:
+    """Adds the wall-clock milliseconds of the block to `timings[stage]` (GPU work included)."""
+    start = time.perf_counter()
+    yield
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    timings[stage] += (time.perf_counter() - start) * 1e3
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError))
+
+
+def _unsupported_extras(request: RenderRequest) -> dict:
+    """No extra products are produced yet; name the ones asked for so the caller knows."""
+    return {"unsupported": list(request.extras)} if request.extras else {}

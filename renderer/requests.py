@@ -1,0 +1,107 @@
+"""What the GUI asks the render worker for, and what comes back.
+
+This module imports no torch: the GUI process builds `RenderRequest`s every frame and compares them
+with the previous one, so they are frozen, hashable and comparable. Sequences are stored as tuples
+(lists given to the constructor are converted) so that equal requests hash equally.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# The outputs a request may select; each becomes an RGB uint8 image.
+OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
+# How sample points are moved by the body pose: the cached warp grid or the exact nearest-face warp.
+WARP_MODES = ("grid", "exact")
+# Per-pixel noise of the synthesis layers, as in StyleGAN2.
+NOISE_MODES = ("const", "random", "none")
+# The camera's look-at pivot and focal length of the reference cameras (docs/INTERFACES.md "Cameras").
+DEFAULT_LOOKAT = (0.0, 0.0649, 0.0)
+DEFAULT_FOCAL = 6.5104166
+DEFAULT_RADIUS = 2.7
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything that determines one rendered frame; the renderer is a function of this value."""
+
+    checkpoint: str = "preset:tiny"  # checkpoint path, or "preset:<name>" for a randomly initialised model
+    device: str = "cpu"  # torch device the worker renders on: "cpu", "cuda", "cuda:1"
+    seeds: tuple[tuple[int, float], ...] = ((0, 1.0),)  # (seed, weight) pairs blended in W around w_avg
+    truncation_psi: float = 0.7  # w = w_avg + psi * (w - w_avg); 1 = no truncation
+    truncation_cutoff: int | None = None  # truncate only the first this-many ws; None = all of them
+    stylemix_seed: int | None = None  # seed whose ws replace the `stylemix_layers`; None = no mixing
+    stylemix_layers: tuple[int, ...] = ()  # indices of the ws taken from `stylemix_seed`
+    yaw_deg: float = 0.0  # render camera yaw: 0 = front, 90 = the subject's left, 180 = back
+    pitch_deg: float = 0.0  # render camera pitch: > 0 looks from above
+    radius: float = DEFAULT_RADIUS  # distance of the render camera from the look-at point
+    focal: float = DEFAULT_FOCAL  # normalised focal length of the render camera (zoom)
+    lookat: tuple[float, float, float] = DEFAULT_LOOKAT  # point the render camera orbits and looks at
+    cond_yaw_deg: float = 0.0  # yaw of the camera the mapping network is conditioned on (0 = frontal)
+    cond_pitch_deg: float = 0.0  # pitch of the conditioning camera
+    pose_deg: tuple[float, float, float, float, float, float] = (0.0,) * 6  # neck xyz, head xyz, degrees
+    cond_pose_deg: tuple[float, ...] | None = None  # body pose the mapping is conditioned on; None = pose_deg
+    output: str = "image"  # which product is shown, one of OUTPUTS
+    neural_resolution: int | None = None  # rays per image side; None = the model's default
+    depth_samples: int | None = None  # coarse samples per ray; None = the model's default
+    importance_samples: int | None = None  # fine samples per ray; None = the model's default
+    deterministic: bool = True  # no sampling jitter, so that the same request gives the same pixels
+    trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged (only the camera or pose moved)
+    preview: bool = False  # cheaper render while the user drags: half resolution, half the samples
+    noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
+    warp_mode: str = "grid"  # body-pose warp, one of WARP_MODES
+    extras: tuple[str, ...] = ()  # names of optional extra products (e.g. "planes") returned in `extras`
+
+    def __post_init__(self) -> None:
+        # Tuples, not lists, so that equal requests hash equally wherever they were built.
+        object.__setattr__(self, "seeds", tuple((int(seed), float(weight)) for seed, weight in self.seeds))
+        object.__setattr__(self, "stylemix_layers", tuple(int(layer) for layer in self.stylemix_layers))
+        object.__setattr__(self, "lookat", _floats(self.lookat, 3, "lookat"))
+        object.__setattr__(self, "pose_deg", _floats(self.pose_deg, 6, "pose_deg"))
+        if self.cond_pose_deg is not None:
+            object.__setattr__(self, "cond_pose_deg", _floats(self.cond_pose_deg, 6, "cond_pose_deg"))
+        object.__setattr__(self, "extras", tuple(str(name) for name in self.extras))
+        _check_choice("output", self.output, OUTPUTS)
+        _check_choice("warp_mode", self.warp_mode, WARP_MODES)
+        _check_choice("noise_mode", self.noise_mode, NOISE_MODES)
+        if not self.seeds:
+            raise ValueError("RenderRequest.seeds is empty: give at least one (seed, weight) pair, e.g. ((0, 1.0),)")
+        for name in ("neural_resolution", "depth_samples", "importance_samples"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ValueError(f"RenderRequest.{name} must be a positive integer or None, got {value!r}")
+
+    def replace(self, **changes: Any) -> "RenderRequest":
+        """A copy with some fields changed (validated like a new request)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    """One rendered frame, or the reason why there is none. Hashed by identity (it holds an array)."""
+
+    stamp: int  # the stamp `RenderClient.submit` returned for `request`
+    request: RenderRequest  # the request this result answers
+    image: Any = None  # numpy uint8 [H, W, 3], or None when `error` is set
+    error: str | None = None  # what went wrong, in words for the user; None on success
+    timings_ms: dict[str, float] = field(default_factory=dict)  # mapping, trigrid, warp, rendering, superresolution, total
+    model_info: dict[str, Any] = field(default_factory=dict)  # preset, resolution, kimg, dataset, device, trained, ...
+    extras: dict[str, Any] = field(default_factory=dict)  # optional products named in `request.extras`
+
+    @property
+    def ok(self) -> bool:
+        """True when the result holds an image."""
+        return self.error is None and self.image is not None
+
+
+def _floats(values: Any, count: int, name: str) -> tuple[float, ...]:
+    values = tuple(float(value) for value in values)
+    if len(values) != count:
+        raise ValueError(f"RenderRequest.{name} needs {count} numbers, got {len(values)}: {values}")
+    return values
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"RenderRequest.{name} is {value!r}; choose one of {', '.join(choices)}")

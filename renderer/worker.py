@@ -1,0 +1,221 @@
+"""RenderClient: the GUI's handle on the renderer, in a worker process or inline.
+
+The GUI process imports this module, so torch is imported only inside the worker process (or lazily
+by the inline mode). Process mode (ARCHITECTURE.md "Processes"): a `spawn` worker owns a Renderer;
+`submit` posts (stamp, request) to a queue that the worker drains to the newest entry before each
+render, so the newest request wins; `poll` never blocks and drops results for stale stamps. When the
+worker dies (a crash, an out-of-memory kill, `kill_worker`), the next `poll` or `submit` starts a new
+one, resubmits the newest request and says so through `messages()`.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+from typing import Any
+
+from renderer.requests import RenderRequest, RenderResult
+
+MODES = ("process", "inline")
+# How long close() waits for the worker to finish its render before it is terminated.
+CLOSE_TIMEOUT_S = 5.0
+# A request that kills the worker this many times in a row is answered with an error instead of retried.
+MAX_CRASHES_PER_REQUEST = 2
+
+
+class RenderClient:
+    """Submits render requests and hands back the newest result; never blocks the caller."""
+
+    def __init__(self, mode: str = "process", device: str = "cpu", torch_threads: int | None = None):
+        if mode not in MODES:
+            raise ValueError(f"RenderClient mode {mode!r}: choose one of {', '.join(MODES)}")
+        self.mode = mode
+        self.device = device  # default device of the Renderer, for requests that leave theirs empty
+        self.torch_threads = torch_threads  # intra-op threads of the worker's torch; None = torch's default
+        self.restarts = 0  # how often a dead worker was replaced
+        self._stamp = 0
+        self._latest: tuple[int, RenderRequest] | None = None  # newest submitted (stamp, request)
+        self._answered_stamp = 0  # stamp of the newest result handed out (or dropped as superseded)
+        self._crashes_of_latest = 0
+        self._messages: list[str] = []
+        self._closed = False
+        self._inline_renderer = None
+        self._inline_result: RenderResult | None = None
+        self._process = None
+        self._requests = None
+        self._results = None
+        if mode == "process":
+            self._start_worker()
+
+    @property
+    def busy(self) -> bool:
+        """True while the newest submitted request has not been answered yet."""
+        return self._latest is not None and self._answered_stamp < self._latest[0]
+
+    def submit(self, request: RenderRequest) -> int:
+        """Queue `request` (superseding any older one still waiting); returns its stamp."""
+        if self._closed:
+            raise RuntimeError("RenderClient.submit after close(); create a new client")
+        self._stamp += 1
+        self._latest = (self._stamp, request)
+        self._crashes_of_latest = 0
+        if self.mode == "inline":
+            self._inline_result = self._render_inline(self._stamp, request)
+        else:
+            self._restart_if_dead()
+            self._requests.put((self._stamp, request))
+        return self._stamp
+
+    def poll(self) -> RenderResult | None:
+        """The result of the newest request if it has arrived since the last poll, else None (never blocks)."""
+        if self._closed:
+            return None
+        if self.mode == "inline":
+            result, self._inline_result = self._inline_result, None
+            return self._hand_out(result)
+        newest = None
+        while True:
+            try:
+                result = self._results.get_nowait()
+            except (queue.Empty, OSError, EOFError, ValueError):
+                break
+            newest = self._newer(newest, result)
+        if newest is None:
+            self._restart_if_dead()
+        return self._hand_out(newest)
+
+    def wait(self, timeout_s: float = 60.0, interval_s: float = 0.002) -> RenderResult | None:
+        """Poll until the newest request's result arrives or `timeout_s` passes (scripts and tests)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = self.poll()
+            if result is not None or not self.busy or time.monotonic() > deadline:
+                return result
+            time.sleep(interval_s)
+
+    def messages(self) -> list[str]:
+        """Messages for the user since the last call (e.g. "render worker crashed and was restarted")."""
+        messages, self._messages = self._messages, []
+        return messages
+
+    def kill_worker(self) -> None:
+        """Kill the worker abruptly, as a crash would (for tests); the next poll or submit restarts it."""
+        if self.mode == "inline":
+            # Inline there is no process: losing the renderer and its caches is the closest equivalent.
+            self._inline_renderer = None
+            self._inline_result = None
+            self._note_restart("inline renderer was reset")
+            return
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(CLOSE_TIMEOUT_S)
+
+    def close(self) -> None:
+        """Stop the worker (it finishes its current render first, within CLOSE_TIMEOUT_S) and release it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._inline_renderer = None
+        if self._process is None:
+            return
+        try:
+            self._requests.put(None)
+        except (OSError, ValueError):
+            pass
+        self._process.join(CLOSE_TIMEOUT_S)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(CLOSE_TIMEOUT_S)
+        for channel in (self._requests, self._results):
+            channel.close()
+            channel.cancel_join_thread()
+        self._process = None
+
+    def __enter__(self) -> "RenderClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down what close() needs
+            pass
+
+    def _hand_out(self, result: RenderResult | None) -> RenderResult | None:
+        """Deliver `result` only if it answers the newest request; older ones are stale."""
+        if result is None or self._latest is None or result.stamp != self._latest[0]:
+            return None
+        self._answered_stamp = result.stamp
+        return result
+
+    @staticmethod
+    def _newer(current: RenderResult | None, candidate: RenderResult) -> RenderResult:
+        return candidate if current is None or candidate.stamp >= current.stamp else current
+
+    def _render_inline(self, stamp: int, request: RenderRequest) -> RenderResult:
+        if self._inline_renderer is None:
+            from renderer.engine import Renderer  # late: torch is imported only when inline rendering is used
+
+            self._inline_renderer = Renderer(self.device)
+        return self._inline_renderer.render(request, stamp)
+
+    def _start_worker(self) -> None:
+        context = multiprocessing.get_context("spawn")  # CUDA cannot be forked; spawn everywhere, explicitly
+        self._requests = context.Queue()
+        self._results = context.Queue()
+        self._process = context.Process(
+            target=serve_requests, args=(self._requests, self._results, self.device, self.torch_threads),
+            name="render-worker", daemon=True,
+        )
+        self._process.start()
+
+    def _restart_if_dead(self) -> None:
+        """Replace a dead worker; resubmit the newest unanswered request unless it keeps killing workers."""
+        if self._closed or self._process is None or self._process.is_alive():
+            return
+        exit_code = self._process.exitcode
+        for channel in (self._requests, self._results):
+            channel.close()
+            channel.cancel_join_thread()
+        self._start_worker()
+        self._note_restart(f"render worker crashed (exit code {exit_code}) and was restarted")
+        if not self.busy:
+            return
+        stamp, request = self._latest
+        self._crashes_of_latest += 1
+        if self._crashes_of_latest >= MAX_CRASHES_PER_REQUEST:
+            # Rendering it again would only crash again: answer with an error the GUI can show.
+            self._results.put(RenderResult(stamp, request, error=(
+                f"the render worker crashed {self._crashes_of_latest} times on this request "
+                f"(last exit code {exit_code}); change the request (lower resolution, other checkpoint)")))
+            return
+        self._requests.put((stamp, request))
+
+    def _note_restart(self, message: str) -> None:
+        self.restarts += 1
+        self._messages.append(message)
+
+
+def serve_requests(requests, results, device: str, torch_threads: int | None) -> None:
+    """The worker process: render the newest waiting request, send its result, repeat until a None arrives."""
+    import torch
+
+    from renderer.engine import Renderer
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    renderer = Renderer(device)
+    while True:
+        item = requests.get()
+        # Drain the mailbox: only the newest request matters, the older ones were superseded.
+        while item is not None:
+            try:
+                item = requests.get_nowait()
+            except queue.Empty:
+                break
+        if item is None:
+            return
+        stamp, request = item
+        results.put(renderer.render(request, stamp))
