@@ -1,0 +1,56 @@
+"""Visualizer responsiveness: how long a slider move takes to come back as pixels through the real worker.
+
+Figures (names are contracts):
+- `viz.preview_latency_ms.<device>`: submit of a changed request (new yaw, preview mode) until its result
+  arrives through the process-mode RenderClient, median over several moves.
+- `viz.full_render_ms.<device>`: the same for a full-quality request (the frame shown when the input rests).
+- `viz.preview_latency_model_is_default`: 1 when checkpoints/default.pt was used, 0 for "preset:tiny".
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from core.bench.harness import BenchContext
+from renderer.requests import RenderRequest
+from renderer.worker import RenderClient
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
+# The first request loads the model in a freshly spawned process (torch import included).
+STARTUP_TIMEOUT_S = 300.0
+RENDER_TIMEOUT_S = 120.0
+
+
+def run(ctx: BenchContext) -> dict[str, float]:
+    uses_default = DEFAULT_CHECKPOINT.is_file()
+    checkpoint = str(DEFAULT_CHECKPOINT) if uses_default else "preset:tiny"
+    moves = 4 if ctx.quick else 10
+    base = RenderRequest(checkpoint=checkpoint, device=str(ctx.device), deterministic=True)
+    with RenderClient("process", device=str(ctx.device)) as client:
+        # Warm up: spawn, model load, mapping and tri-grid happen here, not in the timed slider moves.
+        _round_trip(client, base, STARTUP_TIMEOUT_S)
+        _round_trip(client, base.replace(preview=True, yaw_deg=1.0), RENDER_TIMEOUT_S)
+        preview = [_round_trip(client, base.replace(preview=True, yaw_deg=2.0 + 3.0 * step), RENDER_TIMEOUT_S)
+                   for step in range(moves)]
+        full = [_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step), RENDER_TIMEOUT_S)
+                for step in range(max(3, moves // 2))]
+    suffix = ctx.device_name
+    return {
+        f"viz.preview_latency_ms.{suffix}": statistics.median(preview),
+        f"viz.full_render_ms.{suffix}": statistics.median(full),
+        "viz.preview_latency_model_is_default": 1.0 if uses_default else 0.0,
+    }
+
+
+def _round_trip(client: RenderClient, request: RenderRequest, timeout_s: float) -> float:
+    """Milliseconds from submit to the arrival of the request's result; a render error fails the section."""
+    start = time.perf_counter()
+    client.submit(request)
+    result = client.wait(timeout_s, interval_s=0.0005)
+    elapsed = (time.perf_counter() - start) * 1e3
+    if result is None:
+        raise RuntimeError(f"no render result within {timeout_s:.0f} s for {request.checkpoint}")
+    if result.error:
+        raise RuntimeError(f"render failed: {result.error}")
+    return elapsed
