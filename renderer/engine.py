@@ -127,7 +127,7 @@ class Renderer:
         sampling = torch.Generator(device=device).manual_seed(SAMPLING_SEED) if request.deterministic else None
         return generator.render(
             ws, planes, camera, neural_resolution=neural_resolution, rendering=rendering,
-            point_warp=point_warp, noise_mode=request.noise_mode, generator=sampling,
+            point_warp=point_warp, noise_mode=request.noise_mode, generator=sampling, outputs=(request.output,),
         )
 
     def _forget_tensors(self) -> None:

@@ -1,0 +1,107 @@
+"""RenderClient: inline and spawn-process modes, newest request wins, restart after a worker crash."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from renderer.requests import RenderRequest
+from renderer.worker import RenderClient
+
+BASE = RenderRequest(checkpoint="preset:tiny", device="cpu", deterministic=True, output="image_raw")
+# The first result of a fresh worker includes spawning it, importing torch and building the model.
+STARTUP_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def client():
+    with RenderClient("process", torch_threads=1) as process_client:
+        process_client.submit(BASE)
+        first = process_client.wait(STARTUP_TIMEOUT_S)
+        assert first is not None and first.ok, first and first.error
+        yield process_client
+
+
+def _drain(client: RenderClient, seconds: float) -> list:
+    """Every result poll() hands out during `seconds`."""
+    results, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = client.poll()
+        if result is not None:
+            results.append(result)
+        time.sleep(0.005)
+    return results
+
+
+def test_inline_client_answers_each_submit_once():
+    with RenderClient("inline") as client:
+        stamp = client.submit(BASE)
+        assert client.busy, "busy until the result is handed out"
+        result = client.poll()
+        assert result.stamp == stamp and result.request == BASE and result.ok
+        assert not client.busy
+        assert client.poll() is None
+        client.kill_worker()
+        assert client.restarts == 1 and client.messages()
+        assert client.poll() is None
+        assert client.wait(1.0) is None
+        client.submit(BASE.replace(yaw_deg=10.0))
+        assert client.poll().ok
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="inline"):
+        RenderClient("thread")
+
+
+def test_only_the_newest_of_quick_requests_comes_back(client):
+    requests = [BASE.replace(yaw_deg=float(yaw)) for yaw in range(5, 30, 5)]
+    stamps = [client.submit(request) for request in requests]
+    assert client.busy
+    newest = client.wait(60.0)
+    assert newest is not None and newest.ok, newest and newest.error
+    assert newest.stamp == stamps[-1] and newest.request == requests[-1]
+    assert not client.busy
+    # Results for the superseded stamps may still be in flight: poll must drop them all.
+    assert _drain(client, 0.5) == []
+    with RenderClient("inline") as inline:
+        inline.submit(requests[-1])
+        assert np.array_equal(newest.image, inline.poll().image)
+
+
+def test_poll_never_blocks(client):
+    client.submit(BASE.replace(yaw_deg=-45.0, output="image"))
+    start = time.perf_counter()
+    for _ in range(20):
+        client.poll()
+    assert time.perf_counter() - start < 0.5
+    assert client.wait(60.0).ok
+
+
+def test_killed_worker_is_restarted_and_renders_again(client):
+    restarts = client.restarts
+    client.messages()
+    pending = BASE.replace(yaw_deg=60.0, neural_resolution=96)  # slow enough to be killed mid-render
+    stamp = client.submit(pending)
+    client.kill_worker()
+    result = client.wait(STARTUP_TIMEOUT_S)
+    assert result is not None and result.ok, result and result.error
+    assert result.stamp == stamp and result.request == pending
+    assert client.restarts == restarts + 1
+    assert any("restarted" in message for message in client.messages())
+    # An idle worker that dies is replaced when the next request is submitted.
+    client.kill_worker()
+    client.submit(BASE.replace(yaw_deg=70.0))
+    assert client.wait(STARTUP_TIMEOUT_S).ok
+    assert client.restarts == restarts + 2
+
+
+def test_errors_come_back_through_the_process(client, tmp_path):
+    broken = tmp_path / "half_written.pt"
+    broken.write_bytes(b"")
+    client.submit(BASE.replace(checkpoint=str(broken)))
+    result = client.wait(60.0)
+    assert result is not None and not result.ok and "half_written.pt" in result.error
+    client.submit(BASE.replace(yaw_deg=1.0))
+    assert client.wait(60.0).ok
