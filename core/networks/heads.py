@@ -1,0 +1,80 @@
+"""Small heads of the generator: the OSG density/feature decoder and the pose branch (reference-spec.md §1.5, §1.10).
+
+Names per §8: `decoder.net.0` (FC C -> hidden), `decoder.net.2` (FC hidden -> 1 + C); `pose_branch.net.{0, 1, 2}`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from core.camera import is_left, mirror_camera, mirror_pose
+from core.networks.layers import LRELU_SLOPE, FullyConnectedLayer
+
+DECODER_ACTIVATIONS = ("none", "sigmoid", "lrelu")  # what the decoder applies to its feature outputs
+
+
+class OSGDecoder(nn.Module):
+    """Mean of the three plane features -> FC -> Softplus -> FC: channel 0 is raw sigma, the rest are features."""
+
+    def __init__(self, feature_channels: int, hidden: int, lr_multiplier: float = 1.0, activation: str = "none"):
+        super().__init__()
+        if activation not in DECODER_ACTIVATIONS:
+            raise ValueError(f"unknown decoder_activation {activation!r}; use one of {DECODER_ACTIVATIONS}")
+        self.feature_channels = feature_channels
+        self.activation = activation
+        self.net = nn.Sequential(
+            FullyConnectedLayer(feature_channels, hidden, lr_multiplier=lr_multiplier),
+            nn.Softplus(),
+            FullyConnectedLayer(hidden, 1 + feature_channels, lr_multiplier=lr_multiplier),
+        )
+
+    def forward(self, plane_features: torch.Tensor, activation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """plane_features: [B, 3, N, C] -> (sigma_raw [B, N, 1], features [B, N, C]).
+
+        `activation` overrides the feature activation chosen at construction (one of DECODER_ACTIVATIONS).
+        """
+        activation = self.activation if activation is None else activation
+        if activation not in DECODER_ACTIVATIONS:
+            raise ValueError(f"unknown decoder_activation {activation!r}; use one of {DECODER_ACTIVATIONS}")
+        batch, _, num_points, channels = plane_features.shape
+        if channels != self.feature_channels:
+            raise ValueError(f"OSGDecoder: expected {self.feature_channels} channels per plane, got {channels}")
+        x = self.net(plane_features.mean(dim=1).reshape(batch * num_points, channels))
+        x = x.reshape(batch, num_points, 1 + channels)
+        sigma_raw, features = x[..., :1], x[..., 1:]
+        if activation == "sigmoid":
+            # Slightly beyond [0, 1] so that the extremes stay reachable with finite logits.
+            features = torch.sigmoid(features) * 1.002 - 0.001
+        elif activation == "lrelu":
+            features = torch.nn.functional.leaky_relu(features, LRELU_SLOPE) * math.sqrt(2.0)
+        return sigma_raw, features
+
+
+class PoseBranch(nn.Module):
+    """Predicts the body pose [B, 6] from z and the camera, with explicit left/right symmetry.
+
+    Cameras on the subject's left are mirrored before the MLP and the prediction is mirrored back, so the MLP
+    only ever sees right-side cameras and predict(z, mirror(c)) == mirror(predict(z, c)) holds exactly.
+    """
+
+    def __init__(self, z_dim: int, c_dim: int, hidden: tuple[int, int] = (128, 32), pose_dim: int = 6):
+        super().__init__()
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.net = nn.Sequential(
+            FullyConnectedLayer(z_dim + c_dim, hidden[0], activation="lrelu"),
+            FullyConnectedLayer(hidden[0], hidden[1], activation="lrelu"),
+            FullyConnectedLayer(hidden[1], pose_dim),
+        )
+
+    def forward(self, z: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+        """z: [B, z_dim] (raw, not normalised), camera: [B, c_dim] -> pose [B, 6] (axis-angle, radians)."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim or camera.shape != (z.shape[0], self.c_dim):
+            raise ValueError(f"PoseBranch: expected z [B, {self.z_dim}] and camera [B, {self.c_dim}], got "
+                             f"{tuple(z.shape)} and {tuple(camera.shape)}")
+        left = is_left(camera).unsqueeze(1)
+        canonical_camera = torch.where(left, mirror_camera(camera), camera)
+        pose = self.net(torch.cat([z, canonical_camera], dim=1))
+        return torch.where(left, mirror_pose(pose), pose)
