@@ -73,11 +73,11 @@ def bust_sdf(points: np.ndarray) -> np.ndarray:
         _ellipsoid(points, (0, 0.128, 0.124), (0.015, 0.028, 0.022)),  # nose
         _ellipsoid(points, (0.080, 0.140, 0.012), (0.013, 0.030, 0.018)),  # left ear
         _ellipsoid(points, (-0.080, 0.140, 0.012), (0.013, 0.030, 0.018)),  # right ear
-        _capsule(points, (0, -0.06, -0.012), (0, 0.10, 0.008), 0.052),  # neck
+        _capsule(points, (0, -0.06, -0.014), (0, 0.10, 0.006), 0.058),  # neck
         _capsule(points, (0.0, -0.035, -0.025), (0.17, -0.072, -0.022), 0.055),  # left trapezius
         _capsule(points, (0.0, -0.035, -0.025), (-0.17, -0.072, -0.022), 0.055),  # right trapezius
-        _capsule(points, (0.17, -0.075, -0.018), (0.36, -0.088, -0.026), 0.050),  # left upper arm
-        _capsule(points, (-0.17, -0.075, -0.018), (-0.36, -0.088, -0.026), 0.050),  # right upper arm
+        _capsule(points, (0.17, -0.075, -0.018), (0.31, -0.085, -0.024), 0.050),  # left upper arm (short)
+        _capsule(points, (-0.17, -0.075, -0.018), (-0.31, -0.085, -0.024), 0.050),  # right upper arm (short)
         _rounded_box(points, (0, -0.33, -0.015), (0.155, 0.27, 0.095), 0.07),  # torso
         _ellipsoid(points, (0, -0.175, 0.025), (0.14, 0.11, 0.09)),  # chest
     ]
@@ -119,10 +119,12 @@ def _skinning_weights(vertices: np.ndarray) -> np.ndarray:
     # The head region ends at a plane under the jaw that rises toward the back of the skull.
     head_border = 0.040 - 0.10 * (z - 0.03)
     head = _smoothstep(head_border - 0.015, head_border + 0.015, y)
-    neck = (1 - head) * _smoothstep(-0.05, -0.02, y)
+    # The neck region is a column: the tops of the shoulders beside it stay with the torso.
+    neck = (1 - head) * _smoothstep(-0.06, -0.015, y) * _smoothstep(0.095, 0.06, np.abs(x))
     body = 1 - head - neck
-    collar_share = _smoothstep(0.06, 0.10, np.abs(x))
-    arm_share = _smoothstep(0.15, 0.20, np.abs(x))
+    upper_body = _smoothstep(-0.28, -0.16, y)
+    collar_share = _smoothstep(0.06, 0.10, np.abs(x)) * upper_body
+    arm_share = _smoothstep(0.15, 0.20, np.abs(x)) * upper_body
     centre = body * (1 - collar_share)
     upper_spine = _smoothstep(-0.26, -0.18, y)
     lower_spine = _smoothstep(-0.46, -0.38, y)
