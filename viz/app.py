@@ -1,0 +1,277 @@
+"""The visualizer window: hello_imgui runner, docking layout, per-frame wiring of panels and controller."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from imgui_bundle import hello_imgui, imgui, immapp  # imported before glfw: points glfw at imgui-bundle's library
+
+import glfw
+
+from viz.app_config import AppConfig
+from viz.capture import save_png
+from viz.controller import Controller, RenderClientLike
+from viz.gl_utils import ImageTexture, read_window_pixels
+from viz.menus import model_label, show_menus, show_status
+from viz.shortcuts import handle_shortcuts
+from viz.state import AppState, StateFileError, load_state, save_state
+from viz.viewport import Viewport
+from widgets.camera_widget import CameraWidget
+from widgets.capture_widget import CaptureWidget
+from widgets.checkpoint_widget import CheckpointWidget
+from widgets.help_widget import HelpWidget
+from widgets.latent_widget import LatentWidget
+from widgets.performance_widget import PerformanceWidget
+from widgets.pose_widget import PoseWidget
+from widgets.render_widget import RenderWidget
+
+VIEW_WINDOW = "View"
+# (panel title, dock space) in tab order; the first panel of each space is shown in front.
+PANEL_LAYOUT = (
+    ("Latent", "LeftTop"), ("Model", "LeftTop"),
+    ("Camera", "LeftBottom"),
+    ("Pose", "RightTop"), ("Render", "RightTop"),
+    ("Capture", "RightBottom"), ("Performance", "RightBottom"),
+)
+TestFunction = Callable[["imgui.test_engine.TestContext"], None]
+
+
+def initial_state(config: AppConfig) -> tuple[AppState, bool, list[str]]:
+    """(state to start with, True if the model is the untrained stand-in, messages about what was restored)."""
+    messages = []
+    state = AppState()
+    source = config.state_file or (config.remembered_state_path if config.remember_state else None)
+    if source is not None and (config.state_file is not None or Path(source).exists()):
+        try:
+            state = load_state(source)
+            messages.append(f"state restored from {source}")
+        except StateFileError as error:
+            if config.state_file is not None:
+                raise
+            messages.append(f"{error} (started from defaults)")
+    checkpoint, untrained = config.resolve_checkpoint()
+    if config.checkpoint or not (config.state_file and state.checkpoint):
+        state.checkpoint = checkpoint
+    else:
+        untrained = False
+    if untrained:
+        messages.append("no trained default model yet (checkpoints/default.pt): showing an untrained preset:small")
+    return state, untrained, messages
+
+
+class VisualizerApp:
+    """One window; `run()` blocks until it closes."""
+
+    def __init__(self, config: AppConfig, client: RenderClientLike | None = None):
+        self.config = config
+        state, untrained, messages = initial_state(config)
+        self._client = client
+        self.texture = ImageTexture()
+        self.controller = Controller(state, client, config.device, Path(config.data_dir) / "captures", untrained)
+        self.controller.state_path = Path(config.state_file or Path(config.config_dir) / "saved_state.json")
+        for message in messages:
+            self.controller.info.message(message, "warning" if "untrained" in message or "defaults" in message else "info")
+        context = self.controller.context
+        self.viewport = Viewport(context, self.texture)
+        self.checkpoint_widget = CheckpointWidget(context)
+        self.panels = {
+            "Latent": LatentWidget(context), "Model": self.checkpoint_widget, "Camera": CameraWidget(context),
+            "Pose": PoseWidget(context), "Render": RenderWidget(context),
+            "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
+        }
+        self.help = HelpWidget(context)
+        self.frames_after_first_render = 0  # counts toward `config.frames`
+        self.screenshot_written: Path | None = None
+        self._title = ""
+        self._presentation_applied = False
+        self._hidden_by_presentation: list[str] = []
+        self._frame_started = 0.0
+
+    @property
+    def state(self) -> AppState:
+        return self.controller.state
+
+    @property
+    def info(self):
+        return self.controller.info
+
+    # ----- running -----
+
+    def runner_params(self) -> hello_imgui.RunnerParams:
+        params = hello_imgui.RunnerParams()
+        window = params.app_window_params
+        window.window_title = self._window_title()
+        window.window_geometry.size = tuple(self.config.window_size)
+        window.restore_previous_geometry = False
+        gui = params.imgui_window_params
+        gui.default_imgui_window_type = hello_imgui.DefaultImGuiWindowType.provide_full_screen_dock_space
+        gui.show_menu_bar = True
+        gui.show_menu_app = False
+        gui.show_menu_view = False
+        gui.show_status_bar = True
+        gui.show_status_fps = False
+        gui.remember_status_bar_settings = False
+        gui.remember_theme = False
+        params.callbacks.show_menus = lambda: show_menus(self.controller.context, self.focus_panel)
+        params.callbacks.show_status = lambda: show_status(self.controller.context)
+        params.callbacks.post_init = self._post_init
+        params.callbacks.show_gui = self._frame_start
+        params.callbacks.before_imgui_render = self._frame_end
+        params.callbacks.before_swap = self._before_swap
+        params.callbacks.before_exit = self._before_exit
+        params.fps_idling.enable_idling = False  # results arrive without user input: keep polling
+        if self.config.remember_state:
+            Path(self.config.config_dir).mkdir(parents=True, exist_ok=True)
+            params.ini_folder_type = hello_imgui.IniFolderType.absolute_path
+            params.ini_filename = str(Path(self.config.ini_path).resolve())
+        else:
+            params.ini_disable = True
+        params.docking_params = self._docking_params()
+        return params
+
+    def run(self, test_function: TestFunction | None = None) -> None:
+        """Opens the window and runs until it is closed (or until `test_function` returns)."""
+        params = self.runner_params()
+        add_ons = immapp.AddOnsParams(with_implot=True)
+        if test_function is None:
+            immapp.run(params, add_ons)
+        else:
+            from imgui_bundle.immapp import testing
+
+            testing.run(test_function=test_function, runner_params=params, add_ons_params=add_ons,
+                        run_speed=testing.TestRunSpeed.fast)
+
+    def focus_panel(self, title: str) -> None:
+        """Shows and brings a panel to the front."""
+        window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name(title)
+        if window is not None:
+            window.is_visible = True
+            window.focus_window_at_next_frame = True
+
+    # ----- callbacks -----
+
+    def _docking_params(self) -> hello_imgui.DockingParams:
+        split = hello_imgui.DockingSplit
+        splits = [
+            split("MainDockSpace", "LeftTop", imgui.Dir.left, 0.25),
+            split("MainDockSpace", "RightTop", imgui.Dir.right, 0.3),
+            split("LeftTop", "LeftBottom", imgui.Dir.down, 0.5),
+            split("RightTop", "RightBottom", imgui.Dir.down, 0.42),
+        ]
+        view = hello_imgui.DockableWindow(VIEW_WINDOW, "MainDockSpace", lambda: self.viewport(True))
+        view.can_be_closed = False
+        view.imgui_window_flags = imgui.WindowFlags_.no_scrollbar | imgui.WindowFlags_.no_scroll_with_mouse
+        windows = [view]
+        for title, space in PANEL_LAYOUT:
+            windows.append(hello_imgui.DockableWindow(title, space, self._panel_function(title)))
+        params = hello_imgui.DockingParams()
+        params.docking_splits = splits
+        params.dockable_windows = windows
+        return params
+
+    def _panel_function(self, title: str) -> Callable[[], None]:
+        return lambda: self.panels[title](True)
+
+    def _post_init(self) -> None:
+        if self._client is None:
+            from renderer.worker import RenderClient  # the client module imports no torch; its worker does
+
+            self._client = RenderClient(mode=self.config.render_mode, device=self.config.device)
+        self.controller.client = self._client
+        window = self._glfw_window()
+        if window is not None:
+            glfw.set_drop_callback(window, self._on_drop)
+
+    def _frame_start(self) -> None:
+        """Runs first in every frame: results in, texture upload, shortcuts, animations."""
+        self._frame_started = time.perf_counter()
+        controller = self.controller
+        elapsed = controller.tick()
+        controller.poll_results()
+        if controller.new_image and controller.last_image is not None:
+            self.texture.upload(controller.last_image)
+            controller.new_image = False
+        handle_shortcuts(controller.context)
+        self._animating = controller.advance_animations(elapsed)
+        self._apply_presentation_mode()
+        self._update_title()
+        self.help(True)
+        if self.info.renders:
+            self.frames_after_first_render += 1
+        frames = self.config.frames
+        if frames is not None and self.frames_after_first_render >= frames and controller.pending_window_capture is None:
+            if self.config.screenshot is not None and self.screenshot_written is None:
+                controller.pending_window_capture = Path(self.config.screenshot)
+            elif self.screenshot_written is not None or self.config.screenshot is None:
+                hello_imgui.get_runner_params().app_shall_exit = True
+
+    def _frame_end(self) -> None:
+        """Runs after all panels: finished edits become undo steps; a changed request is sent."""
+        dragging = imgui.is_any_item_active() or self.viewport.dragging
+        self.controller.end_frame(editing=dragging or self._animating, dragging=dragging or self._animating)
+        # Leave the rest of a 1/max_fps frame to the render worker instead of spinning.
+        spare = 1.0 / self.config.max_fps - (time.perf_counter() - self._frame_started)
+        if spare > 0:
+            time.sleep(spare)
+
+    def _before_swap(self) -> None:
+        target = self.controller.pending_window_capture
+        if target is None:
+            return
+        self.controller.pending_window_capture = None
+        written = save_png(read_window_pixels(), target)
+        self.info.message(f"window saved to {written}")
+        if self.config.screenshot is not None and Path(target) == Path(self.config.screenshot):
+            self.screenshot_written = written
+
+    def _before_exit(self) -> None:
+        self.texture.release()
+        if self.config.remember_state:
+            try:
+                save_state(self.state, self.config.remembered_state_path)
+            except OSError as error:
+                print(f"could not remember the state in {self.config.remembered_state_path}: {error}")
+        if self.controller.client is not None:
+            self.controller.close()
+
+    def _on_drop(self, _window, paths: list[str]) -> None:
+        if paths:
+            self.controller.context.post("open_checkpoint", paths[0])
+
+    def _apply_presentation_mode(self) -> None:
+        """Hides every panel in presentation mode and brings back those that were shown before."""
+        wanted = self.state.ui.presentation
+        if wanted == self._presentation_applied:
+            return
+        windows = hello_imgui.get_runner_params().docking_params.dockable_windows
+        if wanted:
+            self._hidden_by_presentation = [w.label for w in windows if w.label != VIEW_WINDOW and w.is_visible]
+            for window in windows:
+                if window.label in self._hidden_by_presentation:
+                    window.is_visible = False
+        else:
+            for window in windows:
+                if window.label in self._hidden_by_presentation:
+                    window.is_visible = True
+        self._presentation_applied = wanted
+
+    def _window_title(self) -> str:
+        return f"Portrait visualizer - {model_label(self.controller.context)}"
+
+    def _update_title(self) -> None:
+        title = self._window_title()
+        if title != self._title:
+            window = self._glfw_window()
+            if window is not None:
+                glfw.set_window_title(window, title)
+            self._title = title
+
+    @staticmethod
+    def _glfw_window():
+        from imgui_bundle import glfw_utils
+
+        try:
+            return glfw_utils.glfw_window_hello_imgui()
+        except Exception:  # noqa: BLE001 - another backend than GLFW: no drop or title support
+            return None

@@ -1,0 +1,276 @@
+"""AppState: everything the user can set in the visualizer, as plain dataclasses.
+
+Widgets read and write these fields and nothing else; the app turns them into a `RenderRequest`
+(viz/request_builder.py), keeps an undo history of them (viz/history.py) and stores them as JSON.
+No torch here: the GUI side of the program talks to the renderer only through requests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
+DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
+DEFAULT_RADIUS = 2.7  # distance of the camera from the look-at point
+LOOKAT_PIVOT = (0.0, 0.0649, 0.0)  # the head's pivot, the default look-at point
+POSE_LIMIT_DEG = 60.0  # neck and head rotations are limited to +-60 degrees per axis
+SEED_GRID_STEP = 100  # fractional seed grid: seed = x + 100 * y, as the reference's latent widget
+STATE_FORMAT = "portrait-viz-state/1"  # tag written into saved state files
+
+
+class StateFileError(ValueError):
+    """A state file could not be read; the message names the file and what to do."""
+
+
+def focal_from_fov(fov_deg: float) -> float:
+    """Normalised focal length of a pinhole camera with this full field of view (exact)."""
+    return 1.0 / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
+
+
+def fov_from_focal(focal: float) -> float:
+    """Full field of view in degrees of a normalised focal length (inverse of `focal_from_fov`)."""
+    return math.degrees(2.0 * math.atan(1.0 / (2.0 * focal)))
+
+
+def wrap_degrees(angle_deg: float) -> float:
+    """Maps any angle into [-180, 180), so the yaw slider can go round the full circle."""
+    return (angle_deg + 180.0) % 360.0 - 180.0
+
+
+@dataclass
+class CameraState:
+    """The render camera (orbit around the look-at point) and the mapping's conditioning camera."""
+
+    yaw_deg: float = 0.0  # 0 = front, 90 = subject's left, wraps at +-180
+    pitch_deg: float = 0.0  # > 0 looks from above
+    fov_deg: float = fov_from_focal(DEFAULT_FOCAL)  # full field of view; the request carries the focal length
+    radius: float = DEFAULT_RADIUS  # distance of the camera from the look-at point
+    lookat: tuple[float, float, float] = LOOKAT_PIVOT  # orbit centre, world units
+    turntable: bool = False  # spin the yaw continuously
+    turntable_speed_deg_s: float = 30.0  # turntable speed, degrees per second
+    cond_follow_render: bool = False  # conditioning camera equals the render camera
+    cond_yaw_deg: float = 0.0  # conditioning camera yaw (frontal by default)
+    cond_pitch_deg: float = 0.0  # conditioning camera pitch
+
+
+@dataclass
+class LatentState:
+    """Which latent is rendered: a point on the fractional seed grid, truncation and style mixing."""
+
+    seed_x: float = 0.0  # fractional grid column; the 4 neighbouring seeds are blended in W
+    seed_y: float = 0.0  # fractional grid row; seed = column + 100 * row
+    truncation_psi: float = 0.7  # 0.7 suits our models (the reference used 0.12 for its own)
+    truncation_cutoff: int | None = None  # truncate only the first ws; None = all
+    stylemix_enabled: bool = False  # replace a range of ws by those of another seed
+    stylemix_seed: int = 1000  # seed whose ws are mixed in
+    stylemix_first: int = 7  # first w index taken from the style-mixing seed
+    stylemix_last: int = 13  # last w index (inclusive) taken from the style-mixing seed
+    animate: bool = False  # walk through the seed grid continuously
+    animate_speed: float = 0.25  # grid cells per second while animating
+    noise_mode: str = "const"  # synthesis noise: const | random | none
+
+    @property
+    def seed(self) -> int:
+        """The integer seed nearest to the grid point."""
+        return round(self.seed_x) + round(self.seed_y) * SEED_GRID_STEP
+
+    def set_seed(self, seed: int) -> None:
+        """Puts the grid point exactly on an integer seed."""
+        self.seed_x = float(seed % SEED_GRID_STEP)
+        self.seed_y = float(seed // SEED_GRID_STEP)
+
+
+@dataclass
+class PoseState:
+    """Body pose in degrees per axis (x = nod, y = turn, z = tilt), for rendering and for conditioning."""
+
+    neck_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # neck rotation
+    head_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # head rotation relative to the neck
+    cond_linked: bool = True  # the mapping is conditioned on the rendered pose
+    cond_neck_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conditioning neck rotation when not linked
+    cond_head_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conditioning head rotation when not linked
+    use_predicted_pose: bool = False  # ask the renderer for the generator's own predicted pose
+
+    def degrees(self) -> tuple[float, ...]:
+        """The six rendered angles: neck xyz then head xyz."""
+        return tuple(self.neck_deg) + tuple(self.head_deg)
+
+    def cond_degrees(self) -> tuple[float, ...] | None:
+        """The six conditioning angles, or None when they follow the rendered pose."""
+        return None if self.cond_linked else tuple(self.cond_neck_deg) + tuple(self.cond_head_deg)
+
+
+RENDER_OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
+WARP_MODES = ("grid", "exact")
+NOISE_MODES = ("const", "random", "none")
+
+
+@dataclass
+class RenderOptions:
+    """What the renderer produces and how much it samples."""
+
+    output: str = "image"  # image | image_raw | image_depth | image_mask | image_background
+    neural_resolution: int | None = None  # rays per side; None = the model's default
+    depth_samples: int | None = None  # coarse samples per ray; None = the model's default
+    importance_samples: int | None = None  # fine samples per ray; None = the model's default
+    deterministic: bool = True  # no jitter: the same request gives the same pixels
+    trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged
+    warp_mode: str = "grid"  # body warp: cached grid (fast) or exact nearest-face
+
+
+@dataclass
+class CaptureState:
+    """Where screenshots and recordings go."""
+
+    folder: str = ""  # output folder; empty = the user data folder's captures/ (never the working directory)
+    whole_window: bool = False  # screenshots of the whole window instead of the render only
+    video_fps: int = 30  # frame rate of recorded MP4 files
+
+
+@dataclass
+class UiState:
+    """Window layout choices that are remembered but not undone."""
+
+    presentation: bool = False  # hide all panels, show only the render
+    show_help: bool = False  # the keyboard shortcuts window
+    recent_checkpoints: list[str] = field(default_factory=list)  # most recent first
+
+
+@dataclass
+class AppState:
+    """The complete, JSON-serialisable state of the visualizer."""
+
+    checkpoint: str = ""  # checkpoint path or "preset:<name>"; set from the command line at start
+    camera: CameraState = field(default_factory=CameraState)  # render and conditioning cameras
+    latent: LatentState = field(default_factory=LatentState)  # seeds, truncation, style mixing
+    pose: PoseState = field(default_factory=PoseState)  # neck and head rotations
+    render: RenderOptions = field(default_factory=RenderOptions)  # output and sampling
+    capture: CaptureState = field(default_factory=CaptureState)  # screenshot and video settings
+    ui: UiState = field(default_factory=UiState)  # remembered layout choices
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict with a format tag, ready for JSON."""
+        return {"format": STATE_FORMAT, **_plain(dataclasses.asdict(self))}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "state") -> "AppState":
+        """Builds a state from `to_dict` output; missing fields keep defaults, unknown fields are an error."""
+        if not isinstance(data, dict):
+            raise StateFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        body = {key: value for key, value in data.items() if key != "format"}
+        return _build(cls, body, source)
+
+    def edit_snapshot(self) -> dict[str, Any]:
+        """The parts that undo/redo restore: everything except remembered UI and capture settings."""
+        plain = self.to_dict()
+        return {key: plain[key] for key in ("checkpoint", "camera", "latent", "pose", "render")}
+
+    def restore_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Replaces the undoable parts by those of `edit_snapshot` output."""
+        restored = AppState.from_dict({**self.to_dict(), **snapshot})
+        for key in snapshot:
+            setattr(self, key, getattr(restored, key))
+
+
+def remember_recent(recent: list[str], checkpoint: str, limit: int = 10) -> list[str]:
+    """`recent` with `checkpoint` moved to the front, without duplicates, at most `limit` long."""
+    return [checkpoint, *[item for item in recent if item != checkpoint]][:limit]
+
+
+def save_state(state: AppState, path: str | Path) -> Path:
+    """Writes the state as JSON atomically (temporary file + rename), creating the folder."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(state.to_dict(), indent=2)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_state(path: str | Path) -> AppState:
+    """Reads a state file; a clear `StateFileError` names the file and the fix when it is unusable."""
+    path = Path(path).expanduser()
+    fix = "fix it or delete it to start from the defaults"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StateFileError(f"state file {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise StateFileError(f"state file {path} is not valid JSON ({error}); {fix}") from None
+    if isinstance(data, dict) and data.get("format", STATE_FORMAT) != STATE_FORMAT:
+        raise StateFileError(f"state file {path} has format {data.get('format')!r}, expected {STATE_FORMAT!r}")
+    try:
+        return AppState.from_dict(data, source=f"state file {path}")
+    except StateFileError as error:
+        raise StateFileError(f"{error}; {fix}") from None
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists so that JSON round trips compare equal after `_build`."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], source: str) -> Any:
+    """Recursively builds dataclass `cls` from a dict, checking field names and value types."""
+    fields = {item.name: item for item in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise StateFileError(f"{source}: unknown field(s) {unknown} in {cls.__name__}")
+    defaults = cls()
+    values = {}
+    for name, value in data.items():
+        default = getattr(defaults, name)
+        where = f"{cls.__name__}.{name}"
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise StateFileError(f"{source}: {where} must be an object")
+            values[name] = _build(type(default), value, source)
+        else:
+            values[name] = _coerce(value, default, fields[name].type, where, source)
+    return cls(**values)
+
+
+def _coerce(value: Any, default: Any, annotation: str, where: str, source: str) -> Any:
+    """Checks one leaf value against its default's type (None allowed where the annotation says so)."""
+    if value is None and "None" in str(annotation):
+        return None
+    if isinstance(default, tuple) or "tuple" in str(annotation):
+        if not isinstance(value, list) or not all(isinstance(item, (int, float)) for item in value):
+            raise StateFileError(f"{source}: {where} must be a list of numbers, got {value!r}")
+        if default is not None and len(value) != len(default):
+            raise StateFileError(f"{source}: {where} needs {len(default)} numbers, got {len(value)}")
+        return tuple(float(item) for item in value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise StateFileError(f"{source}: {where} must be a list of strings")
+        return list(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise StateFileError(f"{source}: {where} must be true or false, got {value!r}")
+        return value
+    expected = "int" if "int" in str(annotation) else type(default).__name__
+    if expected == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if expected == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if expected == "str" and isinstance(value, str):
+        return value
+    raise StateFileError(f"{source}: {where} must be a {expected}, got {value!r}")

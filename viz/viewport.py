@@ -1,0 +1,66 @@
+"""The render view: the newest image, aspect kept and centred; drag to orbit, scroll to zoom."""
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from viz.context import WidgetContext
+from viz.gl_utils import ImageTexture
+from viz.state import wrap_degrees
+
+ORBIT_DEG_PER_PIXEL = 0.3  # drag sensitivity: a 600-pixel drag turns the head by 180 degrees
+ZOOM_PER_WHEEL_STEP = 0.92  # field of view factor per scroll step (in = narrower)
+PITCH_LIMIT_DEG = 80.0
+FOV_LIMITS_DEG = (4.0, 45.0)
+
+
+def fit_rectangle(image_size: tuple[int, int], area: tuple[float, float]) -> tuple[float, float, float, float]:
+    """(x offset, y offset, width, height) of the largest image rectangle with the image's aspect, centred."""
+    image_width, image_height = image_size
+    area_width, area_height = area
+    if image_width <= 0 or image_height <= 0 or area_width <= 0 or area_height <= 0:
+        return 0.0, 0.0, 0.0, 0.0
+    scale = min(area_width / image_width, area_height / image_height)
+    width, height = image_width * scale, image_height * scale
+    return (area_width - width) / 2, (area_height - height) / 2, width, height
+
+
+class Viewport:
+    """Draws `texture` filling the window; mouse edits `state.camera`."""
+
+    def __init__(self, context: WidgetContext, texture: ImageTexture):
+        self.context = context
+        self.texture = texture
+        self.dragging = False  # True while the mouse orbits the camera (requests become previews)
+
+    def __call__(self, show: bool) -> None:
+        if not show:
+            self.dragging = False
+            return
+        camera = self.context.state.camera
+        origin = imgui.get_cursor_screen_pos()
+        area = imgui.get_content_region_avail()
+        area = (max(area.x, 1.0), max(area.y, 1.0))
+        imgui.invisible_button("render view", area)
+        self.dragging = imgui.is_item_active()
+        if self.dragging:
+            delta = imgui.get_io().mouse_delta
+            camera.yaw_deg = wrap_degrees(camera.yaw_deg - delta.x * ORBIT_DEG_PER_PIXEL)
+            camera.pitch_deg = min(PITCH_LIMIT_DEG, max(-PITCH_LIMIT_DEG, camera.pitch_deg + delta.y * ORBIT_DEG_PER_PIXEL))
+        wheel = imgui.get_io().mouse_wheel
+        if imgui.is_item_hovered() and wheel:
+            camera.fov_deg = min(FOV_LIMITS_DEG[1], max(FOV_LIMITS_DEG[0], camera.fov_deg * ZOOM_PER_WHEEL_STEP**wheel))
+
+        draw = imgui.get_window_draw_list()
+        draw.add_rect_filled(origin, (origin.x + area[0], origin.y + area[1]), imgui.get_color_u32((0.06, 0.06, 0.07, 1.0)))
+        if self.texture.texture_id is None:
+            message = "rendering the first image..."
+            size = imgui.calc_text_size(message)
+            draw.add_text((origin.x + (area[0] - size.x) / 2, origin.y + (area[1] - size.y) / 2),
+                          imgui.get_color_u32(imgui.Col_.text_disabled), message)
+            return
+        offset_x, offset_y, width, height = fit_rectangle(self.texture.size, area)
+        top_left = (origin.x + offset_x, origin.y + offset_y)
+        draw.add_image(imgui.ImTextureRef(self.texture.texture_id), top_left, (top_left[0] + width, top_left[1] + height))
+        if self.context.info.busy:
+            draw.add_circle_filled((origin.x + area[0] - 12, origin.y + 12), 5.0,
+                                   imgui.get_color_u32((1.0, 0.75, 0.2, 0.9)))

@@ -1,0 +1,46 @@
+"""Render panel: which output is shown, neural resolution, sample counts, determinism, caching, warp mode."""
+from __future__ import annotations
+
+import dataclasses
+
+from imgui_bundle import imgui
+
+from viz.context import WidgetContext
+from viz.state import RENDER_OUTPUTS, WARP_MODES
+from widgets.common import help_marker, label_width, optional_int_combo, option_combo, reset_button
+
+OUTPUT_NAMES = ("final image", "raw (neural)", "depth", "mask", "background")
+RESOLUTIONS = (32, 64, 128, 256)  # neural rendering resolutions offered
+SAMPLE_COUNTS = (12, 24, 48, 96)  # per-ray sample counts offered
+
+
+class RenderWidget:
+    """Edits `state.render`."""
+
+    def __init__(self, context: WidgetContext):
+        self.context = context
+
+    def __call__(self, show: bool) -> None:
+        if not show:
+            return
+        render = self.context.state.render
+        label_width()
+        render.output = option_combo("Output", render.output, RENDER_OUTPUTS, OUTPUT_NAMES)
+        label_width()
+        render.neural_resolution = optional_int_combo("Neural res.", render.neural_resolution, RESOLUTIONS)
+        label_width()
+        render.depth_samples = optional_int_combo("Depth samples", render.depth_samples, SAMPLE_COUNTS)
+        label_width()
+        render.importance_samples = optional_int_combo("Fine samples", render.importance_samples, SAMPLE_COUNTS)
+        _, render.deterministic = imgui.checkbox("Deterministic sampling", render.deterministic)
+        help_marker("No jitter along the rays: the same settings always give the same pixels.")
+        _, render.trigrid_cache = imgui.checkbox("Tri-grid cache", render.trigrid_cache)
+        help_marker("Reuse the tri-grid while only the camera or pose changes.")
+        imgui.text("Warp")
+        for mode in WARP_MODES:
+            imgui.same_line()
+            if imgui.radio_button(mode, render.warp_mode == mode):
+                render.warp_mode = mode
+        help_marker("grid: cached warp field (fast); exact: nearest body face per sample (slow, reference).")
+        if reset_button("Reset render options", render, self.context.defaults.render):
+            self.context.state.render = dataclasses.replace(self.context.defaults.render)
