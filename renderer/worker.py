@@ -19,8 +19,9 @@ from renderer.requests import RenderRequest, RenderResult
 MODES = ("process", "inline")
 # How long close() waits for the worker to finish its render before it is terminated.
 CLOSE_TIMEOUT_S = 5.0
-# A request that kills the worker this many times in a row is answered with an error instead of retried.
-MAX_CRASHES_PER_REQUEST = 2
+# After this many worker deaths without a result in between, poll() stops restarting it (no spawn storm);
+# the newest request is answered with an error and the next submit() starts a worker again.
+MAX_CRASH_STREAK = 2
 
 
 class RenderClient:
@@ -36,11 +37,11 @@ class RenderClient:
         self._stamp = 0
         self._latest: tuple[int, RenderRequest] | None = None  # newest submitted (stamp, request)
         self._answered_stamp = 0  # stamp of the newest result handed out (or dropped as superseded)
-        self._crashes_of_latest = 0
+        self._crash_streak = 0  # worker deaths since the last result came from a worker
         self._messages: list[str] = []
         self._closed = False
         self._inline_renderer = None
-        self._inline_result: RenderResult | None = None
+        self._ready: RenderResult | None = None  # a result made in this process (inline mode, crash reports)
         self._process = None
         self._requests = None
         self._results = None
@@ -58,31 +59,31 @@ class RenderClient:
             raise RuntimeError("RenderClient.submit after close(); create a new client")
         self._stamp += 1
         self._latest = (self._stamp, request)
-        self._crashes_of_latest = 0
         if self.mode == "inline":
-            self._inline_result = self._render_inline(self._stamp, request)
+            self._ready = self._render_inline(self._stamp, request)
         else:
-            self._restart_if_dead()
-            self._requests.put((self._stamp, request))
+            self._check_worker(from_submit=True)
+            self._requests.put(self._latest)
         return self._stamp
 
     def poll(self) -> RenderResult | None:
         """The result of the newest request if it has arrived since the last poll, else None (never blocks)."""
         if self._closed:
             return None
-        if self.mode == "inline":
-            result, self._inline_result = self._inline_result, None
-            return self._hand_out(result)
-        newest = None
-        while True:
-            try:
-                result = self._results.get_nowait()
-            except (queue.Empty, OSError, EOFError, ValueError):
-                break
-            newest = self._newer(newest, result)
-        if newest is None:
-            self._restart_if_dead()
-        return self._hand_out(newest)
+        if self._ready is None and self._process is not None:
+            newest = None
+            while True:
+                try:
+                    result = self._results.get_nowait()
+                except (queue.Empty, OSError, EOFError, ValueError):
+                    break
+                newest = self._newer(newest, result)
+                self._crash_streak = 0
+            if newest is not None:
+                return self._hand_out(newest)
+            self._check_worker(from_submit=False)
+        result, self._ready = self._ready, None
+        return self._hand_out(result)
 
     def wait(self, timeout_s: float = 60.0, interval_s: float = 0.002) -> RenderResult | None:
         """Poll until the newest request's result arrives or `timeout_s` passes (scripts and tests)."""
@@ -103,7 +104,6 @@ class RenderClient:
         if self.mode == "inline":
             # Inline there is no process: losing the renderer and its caches is the closest equivalent.
             self._inline_renderer = None
-            self._inline_result = None
             self._note_restart("inline renderer was reset")
             return
         if self._process is not None and self._process.is_alive():
@@ -126,10 +126,7 @@ class RenderClient:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(CLOSE_TIMEOUT_S)
-        for channel in (self._requests, self._results):
-            channel.close()
-            channel.cancel_join_thread()
-        self._process = None
+        self._discard_worker()
 
     def __enter__(self) -> "RenderClient":
         return self
@@ -171,27 +168,43 @@ class RenderClient:
         )
         self._process.start()
 
-    def _restart_if_dead(self) -> None:
-        """Replace a dead worker; resubmit the newest unanswered request unless it keeps killing workers."""
-        if self._closed or self._process is None or self._process.is_alive():
+    def _check_worker(self, from_submit: bool) -> None:
+        """Notice a dead worker and start a new one, resubmitting the newest unanswered request.
+
+        From poll() a worker that keeps dying is left dead after MAX_CRASH_STREAK deaths (the newest request
+        gets an error result instead); submit() always starts one, since it is the user's next attempt.
+        """
+        if self._closed or (self._process is not None and self._process.is_alive()):
+            return
+        if self._process is None:
+            if from_submit:
+                self._start_worker()
+                self._note_restart("render worker was started again")
             return
         exit_code = self._process.exitcode
+        self._discard_worker()
+        self._crash_streak += 1
+        crashed = f"render worker crashed (exit code {exit_code})"
+        if not from_submit and self._crash_streak >= MAX_CRASH_STREAK:
+            self._messages.append(f"{crashed} {self._crash_streak} times in a row; "
+                                  "it will be started again with the next request")
+            if self.busy:
+                stamp, request = self._latest
+                self._ready = RenderResult(stamp, request, error=(
+                    f"{crashed} {self._crash_streak} times in a row while rendering this request; see the "
+                    "terminal for its output, then change the request (lower resolution, another checkpoint)"))
+            return
+        self._start_worker()
+        self._note_restart(f"{crashed} and was restarted")
+        if self.busy and not from_submit:
+            self._requests.put(self._latest)
+
+    def _discard_worker(self) -> None:
+        """Forget the worker process and its queues (they may be broken if it died mid-write)."""
         for channel in (self._requests, self._results):
             channel.close()
             channel.cancel_join_thread()
-        self._start_worker()
-        self._note_restart(f"render worker crashed (exit code {exit_code}) and was restarted")
-        if not self.busy:
-            return
-        stamp, request = self._latest
-        self._crashes_of_latest += 1
-        if self._crashes_of_latest >= MAX_CRASHES_PER_REQUEST:
-            # Rendering it again would only crash again: answer with an error the GUI can show.
-            self._results.put(RenderResult(stamp, request, error=(
-                f"the render worker crashed {self._crashes_of_latest} times on this request "
-                f"(last exit code {exit_code}); change the request (lower resolution, other checkpoint)")))
-            return
-        self._requests.put((stamp, request))
+        self._process = self._requests = self._results = None
 
     def _note_restart(self, message: str) -> None:
         self.restarts += 1
@@ -200,13 +213,17 @@ class RenderClient:
 
 def serve_requests(requests, results, device: str, torch_threads: int | None) -> None:
     """The worker process: render the newest waiting request, send its result, repeat until a None arrives."""
-    import torch
+    try:
+        import torch
 
-    from renderer.engine import Renderer
+        from renderer.engine import Renderer
 
-    if torch_threads:
-        torch.set_num_threads(torch_threads)
-    renderer = Renderer(device)
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        renderer = Renderer(device)
+    except Exception as error:  # noqa: BLE001 - a broken install must reach the GUI as text, not as a dead worker
+        renderer = None
+        startup_error = f"the render worker could not start: {type(error).__name__}: {error}"
     while True:
         item = requests.get()
         # Drain the mailbox: only the newest request matters, the older ones were superseded.
@@ -218,4 +235,7 @@ def serve_requests(requests, results, device: str, torch_threads: int | None) ->
         if item is None:
             return
         stamp, request = item
-        results.put(renderer.render(request, stamp))
+        if renderer is None:
+            results.put(RenderResult(stamp, request, error=startup_error))
+        else:
+            results.put(renderer.render(request, stamp))

@@ -105,3 +105,18 @@ def test_errors_come_back_through_the_process(client, tmp_path):
     assert result is not None and not result.ok and "half_written.pt" in result.error
     client.submit(BASE.replace(yaw_deg=1.0))
     assert client.wait(60.0).ok
+
+
+def test_a_worker_that_keeps_dying_is_not_restarted_in_a_loop(client):
+    client.messages()
+    stamp = client.submit(BASE.replace(yaw_deg=80.0, neural_resolution=96))
+    client.kill_worker()
+    assert client.poll() is None  # first death: restarted, the request resubmitted
+    client.kill_worker()
+    result = client.poll()  # second death in a row: an error instead of another restart
+    assert result is not None and result.stamp == stamp
+    assert "2 times in a row" in result.error
+    assert client.poll() is None and not client.busy
+    assert any("started again with the next request" in message for message in client.messages())
+    client.submit(BASE.replace(yaw_deg=85.0))
+    assert client.wait(STARTUP_TIMEOUT_S).ok
