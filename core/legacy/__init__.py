@@ -12,6 +12,7 @@ from core.legacy.convert import (
     import_released_checkpoint,
     load_released_generator,
     read_released_checkpoint,
+    released_body_model,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "import_released_checkpoint",
     "load_released_generator",
     "read_released_checkpoint",
+    "released_body_model",
 ]

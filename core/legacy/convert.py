@@ -155,15 +155,24 @@ def build_released_generator(released: ReleasedCheckpoint, device: torch.device 
 def load_released_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     """Open a released 3DPortraitGAN .pkl directly: (TriGridGenerator, metadata), as core.checkpoint.load_generator.
 
-    The metadata carries `body_arrays` (SMPL-format numpy arrays of the file's body model, or None).
+    metadata["body"] is the file's own SMPL body as a core.body.BodyModel on `device` (None if it has none);
+    the renderer should pose with it instead of the stand-in.
     """
     released = read_released_checkpoint(path)
     generator, metadata = build_released_generator(released, device)
-    try:
-        metadata["body_arrays"] = body_arrays_from_record(released.generator)
-    except BodyArraysMissing:
-        metadata["body_arrays"] = None
+    metadata["body"] = released_body_model(released, device)
     return generator, metadata
+
+
+def released_body_model(released: ReleasedCheckpoint, device: torch.device | str = "cpu"):
+    """The SMPL body stored in the file's generator as a core.body.BodyModel, or None when there is none."""
+    from core.body import BodyModel
+
+    try:
+        arrays = body_arrays_from_record(released.generator)
+    except BodyArraysMissing:
+        return None
+    return BodyModel(arrays, source=released.path, is_standin=False, device=device)
 
 
 def import_released_checkpoint(
@@ -183,7 +192,7 @@ def import_released_checkpoint(
             arrays = None
         if arrays is not None:
             body_path = Path(body_out) if body_out else out.with_name(out.stem + ".smpl.npz")
-            metadata["body_model"] = str(write_body_npz(arrays, body_path))
+            metadata["body_model_path"] = str(write_body_npz(arrays, body_path))
         bar.update()
         metadata["command"] = f"python -m core.checkpoint import {path} --out {out}"
         saved = save_checkpoint(out, generator_payload(generator, metadata))
