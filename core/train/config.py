@@ -13,8 +13,16 @@ from typing import Any
 
 from core.config import _from_dict, _plain
 
+# Fields that define the schedules: a resumed run keeps the snapshot's values so that no fade jumps.
+SCHEDULE_FIELDS = ("seed", "pose_prior_weight", "pose_prior_kimg", "gpc_reg_prob", "gpc_reg_fade_kimg",
+                   "density_noise_fade_kimg", "blur_init_sigma", "blur_fade_kimg", "ema_kimg", "ema_rampup",
+                   "mbstd_group")
 # Length of the reference's first training stage; shorter runs scale their fade lengths by kimg / this.
 REFERENCE_RUN_KIMG = 6000.0
+
+
+class TrainingError(Exception):
+    """Training cannot start or continue; the message says what is wrong and what to do."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,10 @@ class TrainingConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":
         """Inverse of `to_dict`; unknown keys raise a ValueError naming them."""
         return _from_dict(cls, data)
+
+    def continued_from(self, saved: "TrainingConfig") -> "TrainingConfig":
+        """This run's options with the schedules of the snapshot being resumed (SCHEDULE_FIELDS)."""
+        return dataclasses.replace(self, **{name: getattr(saved, name) for name in SCHEDULE_FIELDS})
 
     @classmethod
     def for_run(cls, total_kimg: float, batch: int = 32, **overrides: Any) -> "TrainingConfig":

@@ -145,3 +145,19 @@ class InfiniteSampler:
     def __iter__(self) -> Iterator[int]:
         while True:
             yield self.take(1)[0]
+
+
+def check_identical(module: torch.nn.Module, context: DistributedContext, what: str) -> None:
+    """Raise on every rank when any rank's parameters or buffers differ from rank 0's (run before snapshots)."""
+    if not context.active:
+        return
+    tensors = [tensor.detach().float().flatten() for tensor in list(module.parameters()) + list(module.buffers())]
+    local = torch.cat(tensors) if tensors else torch.zeros(0, device=context.device)
+    reference = local.clone()
+    dist.broadcast(reference, src=0)
+    mismatch = torch.tensor([float(not torch.equal(local.nan_to_num(), reference.nan_to_num()))],
+                            device=local.device)
+    dist.all_reduce(mismatch)
+    if mismatch.item() > 0:
+        raise RuntimeError(f"{what}: parameters differ between ranks ({int(mismatch.item())} rank(s) disagree "
+                           "with rank 0); the gradient all-reduce or the initial broadcast went wrong")

@@ -1,0 +1,106 @@
+"""`python -m core.train --data PATH --preset NAME --kimg K --outdir DIR [--batch B] [--resume RUN|SNAPSHOT]`
+and `python -m core.train eval SNAPSHOT --data PATH`.
+
+Several GPUs or machines: `torchrun --nproc_per_node N -m core.train ...` (NCCL on GPUs, gloo on CPUs).
+Exit status: 0 when training finished or was stopped by SIGINT/SIGTERM after writing its last snapshot,
+1 when the dataset, a snapshot or the options are unusable (the message says which and how to fix it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from core.checkpoint import CheckpointError
+from core.config import PRESETS
+from core.data.storage import DatasetError
+from core.train.config import TrainingConfig, TrainingError
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description="Train a tri-grid portrait GAN.",
+                                     epilog="Evaluate a snapshot: python -m core.train eval SNAPSHOT --data PATH")
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder, image zip or synth output root")
+    parser.add_argument("--masks", type=Path, default=None, help="mask folder/zip when not beside the images")
+    parser.add_argument("--preset", default="small", choices=sorted(PRESETS), help="generator size (fresh runs)")
+    parser.add_argument("--kimg", type=float, required=True, help="train until this many thousand real images")
+    parser.add_argument("--outdir", type=Path, required=True, help="parent folder of the run folders")
+    parser.add_argument("--batch", type=int, default=None, help="global batch (default 32 on CUDA, 4 on CPU)")
+    parser.add_argument("--resume", type=Path, default=None, help="run folder or snapshot to continue")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--tick-kimg", type=float, default=None, help="kimg per progress tick (default: scaled)")
+    parser.add_argument("--snap-ticks", type=int, default=None, help="ticks between snapshots (default 50)")
+    parser.add_argument("--image-snap-ticks", type=int, default=None, help="ticks between image grids (default 25)")
+    parser.add_argument("--neural-resolution-final", type=int, default=None, help="fade R to this (stage 3)")
+    parser.add_argument("--freeze-g-pose-branch", action="store_true", help="stages 2-3: stop training G's branch")
+    parser.add_argument("--warp", default="grid", choices=["grid", "exact", "none"], help="body warp of fakes")
+    parser.add_argument("--gamma", type=float, default=None, help="R1 weight of image and raw image")
+    parser.add_argument("--gamma-seg", type=float, default=None, help="R1 weight of the mask")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    return parser
+
+
+def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
+    overrides = {"seed": args.seed, "warp_mode": args.warp, "train_g_pose_branch": not args.freeze_g_pose_branch}
+    for name, value in (("tick_kimg", args.tick_kimg), ("snap_ticks", args.snap_ticks),
+                        ("image_snap_ticks", args.image_snap_ticks),
+                        ("neural_resolution_final", args.neural_resolution_final),
+                        ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg)):
+        if value is not None:
+            overrides[name] = value
+    return TrainingConfig.for_run(args.kimg, batch, **overrides)
+
+
+def train_main(argv: list[str]) -> int:
+    """Parse the training options and run; returns the exit status."""
+    import torch
+
+    from core.train.loop import RunOptions, train
+
+    args = _train_parser().parse_args(argv)
+    on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    batch = args.batch or (32 if on_cuda else 4)
+    options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
+                         device=args.device, progress_bar=not args.no_progress,
+                         command=" ".join(shlex.quote(part) for part in ["python", "-m", "core.train", *argv]))
+    try:
+        train(options, _training_config(args, batch))
+    except (TrainingError, DatasetError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def eval_main(argv: list[str]) -> int:
+    """`eval SNAPSHOT --data PATH`: print the pose errors of a training snapshot as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m core.train eval",
+                                     description="Pose errors of a snapshot on a dataset's held-out images.")
+    parser.add_argument("snapshot", type=Path, help="snapshot-*.pt or a run folder (its latest snapshot)")
+    parser.add_argument("--data", required=True, type=Path, help="dataset with ground-truth poses")
+    parser.add_argument("--masks", type=Path, default=None, help="mask folder/zip when not beside the images")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--images", type=int, default=64, help="held-out images to use")
+    args = parser.parse_args(argv)
+    from core.train.evaluate import evaluate_snapshot
+
+    try:
+        figures = evaluate_snapshot(args.snapshot, args.data, args.masks, args.device, args.images)
+    except (TrainingError, DatasetError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "eval":
+        return eval_main(argv[1:])
+    return train_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

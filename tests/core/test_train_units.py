@@ -1,0 +1,130 @@
+"""Schedules, optimiser corrections, blur, statistics, sampler, run folders and snapshot lookup of core.train."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core.checkpoint import CheckpointError, generator_payload, save_checkpoint
+from core.train.config import TrainingConfig
+from core.train.distributed import DistributedContext, InfiniteSampler, average_gradients
+from core.train.losses import blur
+from core.train.schedules import (blur_kernel, blur_sigma, density_noise, ema_beta, neural_resolution,
+                                  pose_prior_weight, swap_probability)
+from core.train.snapshots import latest_snapshot, load_training_snapshot, snapshot_name
+from core.train.stats import StatsCollector, append_stats_line, create_run_dir
+
+SINGLE = DistributedContext(rank=0, world_size=1, device=torch.device("cpu"))
+
+
+def test_lazy_regularisation_correction_of_d_optimiser():
+    config = TrainingConfig()
+    assert config.d_lr_effective == pytest.approx(0.0018824, abs=1e-7)
+    assert config.d_betas_effective[0] == 0.0
+    assert config.d_betas_effective[1] == pytest.approx(0.990585, abs=1e-6)
+
+
+def test_reference_schedules_at_known_points():
+    config = TrainingConfig()
+    assert swap_probability(0, config) == 1.0
+    assert swap_probability(500_000, config) == pytest.approx(0.85)
+    assert swap_probability(5_000_000, config) == pytest.approx(0.7)
+    assert pose_prior_weight(199_999, config) == 0.5
+    assert pose_prior_weight(300_000, config) == pytest.approx(0.25)
+    assert pose_prior_weight(400_000, config) == 0.0
+    assert blur_sigma(0, config) == 10.0 and blur_sigma(100_000, config) == pytest.approx(5.0)
+    assert blur_sigma(300_000, config) == 0.0
+    assert density_noise(50_000, config) == pytest.approx(0.75)
+    stage3 = TrainingConfig(neural_resolution_final=128)
+    # The R fade counts from the start of the resumed run, not from image 0.
+    assert neural_resolution(10_500_000, 10_000_000, 64, stage3) == 96
+    assert neural_resolution(10_000_000, 10_000_000, 64, stage3) == 64
+    assert neural_resolution(99_000_000, 10_000_000, 64, stage3) == 128
+
+
+def test_ema_half_life_and_rampup():
+    config = TrainingConfig(batch=32)
+    # Half-life 10 kimg: after 10k images (312.5 steps of 32) the weight of the old average is one half.
+    assert ema_beta(10**7, 32, config) ** (10_000 / 32) == pytest.approx(0.5)
+    # Early on the half-life is 5 % of the images seen so far.
+    assert ema_beta(1000, 32, config) == pytest.approx(0.5 ** (32 / 50))
+
+
+def test_short_runs_scale_their_fades():
+    config = TrainingConfig.for_run(60.0, batch=8)
+    assert config.blur_fade_kimg == pytest.approx(2.0)
+    assert config.pose_prior_kimg == pytest.approx(2.0)
+    assert config.gpc_reg_fade_kimg == pytest.approx(10.0)
+    assert TrainingConfig.for_run(6000.0).blur_fade_kimg == 200.0
+    assert TrainingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_resume_keeps_the_saved_schedules_but_takes_new_stage_options():
+    saved = TrainingConfig.for_run(10.0, batch=4)
+    resumed = TrainingConfig.for_run(40.0, batch=4, train_g_pose_branch=False).continued_from(saved)
+    assert resumed.blur_fade_kimg == saved.blur_fade_kimg and resumed.total_kimg == 40.0
+    assert resumed.train_g_pose_branch is False
+
+
+def test_blur_taps_and_blur_of_an_impulse():
+    taps = blur_kernel(2.0)
+    assert len(taps) == 13 and sum(taps) == pytest.approx(1.0)
+    assert taps[6 + 2] / taps[6] == pytest.approx(0.5)  # 2^(-(x/sigma)^2) at x = sigma
+    image = torch.zeros(1, 1, 31, 31)
+    image[0, 0, 15, 15] = 1.0
+    blurred = blur(image, 2.0)
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert blurred[0, 0, 15, 17].item() / blurred[0, 0, 15, 15].item() == pytest.approx(0.5, rel=1e-4)
+    assert torch.equal(blur(image, 0.0), image)
+
+
+def test_gradient_average_cleans_nan_and_inf():
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    parameter.grad = torch.tensor([float("nan"), float("inf"), -2.0])
+    unused = torch.nn.Parameter(torch.zeros(2))
+    average_gradients([parameter, unused], SINGLE)
+    assert parameter.grad.tolist() == [0.0, 1e5, -2.0]
+    assert unused.grad.tolist() == [0.0, 0.0]
+
+
+def test_sampler_ranks_partition_each_epoch_and_resume_continues():
+    ranks = [InfiniteSampler(10, rank, 2, seed=3) for rank in range(2)]
+    first_epoch = ranks[0].take(5) + ranks[1].take(5)
+    assert sorted(first_epoch) == list(range(10))
+    whole = InfiniteSampler(10, 0, 1, seed=3)
+    expected = whole.take(7)
+    resumed = InfiniteSampler(10, 0, 1, seed=3, position=4)
+    assert resumed.take(3) == expected[4:]
+
+
+def test_stats_collector_mean_and_std(tmp_path):
+    collector = StatsCollector()
+    for value in (1.0, 3.0):
+        collector.add({"Loss/x": torch.tensor(value), "skipped": float("nan")})
+    stats = collector.reduce(SINGLE)
+    assert stats == {"Loss/x": {"num": 2, "mean": 2.0, "std": 1.0}}
+    append_stats_line(tmp_path / "stats.jsonl", stats)
+    line = json.loads((tmp_path / "stats.jsonl").read_text().splitlines()[0])
+    assert line["Loss/x"]["mean"] == 2.0 and "timestamp" in line
+
+
+def test_run_folders_are_numbered(tmp_path):
+    first = create_run_dir(tmp_path, "tiny", "my data")
+    second = create_run_dir(tmp_path, "tiny", "my data")
+    assert first.name == "00000-tiny-my_data" and second.name == "00001-tiny-my_data"
+
+
+def test_snapshot_lookup_and_refusal_of_generator_checkpoints(tmp_path):
+    assert snapshot_name(12_345) == "snapshot-000012.pt"
+    with pytest.raises(CheckpointError, match="no snapshot"):
+        latest_snapshot(tmp_path)
+    for kimg in (2, 10):
+        (tmp_path / f"snapshot-{kimg:06d}.pt").write_bytes(b"")
+    assert latest_snapshot(tmp_path).name == "snapshot-000010.pt"
+    from core.config import preset
+    from core.generator import TriGridGenerator
+
+    generator_file = save_checkpoint(tmp_path / "g.pt", generator_payload(TriGridGenerator(preset("tiny"))))
+    with pytest.raises(CheckpointError, match="generator-only"):
+        load_training_snapshot(generator_file)
