@@ -8,6 +8,7 @@ Errors of any kind come back as `RenderResult.error` text: the GUI must never se
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import traceback
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from renderer.cache import LruCache
-from renderer.latents import blended_ws, style_mixed
+from renderer.latents import blended_ws, style_mixed, z_from_seed
 from renderer.outputs import to_display_image
 from renderer.requests import RenderRequest, RenderResult
 
@@ -26,6 +27,8 @@ PRESET_PREFIX = "preset:"
 PRESET_INIT_SEED = 0
 # Seed of the sampling draws when a request asks for deterministic rendering.
 SAMPLING_SEED = 0
+# Optional products a request may name in `extras`.
+EXTRA_PRODUCTS = ("predicted_pose",)
 TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
 
 
@@ -85,10 +88,11 @@ class Renderer:
             with _stopwatch(timings, "warp", device):
                 point_warp = self._warp(model, request, device)
             output = self._render_view(generator, ws, planes, point_warp, request, device)
+            extras = _extra_products(generator, request, device)
         timings["rendering"] = float(output.timings_ms.get("rendering", 0.0))
         timings["superresolution"] = float(output.timings_ms.get("superresolution", 0.0))
         image = to_display_image(getattr(output, request.output), request.output)
-        return image, timings, dict(model.info), _unsupported_extras(request)
+        return image, timings, dict(model.info), extras
 
     def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
         """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
@@ -246,6 +250,23 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, (torch.OutOfMemoryError, MemoryError))
 
 
-def _unsupported_extras(request: RenderRequest) -> dict:
-    """No extra products are produced yet; name the ones asked for so the caller knows."""
-    return {"unsupported": list(request.extras)} if request.extras else {}
+def _extra_products(generator, request: RenderRequest, device: torch.device) -> dict[str, Any]:
+    """The optional products named in `request.extras`; names this renderer does not know go to "unsupported"."""
+    extras: dict[str, Any] = {}
+    if "predicted_pose" in request.extras:
+        extras["predicted_pose"] = predicted_pose_deg(generator, request, device)
+    unsupported = [name for name in request.extras if name not in EXTRA_PRODUCTS]
+    if unsupported:
+        extras["unsupported"] = unsupported
+    return extras
+
+
+def predicted_pose_deg(generator, request: RenderRequest, device: torch.device) -> tuple[float, ...]:
+    """The pose branch's guess (neck xyz, head xyz, degrees) for the strongest seed under the conditioning camera."""
+    from core.camera import orbit_camera
+
+    seed = max(request.seeds, key=lambda pair: pair[1])[0]
+    z = z_from_seed(seed, generator.config.z_dim, device)
+    camera = orbit_camera(request.cond_yaw_deg, request.cond_pitch_deg, device=device)
+    pose = generator.predict_pose(z, camera)[0]
+    return tuple(math.degrees(value) for value in pose.tolist())

@@ -132,3 +132,23 @@ def test_bad_request_values_come_back_as_errors(renderer):
     assert "nope" in renderer.render(BASE.replace(checkpoint="preset:nope")).error
     if not torch.cuda.is_available():
         assert "CUDA" in renderer.render(BASE.replace(device="cuda")).error
+
+
+def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
+    from core.camera import orbit_camera
+    from core.generator import TriGridGenerator
+    from renderer.engine import PRESET_INIT_SEED
+    from renderer.latents import z_from_seed
+
+    request = BASE.replace(seeds=((4, 0.3), (8, 0.7)), cond_yaw_deg=20.0, extras=("predicted_pose", "planes"))
+    result = renderer.render(request)
+    assert result.error is None, result.error
+    # The preset model is rebuilt independently: same seed, same weights.
+    torch.manual_seed(PRESET_INIT_SEED)
+    generator = TriGridGenerator(TINY).eval()
+    with torch.no_grad():
+        expected = generator.predict_pose(z_from_seed(8, TINY.z_dim, torch.device("cpu")),
+                                          orbit_camera(20.0, 0.0))[0].rad2deg()
+    assert len(result.extras["predicted_pose"]) == 6
+    assert torch.allclose(torch.tensor(result.extras["predicted_pose"]), expected, atol=1e-4)
+    assert result.extras["unsupported"] == ["planes"]
