@@ -153,9 +153,10 @@ def pose_radians(pose_deg: tuple[float, ...], device: torch.device) -> torch.Ten
 
 def describe_error(error: BaseException) -> str:
     """One message for the user: checkpoint and request errors as they are, others with where they happened."""
+    from core.body import BodyModelFileError
     from core.checkpoint import CheckpointError
 
-    if isinstance(error, (RenderError, CheckpointError)):
+    if isinstance(error, (RenderError, CheckpointError, BodyModelFileError)):
         return str(error)
     if _is_out_of_memory(error):
         return f"out of memory while rendering ({error}); lower the neural resolution or samples, or use preview"
