@@ -48,35 +48,58 @@ class MarchResult:
     weights: torch.Tensor  # [B, M, S-1, 1]
 
 
-def march(
-    depths: torch.Tensor, sigma_raw: torch.Tensor, features: torch.Tensor, density_bias: float,
-) -> MarchResult:
-    """Composite sorted samples (depths, sigma_raw: [B, M, S, 1], features: [B, M, S, C]) with the mip ray marcher.
+def interval_weights(depths: torch.Tensor, sigma_raw: torch.Tensor, density_bias: float) -> torch.Tensor:
+    """Compositing weights [B, M, S-1, 1] of the intervals between sorted samples (depths, sigma_raw: [B, M, S, 1]).
 
-    Density, features and depth are averaged at interval midpoints, density before its activation;
-    sigma = softplus(sigma_mid + bias), alpha_i = 1 - exp(-sigma_i delta_i), T_i = prod_(k<i) (1 - alpha_k + 1e-10),
-    w_i = alpha_i T_i.
+    The mip ray marcher: density is averaged at interval midpoints before its activation,
+    sigma = softplus(sigma_mid + bias), alpha_i = 1 - exp(-sigma_i delta_i),
+    T_i = prod_(k<i) (1 - alpha_k + 1e-10), w_i = alpha_i T_i.
     """
     deltas = depths[:, :, 1:] - depths[:, :, :-1]
     sigma_mid = 0.5 * (sigma_raw[:, :, :-1] + sigma_raw[:, :, 1:])
-    depth_mid = 0.5 * (depths[:, :, :-1] + depths[:, :, 1:])
     alpha = 1.0 - torch.exp(-F.softplus(sigma_mid + density_bias) * deltas)
     transmittance = torch.cumprod(1.0 - alpha + TRANSMITTANCE_EPS, dim=2)
     transmittance = torch.cat([torch.ones_like(transmittance[:, :, :1]), transmittance[:, :, :-1]], dim=2)
-    weights = alpha * transmittance
+    return alpha * transmittance
 
-    # sum_i w_i (c_i + c_(i+1)) / 2 as one batched product with per-sample weights, without a midpoint copy of c.
-    sample_weights = 0.5 * (F.pad(weights, (0, 0, 0, 1)) + F.pad(weights, (0, 0, 1, 0)))
+
+def sample_weights_of(weights: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights s [B, M, S] of interval weights w [B, M, S-1, 1]: sum_j s_j c_j = sum_i w_i (c_i + c_i+1) / 2.
+
+    Compositing midpoint features this way needs no midpoint copy of the features.
+    """
+    weights = weights[..., 0]
+    return 0.5 * (F.pad(weights, (0, 1)) + F.pad(weights, (1, 0)))
+
+
+def composite(sample_weights: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """sum_j s_j c_j [B, M, C] of per-sample weights [B, M, S] and features [B, M, S, C], as one batched product."""
     batch, num_rays, num_samples, channels = features.shape
-    composited = torch.bmm(
+    return torch.bmm(
         sample_weights.reshape(batch * num_rays, 1, num_samples),
         features.reshape(batch * num_rays, num_samples, channels),
     ).reshape(batch, num_rays, channels)
 
+
+def expected_depth(depths: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(depth [B, M, 1], weights_sum [B, M, 1]): the weighted mean of interval midpoints; +inf where no weight at all.
+
+    The reference's 0/0 = NaN -> inf, written with a safe denominator so that backward gives no NaN either.
+    """
+    depth_mid = 0.5 * (depths[:, :, :-1] + depths[:, :, 1:])
     weights_sum = weights.sum(dim=2)
-    depth = (weights * depth_mid).sum(dim=2) / weights_sum
-    depth = torch.nan_to_num(depth, nan=float("inf"))
-    return MarchResult(composited, depth, weights_sum, weights)
+    seen = weights_sum > 0
+    depth = (weights * depth_mid).sum(dim=2) / torch.where(seen, weights_sum, torch.ones_like(weights_sum))
+    return torch.where(seen, depth, torch.full_like(depth, float("inf"))), weights_sum
+
+
+def march(
+    depths: torch.Tensor, sigma_raw: torch.Tensor, features: torch.Tensor, density_bias: float,
+) -> MarchResult:
+    """Composite sorted samples (depths, sigma_raw: [B, M, S, 1], features: [B, M, S, C]); see `interval_weights`."""
+    weights = interval_weights(depths, sigma_raw, density_bias)
+    depth, weights_sum = expected_depth(depths, weights)
+    return MarchResult(composite(sample_weights_of(weights), features), depth, weights_sum, weights)
 
 
 def _decode_along_rays(
@@ -108,19 +131,24 @@ def _render_chunk(
     )
     coarse_sigma, coarse_features = _decode_along_rays(decode, origins, directions, coarse_depths, options, point_warp)
     if options.depth_resolution_importance <= 0:
-        depths, sigma_raw, features = coarse_depths, coarse_sigma, coarse_features
+        result = march(coarse_depths, coarse_sigma, coarse_features, options.density_bias)
+        depths, sigma_raw = coarse_depths, coarse_sigma
     else:
-        coarse = march(coarse_depths, coarse_sigma, coarse_features, options.density_bias)
+        coarse_weights = interval_weights(coarse_depths, coarse_sigma, options.density_bias)
         fine_depths = importance_depths(
-            coarse_depths, coarse.weights, options.depth_resolution_importance, options.deterministic, generator,
+            coarse_depths, coarse_weights, options.depth_resolution_importance, options.deterministic, generator,
         )
         fine_sigma, fine_features = _decode_along_rays(decode, origins, directions, fine_depths, options, point_warp)
-        depths = torch.cat([coarse_depths, fine_depths], dim=2)
-        depths, order = torch.sort(depths, dim=2)
+        depths, order = torch.sort(torch.cat([coarse_depths, fine_depths], dim=2), dim=2)
         sigma_raw = torch.cat([coarse_sigma, fine_sigma], dim=2).gather(2, order)
-        all_features = torch.cat([coarse_features, fine_features], dim=2)
-        features = all_features.gather(2, order.expand(-1, -1, -1, all_features.shape[-1]))
-    result = march(depths, sigma_raw, features, options.density_bias)
+        weights = interval_weights(depths, sigma_raw, options.density_bias)
+        depth, weights_sum = expected_depth(depths, weights)
+        # Scatter the sorted per-sample weights back to decode order instead of sorting the wide feature tensors.
+        sample_weights = torch.empty_like(sigma_raw[..., 0]).scatter_(2, order[..., 0], sample_weights_of(weights))
+        num_coarse = coarse_depths.shape[2]
+        features = composite(sample_weights[:, :, :num_coarse], coarse_features)
+        features = features + composite(sample_weights[:, :, num_coarse:], fine_features)
+        result = MarchResult(features, depth, weights_sum, weights)
     samples = None
     if keep_samples:
         samples = RaySamples(depths[..., 0].detach(), sigma_raw[..., 0].detach(), result.weights[..., 0].detach())

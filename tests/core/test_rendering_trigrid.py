@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from core.rendering.trigrid import sample_trigrid
+from core.rendering.trigrid import mean_trigrid_features, sample_trigrid
 
 # Distinct sizes along every axis so that any mix-up of axes shows.
 CHANNELS, DEPTH, HEIGHT, WIDTH = 2, 3, 4, 5
@@ -14,7 +14,7 @@ def _voxel_centre(index: int, size: int, box_warp: float) -> float:
 
 
 def _point_of_voxel(plane: int, d: int, h: int, w: int, box_warp: float) -> list[float]:
-    """The world point (x, y, z) that plane `plane` samples at voxel (d, h, w): (W, H, D) = 0:(x,y,z) 1:(x,z,y) 2:(y,z,x)."""
+    """The world point (x, y, z) that `plane` samples at voxel (d, h, w); (W, H, D) = 0:(x,y,z) 1:(x,z,y) 2:(y,z,x)."""
     cw = _voxel_centre(w, WIDTH, box_warp)
     ch = _voxel_centre(h, HEIGHT, box_warp)
     cd = _voxel_centre(d, DEPTH, box_warp)
@@ -66,3 +66,10 @@ def test_bad_shapes_are_named():
         sample_trigrid(torch.zeros(1, 3, 8, 4, 4), torch.zeros(1, 2, 3), box_warp=1.0, depth=3)
     with pytest.raises(ValueError, match="points"):
         sample_trigrid(torch.zeros(1, 3, 9, 4, 4), torch.zeros(2, 2, 3), box_warp=1.0, depth=3)
+
+
+def test_mean_of_the_planes_matches_the_per_plane_lookup(device):
+    planes = torch.randn(2, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, device=device)
+    points = torch.rand(2, 50, 3, device=device) - 0.5
+    expected = sample_trigrid(planes, points, box_warp=1.0, depth=DEPTH).mean(dim=1)
+    torch.testing.assert_close(mean_trigrid_features(planes, points, box_warp=1.0, depth=DEPTH), expected)
