@@ -204,4 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Under `python -m` this file runs as __main__; the imported module's main catches the CheckpointError
+    # class that other modules (core.legacy, core.generator) raise.
+    from core.checkpoint import main as _imported_main
+
+    raise SystemExit(_imported_main())
