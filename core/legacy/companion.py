@@ -38,7 +38,8 @@ def companion_json_path(pkl_path: str | os.PathLike) -> Path | None:
     pkl_path = Path(pkl_path)
     candidates = [pkl_path.with_suffix(".json")]
     if pkl_path.stem.startswith("network-snapshot-"):
-        candidates.append(pkl_path.with_name(pkl_path.stem.replace("network-snapshot-", "pose_predict_kwargs-") + ".json"))
+        snapshot = pkl_path.stem.replace("network-snapshot-", "pose_predict_kwargs-")
+        candidates.append(pkl_path.with_name(snapshot + ".json"))
     return next((candidate for candidate in candidates if candidate.is_file()), None)
 
 
@@ -50,7 +51,7 @@ def read_companion_json(path: str | os.PathLike) -> PosePredictionSettings:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(path, f"the companion .json cannot be read ({error}); download it again") from None
     if not isinstance(data, dict):
-        raise CheckpointError(path, "the companion .json must hold an object with blur_sigma, neural_rendering_resolution, ...")
+        raise CheckpointError(path, "the companion .json must hold an object (blur_sigma, neural_rendering_resolution)")
     missing = [key for key in ("blur_sigma", "neural_rendering_resolution") if key not in data]
     if missing:
         raise CheckpointError(path, f"the companion .json lacks {', '.join(missing)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import io
 import os
 import pickle
@@ -146,8 +147,8 @@ def read_released_pickle(path: str | os.PathLike, progress: bool = False) -> dic
     if size == 0:
         raise CheckpointError(path, "the file is empty (an interrupted download?)")
     try:
-        with open(path, "rb") as raw:
-            stream = _progress_stream(raw, size, path.name) if progress else raw
+        with open(path, "rb") as raw, _progress_bar(size, path.name, progress) as bar:
+            stream = io.BufferedReader(_CountingReader(raw, bar), 1 << 20) if bar is not None else raw
             data = unpickle_released(stream)
     except LegacyFormatProblem as problem:
         raise CheckpointError(path, str(problem)) from None
@@ -157,28 +158,32 @@ def read_released_pickle(path: str | os.PathLike, progress: bool = False) -> dic
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("G_ema"), InertRecord):
         keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(path, f"not a 3DPortraitGAN/EG3D network pickle (found {keys}, expected a dict with G_ema)")
+        raise CheckpointError(
+            path, f"not a 3DPortraitGAN/EG3D network pickle (found {keys}, expected a dict with G_ema)"
+        )
     return data
 
 
-def _progress_stream(raw: BinaryIO, size: int, label: str) -> BinaryIO:
-    """Wrap `raw` so that reading it advances a tqdm bar in bytes."""
+def _progress_bar(size: int, label: str, enabled: bool):
+    """A tqdm bar in bytes (closed on exit), or a null context yielding None when progress is off."""
+    if not enabled:
+        return contextlib.nullcontext(None)
     from tqdm import tqdm
 
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {label}")
-
-    class _Counting(io.RawIOBase):
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int:
-            count = raw.readinto(buffer)
-            bar.update(count or 0)
-            if not count:
-                bar.close()
-            return count
-
-    return io.BufferedReader(_Counting(), buffer_size=1 << 20)
+    return tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {label}")
 
 
-__all__ = ["ReleasedPickleUnpickler", "read_released_pickle", "unpickle_released"]
+class _CountingReader(io.RawIOBase):
+    """A read-only stream over `raw` that advances `bar` by the bytes read."""
+
+    def __init__(self, raw: BinaryIO, bar: Any):
+        super().__init__()
+        self.raw, self.bar = raw, bar
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.raw.readinto(buffer) or 0
+        self.bar.update(count)
+        return count

@@ -87,7 +87,8 @@ class ReferencePickler(pickle._Pickler):
         elif isinstance(obj, np.ndarray):
             # numpy 1.x, which saved the released files, names its reconstructor numpy.core.multiarray.
             _, args, state = obj.__reduce__()
-            self.save(Call(GlobalRef("numpy.core.multiarray", "_reconstruct"), (GlobalRef("numpy", "ndarray"),) + args[1:], state))
+            reconstruct = GlobalRef("numpy.core.multiarray", "_reconstruct")
+            self.save(Call(reconstruct, (GlobalRef("numpy", "ndarray"),) + args[1:], state))
         else:
             super().save(obj, save_persistent_id)
 
@@ -224,8 +225,8 @@ def renderer_state(smpl: dict[str, torch.Tensor], batch: int = 2) -> dict[str, d
         "renderer.aligned_SMPL": ({}, {"smpl_joint_regressor": torch.rand(30, vertices),
                                        "faces": smpl["faces_tensor"].clone()}, {}),
         "renderer.aligned_SMPL.model": (
-            {"betas": torch.nn.Parameter(torch.zeros(batch, 10)), "global_orient": torch.nn.Parameter(torch.zeros(batch, 3)),
-             "body_pose": torch.nn.Parameter(torch.zeros(batch, 69)), "transl": torch.nn.Parameter(torch.zeros(batch, 3))},
+            {name: torch.nn.Parameter(torch.zeros(batch, size))
+             for name, size in (("betas", 10), ("global_orient", 3), ("body_pose", 69), ("transl", 3))},
             dict(smpl),
             {"faces": smpl["faces_tensor"].numpy().astype(np.uint32), "dtype": torch.float32, "batch_size": batch},
         ),
@@ -252,7 +253,8 @@ def generator_pickle(state: dict[str, torch.Tensor], parameter_names: set[str], 
     for name, tensor in state.items():
         path, leaf = name.rsplit(".", 1) if "." in name else ("", name)
         kind = "parameters" if name in parameter_names else "buffers"
-        value = torch.nn.Parameter(tensor.detach().clone(), requires_grad=False) if kind == "parameters" else tensor.clone()
+        value = tensor.detach().clone()
+        value = torch.nn.Parameter(value, requires_grad=False) if kind == "parameters" else value
         node(path)[kind][leaf] = value
     for path, (parameters, buffers, extra_attributes) in (extra_modules or {}).items():
         target = node(path)

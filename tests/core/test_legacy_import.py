@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +27,7 @@ from tests.core.legacy_fixtures import (
     synthetic_smpl_buffers, tiny_init_kwargs, write_pickle, module_state,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 FILE_NEURAL_RESOLUTION = 16  # differs from tiny's default 32, so the file's value must win
 
 
@@ -99,7 +104,8 @@ def test_the_report_names_where_each_file_tensor_went(released):
     report = metadata["import_report"]
     renderer_tensors = sum(len(parameters) + len(buffers) for parameters, buffers, _ in renderer_state(smpl).values())
     assert report["unexpected"] == ["dataset_label_std"] and report["missing"] == [] and report["mis_shaped"] == []
-    assert report["body"] == renderer_tensors == 18 and report["copied"] == len(TriGridGenerator(preset("tiny")).state_dict())
+    assert report["body"] == renderer_tensors == 18
+    assert report["copied"] == len(TriGridGenerator(preset("tiny")).state_dict())
     assert metadata["dataset"] == "360PHQ-512.zip" and metadata["pose_prediction"]["neural_rendering_resolution"] == 16
 
 
@@ -136,7 +142,7 @@ def _released_with(init_kwargs: dict, resolution=None) -> ReleasedCheckpoint:
     if resolution:
         state["neural_rendering_resolution"] = resolution
     record = persistent_record({"type": "class", "class_name": "TriPlaneGenerator", "module_src": "", "state": state})
-    return ReleasedCheckpoint(path=__import__("pathlib").Path("x.pkl"), generator=record, training_set_kwargs={},
+    return ReleasedCheckpoint(path=Path("x.pkl"), generator=record, training_set_kwargs={},
                               pose_prediction=None, entries=["G_ema"])
 
 
@@ -159,8 +165,10 @@ def test_our_paper_512_generator_has_the_released_names_and_shapes():
     expected = {
         "backbone.mapping.embed.weight": (512, 31), "backbone.mapping.fc0.weight": (512, 1024),
         "backbone.mapping.w_avg": (512,), "backbone.synthesis.b4.const": (512, 4, 4),
-        "backbone.synthesis.b256.torgb.weight": (288, 128, 1, 1), "backbone.synthesis.b128.conv1.weight": (256, 256, 3, 3),
-        "backbone.synthesis.b64.conv0.affine.weight": (512, 512), "backbone.synthesis.b256.conv1.noise_const": (256, 256),
+        "backbone.synthesis.b256.torgb.weight": (288, 128, 1, 1),
+        "backbone.synthesis.b128.conv1.weight": (256, 256, 3, 3),
+        "backbone.synthesis.b64.conv0.affine.weight": (512, 512),
+        "backbone.synthesis.b256.conv1.noise_const": (256, 256),
         "superresolution.block0.conv0.weight": (256, 32, 3, 3), "superresolution.block1.torgb.weight": (3, 128, 1, 1),
         "decoder.net.0.weight": (64, 32), "decoder.net.2.weight": (33, 64), "torgb.weight": (3, 32, 1, 1),
         "torgb.affine.weight": (32, 512), "bcg_synthesis.b128.torgb.weight": (32, 128, 1, 1),
@@ -202,4 +210,17 @@ def test_load_generator_opens_a_released_pickle_directly(released):
     path, source, *_ = released
     generator, metadata = load_generator(path)
     assert metadata["preset"] == "tiny" and isinstance(metadata["body"], BodyModel)
-    assert torch.equal(generator.state_dict()["backbone.mapping.fc1.weight"], source.state_dict()["backbone.mapping.fc1.weight"])
+    name = "backbone.mapping.fc1.weight"
+    assert torch.equal(generator.state_dict()[name], source.state_dict()[name])
+
+
+def test_import_command_reports_a_damaged_file_in_one_line(released, tmp_path):
+    path, *_ = released
+    cut = tmp_path / "cut.pkl"
+    cut.write_bytes(path.read_bytes()[:5000])
+    out = tmp_path / "cut.pt"
+    result = subprocess.run([sys.executable, "-m", "core.checkpoint", "import", str(cut), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: {cut}: the file is truncated or corrupt" in result.stderr
+    assert not out.exists()

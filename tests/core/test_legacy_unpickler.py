@@ -43,7 +43,8 @@ def test_storage_blobs_load_on_the_cpu_with_their_values(dtype, storage_module, 
 
 def test_tensors_pickled_by_torch_itself_come_back_equal():
     base = torch.randn(4, 6)
-    original = {"matrix": base, "column": base[:, 2], "transposed": base.t(), "param": torch.nn.Parameter(torch.ones(3)),
+    original = {"matrix": base, "column": base[:, 2], "transposed": base.t(),
+                "param": torch.nn.Parameter(torch.ones(3)),
                 "half": torch.arange(5, dtype=torch.float16), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3)}
     loaded = unpickle_released(io.BytesIO(pickle.dumps(original, protocol=4)))
     for name, tensor in original.items():
@@ -74,7 +75,8 @@ def test_persistent_and_reference_records_keep_the_module_tree(tmp_path):
     assert isinstance(record, InertRecord) and record.persistent and record.class_name == "TriPlaneGenerator"
     assert record.attribute("neural_rendering_resolution") == 64
     assert record.submodule("conv1").init_kwargs == {"in_channels": 4}
-    assert record.submodule("head").class_name == "torch.nn.modules.linear.Linear" and not record.submodule("head").persistent
+    head = record.submodule("head")
+    assert head.class_name == "torch.nn.modules.linear.Linear" and not head.persistent
     flat = record.flat_state()
     assert list(flat) == ["conv1.weight", "conv1.noise_const", "head.weight"]
     assert torch.equal(flat["conv1.weight"], weight) and torch.equal(flat["conv1.noise_const"], noise)
