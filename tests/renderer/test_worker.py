@@ -1,13 +1,15 @@
 """RenderClient: inline and spawn-process modes, newest request wins, restart after a worker crash."""
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from renderer.requests import RenderRequest
-from renderer.worker import RenderClient
+from renderer.worker import RenderClient, serve_requests
 
 BASE = RenderRequest(checkpoint="preset:tiny", device="cpu", deterministic=True, output="image_raw")
 # The first result of a fresh worker includes spawning it, importing torch and building the model.
@@ -120,3 +122,17 @@ def test_a_worker_that_keeps_dying_is_not_restarted_in_a_loop(client):
     assert any("started again with the next request" in message for message in client.messages())
     client.submit(BASE.replace(yaw_deg=85.0))
     assert client.wait(STARTUP_TIMEOUT_S).ok
+
+
+def test_worker_loop_renders_only_the_newest_waiting_request():
+    requests, results = queue.Queue(), queue.Queue()
+    for stamp in (1, 2, 3):
+        requests.put((stamp, BASE.replace(yaw_deg=10.0 * stamp)))
+    loop = threading.Thread(target=serve_requests, args=(requests, results, "cpu", None), daemon=True)
+    loop.start()
+    result = results.get(timeout=STARTUP_TIMEOUT_S)
+    requests.put(None)
+    loop.join(STARTUP_TIMEOUT_S)
+    assert not loop.is_alive()
+    assert result.stamp == 3 and result.ok, result.error
+    assert results.empty(), "stamps 1 and 2 were superseded before the worker looked: they must not be rendered"
