@@ -1,0 +1,90 @@
+"""Dataset tools: `python -m core.data synth|check|preview ...` (see docs/data.md)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from core.data.synth import SynthSettings, synthesize
+
+    settings = SynthSettings(
+        resolution=args.resolution,
+        seed=args.seed,
+        views_per_identity=args.views_per_identity,
+        supersample=args.supersample,
+        vary_shape=not args.mean_shape,
+        body_path=str(Path(args.body).expanduser().resolve()) if args.body else None,
+    )
+    start = time.perf_counter()
+    root = synthesize(args.out, args.count, settings, workers=args.workers, as_zip=args.zip)
+    seconds = time.perf_counter() - start
+    print(f"wrote {args.count} images to {root} in {seconds:.1f} s ({args.count / seconds:.1f} images/s, "
+          f"start-up included); check it with `python -m core.data check {root}`")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from core.data.check import check_main
+
+    return check_main(Path(args.path), Path(args.masks) if args.masks else None)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from core.data.preview import preview_main
+
+    return preview_main(Path(args.path), Path(args.out), args.count, args.columns, args.cell, args.masks)
+
+
+def _power_of_two(text: str) -> int:
+    value = int(text)
+    if value < 8 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"{value} is not a power of two >= 8 (e.g. 64, 128, 256, 512)")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.data", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="render a synthetic 360-degree portrait dataset")
+    synth.add_argument("--out", required=True, help="new output folder (images, masks, synth.json)")
+    synth.add_argument("--count", type=int, required=True, help="number of images")
+    synth.add_argument("--resolution", type=_power_of_two, default=128, help="image side in pixels")
+    synth.add_argument("--seed", type=int, default=0, help="base random seed")
+    synth.add_argument("--workers", type=int, default=2, help="rendering processes (one per CPU core)")
+    synth.add_argument("--zip", action="store_true", help="write uncompressed images.zip and masks.zip")
+    synth.add_argument("--views-per-identity", type=int, default=1, help="consecutive images of one person")
+    synth.add_argument("--supersample", type=int, default=2, help="anti-aliasing sub-pixels per side")
+    synth.add_argument("--mean-shape", action="store_true", help="do not vary the body shape (betas)")
+    synth.add_argument("--body", default=None, help="SMPL model file/folder (default: the shipped stand-in)")
+    synth.set_defaults(run=_synth)
+
+    check = commands.add_parser("check", help="validate a dataset and print a summary")
+    check.add_argument("path", help="dataset folder, image zip, or synth output folder")
+    check.add_argument("--masks", default=None, help="mask folder or zip (found automatically in synth output)")
+    check.set_defaults(run=_check)
+
+    preview = commands.add_parser("preview", help="write a contact sheet of a dataset")
+    preview.add_argument("path", help="dataset folder, image zip, or synth output folder")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--count", type=int, default=24, help="samples on the sheet")
+    preview.add_argument("--columns", type=int, default=6, help="samples per row")
+    preview.add_argument("--cell", type=int, default=128, help="thumbnail side in pixels")
+    preview.add_argument("--masks", action="store_true", help="show each mask beside its image")
+    preview.set_defaults(run=_preview)
+
+    args = parser.parse_args(argv)
+    from core.data.storage import DatasetError
+
+    try:
+        return args.run(args)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
