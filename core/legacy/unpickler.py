@@ -26,6 +26,8 @@ from core.legacy.storage import load_storage_blob, rebuild_tensor
 
 # Packages whose classes are replaced by inert stand-ins (never imported): the reference code, smplx, torch.nn.
 INERT_CLASS_PACKAGES = ("training.", "smplx.", "torch.nn.modules.")
+# Protocol 2 streams use Python 2 module names, which pickle's own find_class would translate.
+PYTHON2_MODULE_NAMES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 TORCH_DTYPE_NAMES = (
     "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
     "float", "double", "half", "long", "int", "short", "complex64", "complex128",
@@ -70,6 +72,13 @@ def _device(*args: Any) -> str:
     return ":".join(str(part) for part in args)
 
 
+def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
+    # Protocol 2 writes bytes as _codecs.encode(text, "latin1"); nothing else is accepted.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise LegacyFormatProblem("refused _codecs.encode other than the latin-1 form of pickled bytes")
+    return text.encode("latin-1")
+
+
 def _copyreg_reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     if isinstance(cls, type) and issubclass(cls, (InertRecord, AttributeDict)):
         return cls.__new__(cls)
@@ -94,6 +103,7 @@ EXACT_GLOBALS: dict[str, Callable[..., Any] | type | object] = {
     "builtins.complex": builtins.complex,
     "builtins.bytearray": builtins.bytearray,
     "copyreg._reconstructor": _copyreg_reconstructor,
+    "_codecs.encode": _latin1_bytes,
     "numpy.ndarray": np.ndarray,
     "numpy.dtype": np.dtype,
     "numpy.core.multiarray._reconstruct": _numpy_reconstruct,
@@ -114,6 +124,7 @@ class ReleasedPickleUnpickler(pickle.Unpickler):
         self._stand_ins: dict[str, type[InertRecord]] = {}
 
     def find_class(self, module: str, name: str) -> Any:
+        module = PYTHON2_MODULE_NAMES.get(module, module)
         qualified = f"{module}.{name}"
         if qualified in EXACT_GLOBALS:
             return EXACT_GLOBALS[qualified]

@@ -95,6 +95,17 @@ def _planted_network(tmp_path, marker, **pickler_options):
     return path
 
 
+def test_protocol_2_streams_with_latin1_bytes_load_too(tmp_path):
+    marker = tmp_path / "executed.txt"
+    weight = torch.randn(5, 3)
+    root = persistent_module("TriPlaneGenerator", planted_source(marker),
+                             module_state({"weight": torch.nn.Parameter(weight)}, {}, {}))
+    stream = _dumps({"G_ema": root}, protocol=2)
+    assert b"_codecs" in stream  # bytes are written as _codecs.encode(text, "latin1") under protocol 2
+    assert torch.equal(unpickle_released(io.BytesIO(stream))["G_ema"].flat_state()["weight"], weight)
+    assert not marker.exists()
+
+
 def test_embedded_module_source_is_never_executed(tmp_path, monkeypatch):
     marker = tmp_path / "executed.txt"
     monkeypatch.delattr(builtins, "LEGACY_SOURCE_EXECUTED", raising=False)
