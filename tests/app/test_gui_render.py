@@ -1,0 +1,122 @@
+"""The real window under Xvfb, driven by the ImGui Test Engine, rendering the tiny preset inline."""
+from __future__ import annotations
+
+import pytest
+from imgui_bundle import imgui
+
+from renderer.worker import RenderClient
+from tests.app.driver import RecordingClient, differs, make_config, settle, wait_until
+from viz.app import VisualizerApp
+
+pytestmark = pytest.mark.gui
+CTRL_Z = imgui.Key.z | imgui.Key.mod_ctrl
+
+
+def make_app(tmp_path, **changes) -> tuple[VisualizerApp, RecordingClient]:
+    client = RecordingClient(RenderClient(mode="inline"))
+    return VisualizerApp(make_config(tmp_path, **changes), client=client), client
+
+
+def is_disabled(ctx, ref: str) -> bool:
+    return bool(ctx.item_info(ref).item_flags & imgui.ItemFlags_.disabled)
+
+
+def test_camera_and_seed_edits_render_new_images_and_undo_restores_them(tmp_path):
+    app, client = make_app(tmp_path)
+    seen = {}
+
+    def drive(ctx):
+        front = settle(ctx, app)
+        seen["texture"] = (app.texture.uploads, app.texture.size, front.shape)
+        seen["reset disabled at default"] = is_disabled(ctx, "//Camera/Reset##yaw")
+        ctx.item_drag_with_delta("//Camera/Yaw", (60, 0))
+        turned = settle(ctx, app)
+        seen["yaw"] = app.state.camera.yaw_deg
+        seen["previews"] = [request.preview for request in client.submitted[1:]]
+        seen["turned"] = differs(front, turned)
+        seen["reset disabled after edit"] = is_disabled(ctx, "//Camera/Reset##yaw")
+
+        ctx.window_focus("//Latent")
+        ctx.item_input_value("//Latent/Seed", 7)
+        reseeded = settle(ctx, app)
+        seen["seed"] = app.state.latent.seed
+        seen["reseeded"] = differs(turned, reseeded)
+
+        ctx.key_press(CTRL_Z)
+        seen["after first undo"] = differs(turned, settle(ctx, app))
+        ctx.key_press(CTRL_Z)
+        seen["after second undo"] = differs(front, settle(ctx, app))
+        seen["undone"] = (app.state.camera.yaw_deg, app.state.latent.seed)
+
+    app.run(drive)
+    uploads, texture_size, image_shape = seen["texture"]
+    assert uploads >= 1 and texture_size == (image_shape[1], image_shape[0])
+    assert seen["reset disabled at default"] and not seen["reset disabled after edit"]
+    assert seen["yaw"] > 5.0
+    assert seen["previews"][0] is True and seen["previews"][-1] is False, "previews while dragging, then full quality"
+    assert seen["turned"] > 1.0, "a new yaw renders a different image"
+    assert seen["seed"] == 7 and seen["reseeded"] > 1.0, "a new seed renders a different image"
+    assert seen["after first undo"] == 0.0 and seen["after second undo"] == 0.0, "deterministic: undo gives the same pixels"
+    assert seen["undone"] == (0.0, 0)
+
+
+def test_saved_state_reloads_to_the_same_image(tmp_path):
+    state_file = tmp_path / "saved.json"
+    app, _ = make_app(tmp_path, state_file=None)
+    app.controller.state_path = state_file
+    seen = {}
+
+    def drive(ctx):
+        settle(ctx, app)
+        ctx.item_input_value("//Camera/Pitch", 12.0)
+        ctx.item_input_value("//Latent/Seed", 3)
+        saved = settle(ctx, app)
+        seen["saved image"] = saved
+        ctx.key_press(imgui.Key.s | imgui.Key.mod_ctrl)
+        ctx.yield_(2)
+        seen["saved file"] = state_file.exists()
+        ctx.item_input_value("//Latent/Seed", 11)
+        other = settle(ctx, app)
+        seen["other"] = differs(saved, other)
+        ctx.key_press(imgui.Key.o | imgui.Key.mod_ctrl)
+        seen["reloaded"] = differs(saved, settle(ctx, app))
+        seen["state"] = (app.state.camera.pitch_deg, app.state.latent.seed)
+
+    app.run(drive)
+    assert seen["saved file"] and seen["other"] > 1.0
+    assert seen["reloaded"] == 0.0
+    assert seen["state"] == (12.0, 3)
+
+    # A new session started with --state shows the same picture.
+    second, _ = make_app(tmp_path / "second", state_file=state_file)
+    images = {}
+
+    def first_image(ctx):
+        images["restarted"] = settle(ctx, second)
+
+    second.run(first_image)
+    assert (second.state.camera.pitch_deg, second.state.latent.seed) == (12.0, 3)
+    assert differs(images["restarted"], seen["saved image"]) == 0.0
+
+
+def test_corrupt_checkpoint_shows_an_error_and_the_old_model_keeps_rendering(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"this is not a checkpoint")
+    app, _ = make_app(tmp_path)
+    seen = {}
+
+    def drive(ctx):
+        before = settle(ctx, app)
+        ctx.window_focus("//Model")
+        ctx.item_input_value("//Model/##checkpoint path", str(corrupt))
+        ctx.item_click("//Model/Open")
+        wait_until(ctx, lambda: app.info.last_message and app.info.last_message[0] == "error", 30, "the error message")
+        seen["message"] = app.info.last_message[1]
+        seen["checkpoint"] = app.state.checkpoint
+        ctx.item_input_value("//Camera/Yaw", 45.0)
+        seen["still rendering"] = differs(before, settle(ctx, app))
+
+    app.run(drive)
+    assert "corrupt.pt" in seen["message"] and "still showing preset:tiny" in seen["message"]
+    assert seen["checkpoint"] == "preset:tiny"
+    assert seen["still rendering"] > 1.0
