@@ -1,7 +1,8 @@
 """The companion .json of a released checkpoint: the settings of pose prediction with the discriminator.
 
 Released files come in pairs (`3DPortraitGAN512-128.pkl` + `3DPortraitGAN512-128.json`); training snapshots
-pair `network-snapshot-NNNNNN.pkl` with `pose_predict_kwargs-NNNNNN.json` (reference-spec.md §8).
+pair `network-snapshot-NNNNNN.pkl` with `pose_predict_kwargs-NNNNNN.json` (reference-spec.md §8), and some
+reference scripts look for `<name>-pose_predict_kwargs.json` instead.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class PosePredictionSettings:
 def companion_json_path(pkl_path: str | os.PathLike) -> Path | None:
     """The companion .json next to a released pickle, or None when there is none."""
     pkl_path = Path(pkl_path)
-    candidates = [pkl_path.with_suffix(".json")]
+    candidates = [pkl_path.with_suffix(".json"), pkl_path.with_name(pkl_path.stem + "-pose_predict_kwargs.json")]
     if pkl_path.stem.startswith("network-snapshot-"):
         snapshot = pkl_path.stem.replace("network-snapshot-", "pose_predict_kwargs-")
         candidates.append(pkl_path.with_name(snapshot + ".json"))
@@ -59,6 +60,8 @@ def read_companion_json(path: str | os.PathLike) -> PosePredictionSettings:
     resolution = data["neural_rendering_resolution"]
     if not isinstance(blur_sigma, (int, float)) or not math.isfinite(blur_sigma) or blur_sigma < 0:
         raise CheckpointError(path, f"blur_sigma must be a non-negative number, not {blur_sigma!r}")
+    if isinstance(resolution, float) and resolution.is_integer():
+        resolution = int(resolution)
     if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution <= 0:
         raise CheckpointError(path, f"neural_rendering_resolution must be a positive integer, not {resolution!r}")
     rows = data.get("resample_filter", _default_filter())

@@ -19,7 +19,7 @@ from core.checkpoint import CheckpointError, load_generator, main as checkpoint_
 from core.config import preset
 from core.generator import TriGridGenerator
 from core.legacy import config_from_released, load_released_generator, read_released_checkpoint
-from core.legacy.companion import read_companion_json
+from core.legacy.companion import companion_json_path, read_companion_json
 from core.legacy.convert import ReleasedCheckpoint
 from core.legacy.records import persistent_record
 from tests.core.legacy_fixtures import (
@@ -190,6 +190,10 @@ def test_companion_json_is_read_and_checked(released, tmp_path):
     broken.write_text(json.dumps({"blur_sigma": -1, "neural_rendering_resolution": 64}))
     with pytest.raises(CheckpointError, match="blur_sigma must be a non-negative number"):
         read_companion_json(broken)
+    snapshot = tmp_path / "network-snapshot-000400.pkl"
+    assert companion_json_path(snapshot) is None
+    (tmp_path / "pose_predict_kwargs-000400.json").write_text("{}")
+    assert companion_json_path(snapshot) == tmp_path / "pose_predict_kwargs-000400.json"
 
 
 def test_import_command_writes_our_format_and_the_body(released, tmp_path, capsys):
