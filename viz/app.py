@@ -116,6 +116,7 @@ class VisualizerApp:
         params.callbacks.show_menus = lambda: show_menus(self.controller.context, self.focus_panel)
         params.callbacks.show_status = lambda: show_status(self.controller.context)
         params.callbacks.post_init = self._post_init
+        params.callbacks.pre_new_frame = self._mark_frame_start
         params.callbacks.show_gui = self._frame_start
         params.callbacks.before_imgui_render = self._frame_end
         params.callbacks.before_swap = self._before_swap
@@ -183,9 +184,11 @@ class VisualizerApp:
         if window is not None:
             glfw.set_drop_callback(window, self._on_drop)
 
+    def _mark_frame_start(self) -> None:
+        self._frame_started = time.perf_counter()
+
     def _frame_start(self) -> None:
         """Runs first in every frame: results in, texture upload, shortcuts, animations."""
-        self._frame_started = time.perf_counter()
         controller = self.controller
         elapsed = controller.tick()
         controller.poll_results()
@@ -210,8 +213,10 @@ class VisualizerApp:
         """Runs after all panels: finished edits become undo steps; a changed request is sent."""
         dragging = imgui.is_any_item_active() or self.viewport.dragging
         self.controller.end_frame(editing=dragging or self._animating, dragging=dragging or self._animating)
+        work_s = time.perf_counter() - self._frame_started
+        self.info.frame_work_ms.append(work_s * 1000.0)
         # Leave the rest of a 1/max_fps frame to the render worker instead of spinning.
-        spare = 1.0 / self.config.max_fps - (time.perf_counter() - self._frame_started)
+        spare = 1.0 / self.config.max_fps - work_s
         if spare > 0:
             time.sleep(spare)
 

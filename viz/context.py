@@ -25,6 +25,7 @@ class RuntimeInfo:
     last_timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> ms of the newest result
     gui_fps: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # GUI frames per second
     render_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # total ms per render result
+    frame_work_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # GUI work per frame, no GL
     renders: int = 0  # results shown so far
     busy: bool = False  # the worker is rendering
     recording: bool = False  # a viewport video is being written

@@ -23,7 +23,8 @@ class PerformanceWidget:
         fps = np.asarray(info.gui_fps, dtype=np.float32)
         render_ms = np.asarray(info.render_ms, dtype=np.float32)
         imgui.text(f"device {info.device}   GUI {fps[-1] if fps.size else 0:.0f} fps   renders {info.renders}")
-        imgui.text("worker busy" if info.busy else "worker idle")
+        work = float(np.median(np.asarray(info.frame_work_ms))) if info.frame_work_ms else 0.0
+        imgui.text(f"GUI work {work:.1f} ms/frame   " + ("worker busy" if info.busy else "worker idle"))
         self._plot("GUI fps", fps, "fps")
         self._plot("Render time", render_ms, "ms")
         if imgui.begin_table("stages", 2, imgui.TableFlags_.borders_inner_h | imgui.TableFlags_.sizing_stretch_prop):
