@@ -83,7 +83,7 @@ class FileStore:
                 converted = image.convert("RGB" if channels == 3 else "L")
         except (OSError, SyntaxError, ValueError) as error:
             raise DatasetError(self.describe(name), f"is not a readable image ({error}); re-export it") from error
-        array = np.asarray(converted, dtype=np.uint8)
+        array = np.array(converted, dtype=np.uint8)  # a writable copy: torch warns about read-only arrays
         return array if channels == 3 else array[:, :, None]
 
     def image_size(self, name: str) -> tuple[int, int]:
