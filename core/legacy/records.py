@@ -25,6 +25,7 @@ class InertRecord:
 
     class_name = "?"  # set per stand-in class, or per instance for persistent records
     persistent = False  # True for torch_utils.persistence records (embedded source, never executed)
+    version = None  # the persistence format version of a persistent record (6 in the released files)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "InertRecord":
         record = super().__new__(cls)

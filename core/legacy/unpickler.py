@@ -100,8 +100,6 @@ EXACT_GLOBALS: dict[str, Callable[..., Any] | type | object] = {
     "collections.OrderedDict": collections.OrderedDict,
     "builtins.set": builtins.set,
     "builtins.frozenset": builtins.frozenset,
-    "builtins.complex": builtins.complex,
-    "builtins.bytearray": builtins.bytearray,
     "copyreg._reconstructor": _copyreg_reconstructor,
     "_codecs.encode": _latin1_bytes,
     "numpy.ndarray": np.ndarray,
