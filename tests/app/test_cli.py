@@ -1,0 +1,82 @@
+"""visualizer.py's command line: AppConfig building, the no-display message, --frames/--screenshot."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import visualizer
+from viz.app_config import FALLBACK_CHECKPOINT, AppConfig
+
+ROOT = Path(visualizer.__file__).resolve().parent
+
+
+def test_command_line_builds_the_app_config(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("{}")
+    config = visualizer.parse_args(["model.pt", "--device", "cuda", "--state", str(state), "--frames", "5",
+                                    "--screenshot", str(tmp_path / "shot.png"), "--size", "1280x800"])
+    assert config.checkpoint == "model.pt" and config.device == "cuda" and config.state_file == state
+    assert config.frames == 5 and config.screenshot == tmp_path / "shot.png" and config.window_size == (1280, 800)
+    assert config.render_mode == "process"
+    assert visualizer.parse_args(["--screenshot", "a.png"]).frames == 10, "a screenshot alone implies a few frames"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--frames", "0"], "at least 1"),
+    (["--state", "/nonexistent/state.json"], "no such file"),
+])
+def test_bad_arguments_are_explained(capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_info:
+        visualizer.parse_args(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_default_model_falls_back_to_an_untrained_preset(monkeypatch, tmp_path):
+    monkeypatch.setattr("viz.app_config.DEFAULT_CHECKPOINT", tmp_path / "default.pt")
+    assert AppConfig().resolve_checkpoint() == (FALLBACK_CHECKPOINT, True)
+    (tmp_path / "default.pt").write_bytes(b"x")
+    assert AppConfig().resolve_checkpoint() == (str(tmp_path / "default.pt"), False)
+    assert AppConfig(checkpoint="preset:tiny").resolve_checkpoint() == ("preset:tiny", False)
+
+
+def _environment(tmp_path: Path, display: bool) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display:
+        env["DISPLAY"] = os.environ["DISPLAY"]
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), OMP_NUM_THREADS="1")
+    return env
+
+
+def test_without_a_display_it_says_what_to_do(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "visualizer.py")], cwd=tmp_path, capture_output=True,
+                            text=True, env=_environment(tmp_path, display=False), timeout=120)
+    assert result.returncode == 2
+    assert "xvfb-run" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.gui
+def test_frames_and_screenshot_save_the_window_and_exit(tmp_path):
+    shot = tmp_path / "shot.png"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "visualizer.py"), "preset:tiny", "--inline", "--size", "960x640",
+         "--frames", "3", "--screenshot", str(shot)],
+        cwd=tmp_path, capture_output=True, text=True, env=_environment(tmp_path, display=True), timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    assert image.shape == (640, 960, 3)
+    # The render is in the middle of the window: it is not the flat dark background around it.
+    centre = image[260:380, 420:540].astype(np.float32)
+    assert centre.std() > 5.0 and centre.mean() > 30.0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config", "shot.png"], "nothing else in the cwd"
+    assert (tmp_path / "config" / "portrait-viz" / "state.json").exists(), "the session state is remembered"
+    assert not (tmp_path / "imgui.ini").exists()
