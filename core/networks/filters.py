@@ -55,18 +55,25 @@ def upfirdn2d(
         raise ValueError(f"upfirdn2d: kernel must be [K, K], got shape {tuple(kernel.shape)}")
     batch, channels, height, width = x.shape
     pad_x0, pad_x1, pad_y0, pad_y1 = _expand_padding(padding)
-    if up > 1:
-        # Zero insertion: each pixel is followed by up-1 zeros along both axes.
-        x = x.reshape(batch, channels, height, 1, width, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(batch, channels, height * up, width * up)
-    x = F.pad(x, [max(pad_x0, 0), max(pad_x1, 0), max(pad_y0, 0), max(pad_y1, 0)])
-    x = x[:, :, max(-pad_y0, 0): x.shape[2] - max(-pad_y1, 0), max(-pad_x0, 0): x.shape[3] - max(-pad_x1, 0)]
+    taps_y, taps_x = kernel.shape
     weight = kernel.to(dtype=x.dtype, device=x.device) * gain
-    if not flip_filter:
-        weight = weight.flip([0, 1])  # conv2d correlates; flipping turns it into a true convolution
-    weight = weight[None, None].expand(channels, 1, *weight.shape)
-    x = F.conv2d(x, weight, groups=channels)
+    if up > 1:
+        # A strided transposed convolution is zero insertion + full true convolution, without the zeros' cost.
+        if flip_filter:
+            weight = weight.flip([0, 1])
+        full = F.conv_transpose2d(x, weight[None, None].expand(channels, 1, taps_y, taps_x), stride=up,
+                                  groups=channels)
+        # Output n of the padded valid convolution is output n + taps - 1 - pad0 of the full one.
+        out_height = height * up + pad_y0 + pad_y1 - taps_y + 1
+        out_width = width * up + pad_x0 + pad_x1 - taps_x + 1
+        start_y, start_x = taps_y - 1 - pad_y0, taps_x - 1 - pad_x0
+        x = F.pad(full, [-start_x, start_x + out_width - full.shape[3], -start_y, start_y + out_height - full.shape[2]])
+    else:
+        x = F.pad(x, [max(pad_x0, 0), max(pad_x1, 0), max(pad_y0, 0), max(pad_y1, 0)])
+        x = x[:, :, max(-pad_y0, 0): x.shape[2] - max(-pad_y1, 0), max(-pad_x0, 0): x.shape[3] - max(-pad_x1, 0)]
+        if not flip_filter:
+            weight = weight.flip([0, 1])  # conv2d correlates; flipping turns it into a true convolution
+        x = F.conv2d(x, weight[None, None].expand(channels, 1, taps_y, taps_x), groups=channels)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x
