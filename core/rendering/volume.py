@@ -16,6 +16,7 @@ DecodeFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 PointWarp = Callable[[torch.Tensor], torch.Tensor]
 
 CROPPED_SIGMA = -1000.0  # raw density of cropped points: softplus(-1000 + bias) is exactly 0 in float32
+MAX_POINTS_PER_DECODE = 1 << 21  # default bound on points per decode call: ~0.5 GB of decoder activations
 TRANSMITTANCE_EPS = 1e-10  # added to every (1 - alpha) factor, as in the reference, so T never reaches exactly 0
 
 
@@ -139,7 +140,9 @@ def _render_chunk(
             coarse_depths, coarse_weights, options.depth_resolution_importance, options.deterministic, generator,
         )
         fine_sigma, fine_features = _decode_along_rays(decode, origins, directions, fine_depths, options, point_warp)
-        depths, order = torch.sort(torch.cat([coarse_depths, fine_depths], dim=2), dim=2)
+        # Sorting along the contiguous last axis is about 20% faster on CPU than along the sample axis of [.., S, 1].
+        depths, order = torch.sort(torch.cat([coarse_depths, fine_depths], dim=2)[..., 0], dim=2)
+        depths, order = depths.unsqueeze(-1), order.unsqueeze(-1)
         sigma_raw = torch.cat([coarse_sigma, fine_sigma], dim=2).gather(2, order)
         weights = interval_weights(depths, sigma_raw, options.density_bias)
         depth, weights_sum = expected_depth(depths, weights)
@@ -171,14 +174,18 @@ def render_rays(
     Sample points are warped to canonical space by `point_warp` (None = identity), cropped to
     |x|, |z| <= box_warp/2 - triplane_crop, decoded, composited, importance-sampled and composited again
     over the merged sorted samples. Random draws use `generator`. `max_rays_per_chunk` bounds memory by
-    rendering rays in groups (deterministic renders do not depend on it). The depth is clamped to the
+    rendering rays in groups (None: at most MAX_POINTS_PER_DECODE points per decode call); deterministic
+    renders do not depend on it, random ones draw in a different order. The depth is clamped to the
     range of all sample depths of the call; rays that see nothing get its far end.
     """
     if origins.shape != directions.shape or origins.ndim != 3 or origins.shape[-1] != 3:
         raise ValueError(f"origins and directions must both be [B, M, 3], got {list(origins.shape)} "
                          f"and {list(directions.shape)}")
     num_rays = origins.shape[1]
-    chunk = num_rays if not max_rays_per_chunk else max(1, max_rays_per_chunk)
+    if max_rays_per_chunk is None:
+        per_ray = origins.shape[0] * max(options.depth_resolution, options.depth_resolution_importance, 1)
+        max_rays_per_chunk = max(1, MAX_POINTS_PER_DECODE // per_ray)
+    chunk = max(1, max_rays_per_chunk)
     parts, sample_parts = [], []
     depth_low, depth_high = float("inf"), float("-inf")
     for start in range(0, num_rays, chunk):

@@ -222,3 +222,22 @@ def test_merged_render_equals_marching_the_sorted_samples_with_gradients(device)
     (direct_grad,) = torch.autograd.grad(direct_loss, scale)
     assert torch.isfinite(grad), "rays that miss everything must not poison the gradient"
     torch.testing.assert_close(grad, direct_grad, atol=1e-4, rtol=1e-4)
+
+
+def test_automatic_chunks_bound_the_points_per_decode(device, monkeypatch):
+    import core.rendering.volume as volume
+
+    origins, directions, *_ = _sphere_scene(device, resolution=8)
+    options = dataclasses.replace(OPTIONS, deterministic=True)
+    whole = render_rays(sphere_decode, origins, directions, options)
+    sizes = []
+
+    def counting_decode(points):
+        sizes.append(points.shape[1])
+        return sphere_decode(points)
+
+    monkeypatch.setattr(volume, "MAX_POINTS_PER_DECODE", 10 * OPTIONS.depth_resolution)
+    chunked = render_rays(counting_decode, origins, directions, options)
+    assert max(sizes) <= 10 * OPTIONS.depth_resolution and len(sizes) == 2 * math.ceil(64 / 10)
+    torch.testing.assert_close(chunked.depth, whole.depth, atol=1e-6, rtol=0)
+    torch.testing.assert_close(chunked.features, whole.features, atol=1e-6, rtol=0)
