@@ -195,9 +195,12 @@ def output_paths(root: Path, as_zip: bool) -> tuple[Path, Path]:
 
 def synthesize(
     out: str | os.PathLike, count: int, settings: SynthSettings, workers: int = 1, as_zip: bool = False,
-    progress: bool = True,
+    progress: bool = True, pool: SynthesisPool | None = None,
 ) -> Path:
-    """Render `count` images into the folder `out`: images/ and masks/ (or .zip), dataset.json, synth.json."""
+    """Render `count` images into the folder `out`: images/ and masks/ (or .zip), dataset.json, synth.json.
+
+    `pool` reuses running workers (made with the same settings); by default `workers` are started here.
+    """
     from tqdm import tqdm
 
     from core.data.labels import LABELS_FILE, labels_document, sample_name
@@ -210,11 +213,15 @@ def synthesize(
         raise DatasetError(taken[0], "already exists; choose a new --out folder or delete the old dataset")
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
+    if pool is not None and pool.settings != settings:
+        raise ValueError("the given pool was started with other settings than these")
     images_path, masks_path = output_paths(root, as_zip)
     images, masks = FileSink(images_path, as_zip), FileSink(masks_path, as_zip)
     labels, samples = [], []
+    own_pool = pool is None
     try:
-        with SynthesisPool(settings, workers) as pool, tqdm(total=count, unit="img", disable=not progress) as bar:
+        pool = SynthesisPool(settings, workers) if own_pool else pool
+        with tqdm(total=count, unit="img", disable=not progress) as bar:
             for index, image_png, mask_png, spec in pool.render(list(range(count))):
                 name = sample_name(index)
                 images.write(name, image_png)
@@ -229,5 +236,8 @@ def synthesize(
         images.abort()
         masks.abort()
         raise
+    finally:
+        if own_pool and pool is not None:
+            pool.close()
     write_record(root, settings, samples)
     return root
