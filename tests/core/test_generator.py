@@ -66,11 +66,13 @@ def test_fixed_seed_gives_identical_renders(device):
         draws = torch.Generator(device=device).manual_seed(seed)
         return generator(z, _camera(device), rendering=rendering, generator=draws, noise_mode="const")
 
+    # Bit-exact on the CPU; GPU kernels may pick differently ordered reductions between runs.
+    tolerance = 0.0 if device.type == "cpu" else 1e-5
     first, second = render(1, True), render(2, True)
-    torch.testing.assert_close(first.image, second.image, rtol=0, atol=0)
-    torch.testing.assert_close(first.image_depth, second.image_depth, rtol=0, atol=0)
+    torch.testing.assert_close(first.image, second.image, rtol=0, atol=tolerance)
+    torch.testing.assert_close(first.image_depth, second.image_depth, rtol=0, atol=tolerance)
     jittered_a, jittered_b, jittered_other = render(1, False), render(1, False), render(2, False)
-    torch.testing.assert_close(jittered_a.image, jittered_b.image, rtol=0, atol=0)
+    torch.testing.assert_close(jittered_a.image, jittered_b.image, rtol=0, atol=tolerance)
     assert not torch.equal(jittered_a.image_depth, jittered_other.image_depth)
 
 
