@@ -241,3 +241,12 @@ def test_automatic_chunks_bound_the_points_per_decode(device, monkeypatch):
     assert max(sizes) <= 10 * OPTIONS.depth_resolution and len(sizes) == 2 * math.ceil(64 / 10)
     torch.testing.assert_close(chunked.depth, whole.depth, atol=1e-6, rtol=0)
     torch.testing.assert_close(chunked.features, whole.features, atol=1e-6, rtol=0)
+
+
+def test_coarse_only_rendering_still_finds_the_surface(device):
+    origins, directions, distance, hit, miss = _sphere_scene(device)
+    options = dataclasses.replace(OPTIONS, depth_resolution_importance=0)
+    result = render_rays(sphere_decode, origins, directions, options, keep_samples=True)
+    assert result.samples.depths.shape[-1] == OPTIONS.depth_resolution
+    assert (result.depth[..., 0][hit] - distance[hit]).abs().max() < COARSE_SPACING
+    assert result.weights_sum[..., 0][miss].max() < 1e-3
