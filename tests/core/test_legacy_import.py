@@ -228,3 +228,13 @@ def test_import_command_reports_a_damaged_file_in_one_line(released, tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"error: {cut}: the file is truncated or corrupt" in result.stderr
     assert not out.exists()
+
+
+def test_the_render_worker_opens_a_released_pickle(released):
+    from renderer.engine import Renderer
+    from renderer.requests import RenderRequest
+
+    path, *_ = released
+    result = Renderer("cpu").render(RenderRequest(checkpoint=str(path), yaw_deg=20.0))
+    assert result.error is None and result.image.shape == (64, 64, 3) and result.image.std() > 0
+    assert result.model_info["preset"] == "tiny" and result.model_info["neural_resolution"] == FILE_NEURAL_RESOLUTION
