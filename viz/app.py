@@ -155,7 +155,7 @@ class VisualizerApp:
     def _docking_params(self) -> hello_imgui.DockingParams:
         split = hello_imgui.DockingSplit
         splits = [
-            split("MainDockSpace", "LeftTop", imgui.Dir.left, 0.25),
+            split("MainDockSpace", "LeftTop", imgui.Dir.left, 0.26),
             split("MainDockSpace", "RightTop", imgui.Dir.right, 0.3),
             split("LeftTop", "LeftBottom", imgui.Dir.down, 0.5),
             split("RightTop", "RightBottom", imgui.Dir.down, 0.42),

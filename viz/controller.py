@@ -102,7 +102,8 @@ class Controller:
         if checkpoint != self.info.active_checkpoint:
             self.info.active_checkpoint = checkpoint
             self.info.untrained = result.model_info.get("trained") is False
-            self.info.message(f"model {checkpoint} ready")
+            untrained = " (untrained: randomly initialised)" if self.info.untrained else ""
+            self.info.message(f"model {checkpoint} ready{untrained}", "warning" if untrained else "info")
             if not checkpoint.startswith("preset:"):
                 self.state.ui.recent_checkpoints = remember_recent(self.state.ui.recent_checkpoints, checkpoint)
         if self.recorder is not None:

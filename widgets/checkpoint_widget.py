@@ -79,7 +79,9 @@ class CheckpointWidget:
             ("dataset", model.get("dataset", "?")),
             ("device", model.get("device", info.device)),
         ]
-        if imgui.begin_table("model info", 2, imgui.TableFlags_.sizing_fixed_fit):
+        if imgui.begin_table("model info", 2):
+            imgui.table_setup_column("field", imgui.TableColumnFlags_.width_fixed)
+            imgui.table_setup_column("value", imgui.TableColumnFlags_.width_stretch)
             for name, value in rows:
                 imgui.table_next_row()
                 imgui.table_next_column()

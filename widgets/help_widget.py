@@ -4,7 +4,6 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from viz.context import WidgetContext
-from widgets.common import em
 
 SHORTCUTS = (
     ("F", "front view"),
@@ -34,9 +33,10 @@ class HelpWidget:
         ui = self.context.state.ui
         if not (show and ui.show_help):
             return
-        imgui.set_next_window_size((em(26), em(20)), imgui.Cond_.first_use_ever)
-        visible, ui.show_help = imgui.begin("Keyboard shortcuts", ui.show_help)
-        if visible and imgui.begin_table("shortcuts", 2, imgui.TableFlags_.row_bg):
+        centre = imgui.get_main_viewport().get_center()
+        imgui.set_next_window_pos(centre, imgui.Cond_.appearing, (0.5, 0.5))
+        visible, ui.show_help = imgui.begin("Keyboard shortcuts", ui.show_help, imgui.WindowFlags_.always_auto_resize)
+        if visible and imgui.begin_table("shortcuts", 2, imgui.TableFlags_.row_bg | imgui.TableFlags_.sizing_fixed_fit):
             for keys, action in SHORTCUTS:
                 imgui.table_next_row()
                 imgui.table_next_column()

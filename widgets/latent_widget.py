@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 
 from viz.context import WidgetContext
 from viz.state import NOISE_MODES, SEED_GRID_STEP
-from widgets.common import em, help_marker, label_width, option_combo, reset_button, section, slider_float
+from widgets.common import em, label_width, option_combo, reset_button, section, slider_float
 
 GRID_CELLS_SHOWN = 4  # the grid pad shows this many seeds per side around the current point
 DEFAULT_NUM_WS = 14  # number of ws when the model does not report it
@@ -37,10 +37,10 @@ class LatentWidget:
         section("Truncation")
         label_width()
         latent.truncation_psi = slider_float("Truncation psi", latent.truncation_psi, 0.0, 1.0, "%.2f")
+        imgui.set_item_tooltip("0.7 suits our models (the reference used 0.12 for its own). 1 = no truncation.")
         imgui.same_line()
         if reset_button("Reset##psi", latent.truncation_psi, default.truncation_psi):
             latent.truncation_psi = default.truncation_psi
-        help_marker("0.7 suits our models (the reference used 0.12 for its own). 1 = no truncation.")
         num_ws = int(self.context.info.model_info.get("num_ws", DEFAULT_NUM_WS))
         use_cutoff = latent.truncation_cutoff is not None
         changed, use_cutoff = imgui.checkbox("Cutoff", use_cutoff)

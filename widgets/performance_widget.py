@@ -41,7 +41,7 @@ class PerformanceWidget:
     @staticmethod
     def _plot(title: str, values: np.ndarray, unit: str) -> None:
         """A small line plot that rescales to its data every frame."""
-        if not implot.begin_plot(title, (-1, em(7)), implot.Flags_.no_legend | implot.Flags_.no_mouse_text):
+        if not implot.begin_plot(title, (-1, em(5.5)), implot.Flags_.no_legend | implot.Flags_.no_mouse_text):
             return
         implot.setup_axes("", unit, implot.AxisFlags_.no_tick_labels, implot.AxisFlags_.auto_fit)
         if values.size:
