@@ -182,6 +182,8 @@ def render_rays(
         raise ValueError(f"origins and directions must both be [B, M, 3], got {list(origins.shape)} "
                          f"and {list(directions.shape)}")
     num_rays = origins.shape[1]
+    if num_rays == 0:
+        raise ValueError("render_rays got no rays (M = 0); render at least one pixel")
     if max_rays_per_chunk is None:
         per_ray = origins.shape[0] * max(options.depth_resolution, options.depth_resolution_importance, 1)
         max_rays_per_chunk = max(1, MAX_POINTS_PER_DECODE // per_ray)
@@ -198,11 +200,12 @@ def render_rays(
         depth_low = min(depth_low, depths.min().item())
         depth_high = max(depth_high, depths.max().item())
 
-    features = torch.cat([part.features for part in parts], dim=1) if len(parts) > 1 else parts[0].features
-    depth = torch.cat([part.depth for part in parts], dim=1) if len(parts) > 1 else parts[0].depth
-    weights_sum = torch.cat([part.weights_sum for part in parts], dim=1) if len(parts) > 1 else parts[0].weights_sum
+    def joined(items: list, name: str) -> torch.Tensor:  # chunks back together along the ray axis
+        tensors = [getattr(item, name) for item in items]
+        return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=1)
+
     samples = None
     if keep_samples:
-        samples = RaySamples(*(torch.cat([getattr(s, name) for s in sample_parts], dim=1)
-                               for name in ("depths", "sigma_raw", "weights")))
-    return RayRenderResult(features, depth.clamp(depth_low, depth_high), weights_sum, samples)
+        samples = RaySamples(*(joined(sample_parts, name) for name in ("depths", "sigma_raw", "weights")))
+    depth = joined(parts, "depth").clamp(depth_low, depth_high)
+    return RayRenderResult(joined(parts, "features"), depth, joined(parts, "weights_sum"), samples)
