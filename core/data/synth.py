@@ -154,6 +154,13 @@ def _worker_render(task: tuple) -> list[tuple]:
     return [(i, image, mask, spec) for i, (spec, (image, mask)) in enumerate(zip(specs, _WORKER.render_specs(specs, looks)))]
 
 
+def _worker_cpu_seconds(_: object = None) -> float:
+    """CPU seconds this worker process has used (all its threads, GL rasteriser included)."""
+    import time
+
+    return time.process_time()
+
+
 class SynthesisPool:
     """`workers` spawned rendering processes (spawn: a fresh interpreter picks the headless GL platform)."""
 
@@ -176,6 +183,10 @@ class SynthesisPool:
     def warm_up(self) -> None:
         """Block until every worker has started (its GL context and body model are ready)."""
         self._pool.map(_worker_render, [("indices", [0])] * self.workers, chunksize=1)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the worker (meaningful with one worker: which one answers is not chosen)."""
+        return self._pool.apply(_worker_cpu_seconds)
 
     def close(self) -> None:
         self._pool.terminate()
