@@ -19,7 +19,7 @@ class MappingNetwork(nn.Module):
         z_dim: int,
         c_dim: int,
         w_dim: int,
-        num_ws: int,
+        num_ws: int | None,
         num_layers: int = 2,
         lr_multiplier: float = 0.01,
         w_avg_beta: float = 0.998,
@@ -51,7 +51,7 @@ class MappingNetwork(nn.Module):
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
     ) -> torch.Tensor:
-        """z: [B, z_dim], c: [B, c_dim] -> ws [B, num_ws, w_dim].
+        """z: [B, z_dim], c: [B, c_dim] -> ws [B, num_ws, w_dim] (w [B, w_dim] when num_ws is None).
 
         Truncation w = w_avg + psi * (w - w_avg) applies to the first `truncation_cutoff` ws (all when None).
         `update_emas` moves w_avg toward this batch's mean w with decay w_avg_beta.
@@ -73,6 +73,9 @@ class MappingNetwork(nn.Module):
         if update_emas and self.w_avg_beta is not None:
             with torch.no_grad():
                 self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if self.num_ws is None:
+            # The discriminator's condition mapping: one vector per sample, no truncation.
+            return x
         ws = x.unsqueeze(1).expand(-1, self.num_ws, -1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else max(0, min(int(truncation_cutoff), self.num_ws))

@@ -159,3 +159,18 @@ def test_mapping_condition_and_pose_branch(device):
     pose = generator.predict_pose(z, camera)
     torch.testing.assert_close(generator.predict_pose(z, mirror_camera(camera)), mirror_pose(pose),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_training_forward_backpropagates_to_every_rendering_parameter(device):
+    generator = TriGridGenerator(CONFIG).to(device).train()
+    z = torch.randn(2, CONFIG.z_dim, device=device)
+    out = generator(z, _camera(device, (10.0, -30.0), (0.0, 0.0)), noise_mode="random", neural_resolution=16)
+    (out.image.square().mean() + out.image_raw.mean() + out.image_mask.mean()).backward()
+    # The pose branch has its own loss and super-resolution runs without noise; all else must get a gradient.
+    unused = [name for name, _ in generator.named_parameters()
+              if name.startswith("pose_branch.") or (name.startswith("superresolution.")
+                                                     and name.endswith("noise_strength"))]
+    missing = [name for name, parameter in generator.named_parameters()
+               if name not in unused and (parameter.grad is None or not torch.isfinite(parameter.grad).all())]
+    assert missing == []
+    assert len(unused) == 6 + 4  # 3 pose layers x (weight, bias), 2 blocks x 2 noisy layers

@@ -47,6 +47,15 @@ def test_mapping_normalises_z_and_checks_shapes(device):
         mapping(z, torch.randn(2, 4, device=device))
 
 
+def test_condition_only_mapping_for_the_discriminator(device):
+    mapping = MappingNetwork(z_dim=0, c_dim=5, w_dim=16, num_ws=None, num_layers=8).to(device)
+    assert [name for name, _ in mapping.named_children()] == ["embed"] + [f"fc{i}" for i in range(8)]
+    c = torch.randn(3, 5, device=device)
+    w = mapping(None, c)
+    assert w.shape == (3, 16)
+    torch.testing.assert_close(mapping(None, c * 4.0), w, atol=1e-5, rtol=1e-5)
+
+
 def test_synthesis_ws_index_pattern():
     network = SynthesisNetwork(w_dim=8, img_resolution=16, img_channels=5, channel_base=64, channel_max=8)
     assert network.num_ws == 6  # 3 blocks x 2 convs (const block: 1 conv) + 1 final torgb
