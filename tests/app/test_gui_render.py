@@ -120,3 +120,30 @@ def test_corrupt_checkpoint_shows_an_error_and_the_old_model_keeps_rendering(tmp
     assert "corrupt.pt" in seen["message"] and "still showing preset:tiny" in seen["message"]
     assert seen["checkpoint"] == "preset:tiny"
     assert seen["still rendering"] > 1.0
+
+
+@pytest.mark.slow
+def test_neck_slider_warps_the_head_and_changes_the_image(tmp_path):
+    app, client = make_app(tmp_path)
+    seen = {}
+
+    def drive(ctx):
+        upright = settle(ctx, app)
+        # The exact warp costs seconds per pose on CPU; the cached grid costs more to build for a single pose.
+        ctx.window_focus("//Render")
+        ctx.item_click("//Render/exact")
+        settle(ctx, app)
+        ctx.window_focus("//Pose")
+        ctx.item_input_value("//Pose/Neck nod", 20.0)
+        bent = settle(ctx, app, timeout_s=240)
+        seen["difference"] = differs(upright, bent)
+        seen["result"] = client.results[-1]
+        seen["reset neck enabled"] = not is_disabled(ctx, "//Pose/Reset neck")
+
+    app.run(drive)
+    result = seen["result"]
+    assert result.error is None
+    assert result.request.pose_deg[0] == 20.0 and result.request.warp_mode == "exact"
+    assert result.timings_ms.get("warp", 0.0) > 1.0, "a posed neck runs the body warp"
+    assert seen["difference"] > 1.0
+    assert seen["reset neck enabled"]
