@@ -46,11 +46,17 @@ class _LoadedModel:
 
 
 class Renderer:
-    """Renders requests on `device` (used when a request leaves `device` empty)."""
+    """Renders requests on `device` (used when a request leaves `device` empty).
 
-    def __init__(self, device: str | torch.device = "cpu", body_model_path: str | Path | None = None):
+    `body_model_path`: the SMPL-format file the warps use (None = the shipped stand-in);
+    `warp_grid_resolution`: nodes per side of the cached warp grid (None = the body module's default).
+    """
+
+    def __init__(self, device: str | torch.device = "cpu", body_model_path: str | Path | None = None,
+                 warp_grid_resolution: int | None = None):
         self.default_device = str(device)
         self.body_model_path = body_model_path
+        self.warp_grid_resolution = warp_grid_resolution
         self.stats: dict[str, int] = {}  # "<cache>_hits" / "<cache>_misses" for generator, ws, trigrid, warp
         self._generators = LruCache("generator", 1, self.stats)  # one model at a time: they can be large
         self._ws = LruCache("ws", 16, self.stats)
@@ -102,12 +108,17 @@ class Renderer:
         return self._warps.get_or_create(key, lambda: self._build_warp(model, request, device))
 
     def _build_warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
-        from core.body import load_body_model, make_warp
+        from core.body import load_body_model
+        from core.body.warp import make_warp
 
         body = self._bodies.get_or_create((str(self.body_model_path), str(device)),
                                           lambda: load_body_model(self.body_model_path, device=device))
         pose = pose_radians(request.pose_deg, device)
-        return make_warp(body, pose, mode=request.warp_mode)
+        config = model.generator.config
+        # The shell thickness and box belong to the model: the warp must move the points it was trained with.
+        grid_options = {"resolution": self.warp_grid_resolution} if self.warp_grid_resolution else {}
+        return make_warp(body, pose, mode=request.warp_mode, thickness=config.thickness,
+                         box_warp=config.rendering.box_warp, **grid_options)
 
     def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
         """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
