@@ -1,6 +1,8 @@
 """Capture panel: save the render or the whole window as PNG, record the viewport to MP4, presentation mode."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from imgui_bundle import imgui
 
 from viz.context import WidgetContext
@@ -17,9 +19,10 @@ class CaptureWidget:
         if not show:
             return
         capture, info = self.context.state.capture, self.context.info
+        default_folder = _short_path(info.capture_folder)
         imgui.set_next_item_width(-1)
-        _, capture.folder = imgui.input_text_with_hint("##capture folder", info.capture_folder, capture.folder)
-        imgui.set_item_tooltip(f"Output folder; empty = {info.capture_folder}")
+        _, capture.folder = imgui.input_text_with_hint("##capture folder", default_folder, capture.folder)
+        imgui.set_item_tooltip(f"Output folder; empty = {default_folder}")
         _, capture.whole_window = imgui.checkbox("Whole window", capture.whole_window)
         if imgui.button("Save PNG"):
             self.context.post("screenshot", "window" if capture.whole_window else "render")
@@ -35,3 +38,9 @@ class CaptureWidget:
         imgui.end_disabled()
         help_marker("Each new render result becomes one video frame.")
         _, self.context.state.ui.presentation = imgui.checkbox("Presentation mode (P)", self.context.state.ui.presentation)
+
+
+def _short_path(path: str) -> str:
+    """`path` with the home folder written as ~."""
+    home = str(Path.home())
+    return "~" + path[len(home):] if path.startswith(home + "/") else path
