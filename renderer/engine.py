@@ -80,8 +80,8 @@ class Renderer:
     def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
         device = _device(request.device or self.default_device)
         timings = {stage: 0.0 for stage in TIMING_STAGES}
-        model = self._generators.get_or_create(_model_key(request.checkpoint, device),
-                                               lambda: _load_model(request.checkpoint, device))
+        model_key = _model_key(request.checkpoint, device)
+        model = self._generators.get_or_create(model_key, lambda: _load_model(request.checkpoint, model_key, device))
         generator = model.generator
         with torch.inference_mode():
             ws_key = (model.key, *_latent_fields(request))
@@ -199,6 +199,7 @@ def _latent_fields(request: RenderRequest) -> tuple:
 
 
 def _model_key(checkpoint: str, device: torch.device) -> tuple:
+    """(checkpoint or resolved path, modification time in ns, device): a rewritten file is a new model."""
     if checkpoint.startswith(PRESET_PREFIX):
         return (checkpoint, 0, str(device))
     path = Path(checkpoint).expanduser()
@@ -207,9 +208,8 @@ def _model_key(checkpoint: str, device: torch.device) -> tuple:
     return (str(path.resolve()), path.stat().st_mtime_ns, str(device))
 
 
-def _load_model(checkpoint: str, device: torch.device) -> _LoadedModel:
+def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
     """Build a preset model (random weights, fixed seed) or load G_ema from a checkpoint file."""
-    key = _model_key(checkpoint, device)
     if checkpoint.startswith(PRESET_PREFIX):
         from core.config import preset
         from core.generator import TriGridGenerator

@@ -158,3 +158,31 @@ def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
     assert len(result.extras["predicted_pose"]) == 6
     assert torch.allclose(torch.tensor(result.extras["predicted_pose"]), expected, atol=1e-4)
     assert result.extras["unsupported"] == ["planes"]
+
+
+def test_checkpoint_is_loaded_once_and_again_when_the_file_is_rewritten(renderer, tmp_path):
+    import os
+
+    from core.checkpoint import generator_payload, save_checkpoint
+    from core.generator import TriGridGenerator
+
+    path = tmp_path / "snapshot.pt"
+    request = BASE.replace(checkpoint=str(path), output="image_raw")
+    torch.manual_seed(1)
+    save_checkpoint(path, generator_payload(TriGridGenerator(TINY), {"kimg": 12, "dataset": "synthetic"}))
+    first = renderer.render(request)
+    assert first.error is None, first.error
+    assert (first.model_info["trained"], first.model_info["kimg"], first.model_info["dataset"]) == (True, 12, "synthetic")
+    hits, misses = _counts(renderer, "generator")
+    assert np.array_equal(first.image, _render(renderer, request.replace(yaw_deg=0.0)))
+    assert _counts(renderer, "generator") == (hits + 1, misses)
+
+    torch.manual_seed(2)
+    save_checkpoint(path, generator_payload(TriGridGenerator(TINY), {"kimg": 24}))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # coarse file-system clocks
+    second = renderer.render(request)
+    assert second.error is None, second.error
+    assert _counts(renderer, "generator") == (hits + 1, misses + 1)
+    assert second.model_info["kimg"] == 24
+    assert not np.array_equal(first.image, second.image)
