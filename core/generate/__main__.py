@@ -1,0 +1,176 @@
+"""Sample grids and 360-degree videos from the command line (docs/generate.md).
+
+  python -m core.generate images --checkpoint C --seeds 0-15 [--yaw ...] [--pitch ...] [--pose NECK,HEAD | 6 numbers]
+                                 [--grid 4x4] [--outputs image,depth,mask] [--psi P] --out DIR
+  python -m core.generate video --checkpoint C --seeds 0,3 --path turntable|nod|shake|lookaround|morph|FILE.json
+                                [--fps 30 --seconds 6 --resolution N] --out FILE.mp4|FILE.gif
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from core.checkpoint import CheckpointError
+from core.generate.media import VideoWriter, check_video_target, write_png
+from core.generate.options import (
+    load_model, parse_device, parse_floats, parse_grid, parse_outputs, parse_pose, parse_seeds,
+)
+from core.generate.render import (
+    OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, grid_shape, render_path_frames, tile,
+)
+from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
+from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
+
+FILE_SUFFIX = {name: "" if name == "image" else "_" + short for short, name in OUTPUT_ALIASES.items()}
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None,
+                        help="generator .pt/.pkl file or preset:<name> (untrained); default checkpoints/default.pt")
+    parser.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation psi (default %(default)s)")
+    parser.add_argument("--truncation-cutoff", type=int, default=None, help="truncate only the first N ws")
+    parser.add_argument("--pose", type=parse_pose, default=(0.0,) * 6,
+                        help="body pose in degrees: neck x,y,z,head x,y,z or NECK,HEAD nods (default rest)")
+    parser.add_argument("--cond-pose", type=parse_pose, default=None,
+                        help="pose the mapping is conditioned on (default: the rendered pose)")
+    parser.add_argument("--radius", type=float, default=DEFAULT_RADIUS, help="camera distance (default %(default)s)")
+    parser.add_argument("--focal", type=float, default=DEFAULT_FOCAL, help="normalised focal length (zoom)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--neural-resolution", type=int, default=None, help="rays per side (default: the model's)")
+    parser.add_argument("--depth-samples", type=int, default=None, help="coarse samples per ray")
+    parser.add_argument("--importance-samples", type=int, default=None, help="fine samples per ray")
+    parser.add_argument("--warp", choices=["grid", "exact"], default="grid", help="body warp for posed renders")
+    parser.add_argument("--warp-resolution", type=int, default=64, help="warp grid nodes per side")
+    parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
+
+
+def _settings(args: argparse.Namespace, output_size: int | None) -> RenderSettings:
+    return RenderSettings(
+        neural_resolution=args.neural_resolution, depth_samples=args.depth_samples,
+        importance_samples=args.importance_samples, truncation_cutoff=args.truncation_cutoff,
+        cond_pose_deg=args.cond_pose, warp_mode=args.warp, warp_resolution=args.warp_resolution,
+        body_model_path=args.body_model, output_size=output_size,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    images = commands.add_parser("images", help="one PNG per seed and view, and a grid sheet per output")
+    _common_options(images)
+    images.add_argument("--seeds", type=parse_seeds, required=True, help="seeds and ranges, e.g. 0-15 or 0,3,7")
+    images.add_argument("--yaw", type=parse_floats, default=(0.0,), help="camera yaws in degrees, e.g. -30,0,30")
+    images.add_argument("--pitch", type=parse_floats, default=(0.0,), help="camera pitches (one, or one per yaw)")
+    images.add_argument("--grid", type=parse_grid, default=None,
+                        help="COLUMNSxROWS of the sheet (default: a row per seed with several views, else square)")
+    images.add_argument("--outputs", type=parse_outputs, default=("image",),
+                        help=f"comma-separated from {', '.join(OUTPUT_ALIASES)} (default image)")
+    images.add_argument("--resolution", type=int, default=None, help="resize every image to N pixels per side")
+    images.add_argument("--out", type=Path, required=True, help="output folder")
+
+    video = commands.add_parser("video", help="a video along a camera/pose path (MP4 or GIF)")
+    _common_options(video)
+    video.add_argument("--seeds", type=parse_seeds, default=(0,),
+                       help="seeds: one grid cell each, or the identities a morph passes through (default 0)")
+    video.add_argument("--path", required=True, help=f"a preset ({', '.join(PRESET_NAMES)}) or a path .json file")
+    video.add_argument("--fps", type=float, default=30.0, help="frames per second (default %(default)s)")
+    video.add_argument("--seconds", type=float, default=None, help="length (default: the path's own)")
+    video.add_argument("--resolution", type=int, default=None, help="pixels per side of each cell (MP4: even)")
+    video.add_argument("--yaw", type=float, default=0.0, help="starting camera yaw of a preset path")
+    video.add_argument("--pitch", type=float, default=0.0, help="camera pitch of a preset path")
+    video.add_argument("--output", choices=list(OUTPUT_ALIASES), default="image", help="which product to film")
+    video.add_argument("--grid", type=parse_grid, default=None, help="COLUMNSxROWS of the seed grid")
+    video.add_argument("--save-path", type=Path, default=None, help="also write the path as editable JSON")
+    video.add_argument("--out", type=Path, required=True, help="output .mp4 or .gif")
+    return parser
+
+
+def _views(yaws: tuple[float, ...], pitches: tuple[float, ...]) -> list[tuple[float, float]]:
+    if len(pitches) == 1:
+        return [(yaw, pitches[0]) for yaw in yaws]
+    if len(yaws) == 1:
+        return [(yaws[0], pitch) for pitch in pitches]
+    if len(yaws) != len(pitches):
+        raise ValueError(f"--yaw has {len(yaws)} values and --pitch {len(pitches)}: give one pitch or one per yaw")
+    return list(zip(yaws, pitches))
+
+
+def run_images(args: argparse.Namespace) -> int:
+    device = parse_device(args.device)
+    views = _views(args.yaw, args.pitch)
+    generator, description = load_model(args.checkpoint, device)
+    print(f"model: {description}; device {device}", file=sys.stderr)
+    renderer = ViewRenderer(generator, _settings(args, args.resolution))
+    sheets: dict[str, list] = {name: [] for name in args.outputs}
+    with tqdm(total=len(args.seeds) * len(views), desc="images", unit="image") as bar:
+        for seed in args.seeds:
+            latent = LatentKey(((seed, 1.0),), args.psi)
+            for yaw, pitch in views:
+                camera = CameraKey(yaw, pitch, args.radius, args.focal)
+                products = renderer.render(latent, camera, args.pose, args.outputs)
+                view_tag = f"_yaw{yaw:g}_pitch{pitch:g}" if len(views) > 1 else ""
+                for name, pixels in products.items():
+                    write_png(pixels, args.out / f"seed{seed:04d}{view_tag}{FILE_SUFFIX[name]}.png")
+                    sheets[name].append(pixels)
+                bar.update(1)
+    count = len(args.seeds) * len(views)
+    columns, rows = args.grid or ((len(views), len(args.seeds)) if len(views) > 1 else grid_shape(count, None))
+    for name, images in sheets.items():
+        write_png(tile(images, columns, rows), args.out / f"grid{FILE_SUFFIX[name]}.png")
+    print(f"wrote {count} views x {len(args.outputs)} outputs and {len(sheets)} grid sheets to {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def _video_path(args: argparse.Namespace):
+    camera = CameraKey(args.yaw, args.pitch, args.radius, args.focal)
+    if args.path in PRESET_NAMES:
+        return preset_path(args.path, args.seconds, args.seeds, args.psi, camera, args.pose)
+    if not args.path.endswith(".json"):
+        raise ValueError(f"--path {args.path!r}: not a preset ({', '.join(PRESET_NAMES)}) nor a .json path file")
+    return load_path(Path(args.path).expanduser())
+
+
+def run_video(args: argparse.Namespace) -> int:
+    check_video_target(args.out)
+    device = parse_device(args.device)
+    path = _video_path(args)
+    if args.save_path is not None:
+        save_path(path, args.save_path)
+    if args.grid is not None and path.keyframes[0].latent is None:
+        grid_shape(len(args.seeds), args.grid)
+    generator, description = load_model(args.checkpoint, device)
+    print(f"model: {description}; device {device}", file=sys.stderr)
+    with VideoWriter(args.out, args.fps) as writer, tqdm(desc=f"video {path.name}", unit="frame") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        render_path_frames(generator, path, args.fps, args.seconds, seeds=args.seeds, psi=args.psi,
+                           output=args.output, settings=_settings(args, args.resolution), grid=args.grid,
+                           progress=progress, frame_sink=writer.append)
+    print(f"wrote {writer.frames_written} frames at {args.fps:g} fps to {args.out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if torch.cuda.is_available():
+        # Reproducible pixels on the GPU too: no autotuned, nondeterministic convolution algorithms.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    try:
+        return run_images(args) if args.command == "images" else run_video(args)
+    except (PathFileError, CheckpointError, ValueError, RenderCancelled) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

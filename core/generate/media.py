@@ -1,0 +1,107 @@
+"""Writing what the generate commands make: PNGs, MP4 (libx264, yuv420p) and GIF, each atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+VIDEO_SUFFIXES = (".mp4", ".gif")  # what `video --out` may end in
+MP4_CRF = 18  # x264 constant rate factor: visually lossless for these smooth renders, small files
+
+
+def _temporary_beside(file: Path) -> Path:
+    """A fresh temporary name in the target's folder with the same suffix (encoders choose by suffix)."""
+    handle, name = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=f".partial{file.suffix}", dir=file.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def write_png(pixels: np.ndarray, file: str | os.PathLike) -> Path:
+    """Save uint8 [H, W, 3] as PNG via a temporary file and a rename."""
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_beside(file)
+    try:
+        Image.fromarray(pixels).save(temporary, format="PNG")
+        os.replace(temporary, file)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return file
+
+
+def check_video_target(file: str | os.PathLike, size: tuple[int, int] | None = None) -> Path:
+    """Raise ValueError when `file` is not a .mp4/.gif or an MP4 frame size is odd (yuv420p needs even sides)."""
+    file = Path(file)
+    if file.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"{file}: the video must end in {' or '.join(VIDEO_SUFFIXES)}")
+    if size is not None and file.suffix.lower() == ".mp4" and (size[0] % 2 or size[1] % 2):
+        raise ValueError(f"{file}: MP4 (yuv420p) needs even frame sides, got {size[1]}x{size[0]}; "
+                         f"choose an even --resolution")
+    return file
+
+
+class VideoWriter:
+    """Frames in, one .mp4 or .gif out; the file appears under its name only once `close()` succeeds.
+
+    Use as a context manager; frames are uint8 [H, W, 3] of one size.
+    """
+
+    def __init__(self, file: str | os.PathLike, fps: float):
+        self.file = check_video_target(file)
+        self.fps = float(fps)
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self.temporary = _temporary_beside(self.file)
+        self.frames_written = 0
+        self._writer = None
+        self._gif_frames: list[Image.Image] = []
+
+    def append(self, frame: np.ndarray) -> None:
+        """Add one frame uint8 [H, W, 3]."""
+        if self.file.suffix.lower() == ".gif":
+            self._gif_frames.append(Image.fromarray(frame))
+        else:
+            if self._writer is None:
+                check_video_target(self.file, frame.shape[:2])
+                import imageio.v2 as imageio
+
+                # macro_block_size 2 keeps the exact (even) size instead of padding to multiples of 16.
+                self._writer = imageio.get_writer(
+                    self.temporary, format="FFMPEG", mode="I", fps=self.fps, codec="libx264",
+                    pixelformat="yuv420p", macro_block_size=2, quality=None,
+                    ffmpeg_params=["-crf", str(MP4_CRF)], ffmpeg_log_level="error",
+                )
+            self._writer.append_data(frame)
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        if self.frames_written == 0:
+            raise ValueError(f"{self.file}: no frames were rendered, nothing to write")
+        if self._writer is not None:
+            self._writer.close()
+        else:
+            # GIF delays are in whole hundredths of a second; PIL rounds the milliseconds given here.
+            first, *rest = self._gif_frames
+            first.save(self.temporary, format="GIF", save_all=True, append_images=rest,
+                       duration=1000.0 / self.fps, loop=0, optimize=False)
+        os.replace(self.temporary, self.file)
+        return self.file
+
+    def abort(self) -> None:
+        """Drop the partial file (after an error or a cancel)."""
+        if self._writer is not None:
+            self._writer.close()
+        self.temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        if error_type is None:
+            self.close()
+        else:
+            self.abort()
