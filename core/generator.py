@@ -18,7 +18,7 @@ from core.networks.heads import OSGDecoder, PoseBranch
 from core.networks.mapping import StyleGAN2Backbone
 from core.networks.superresolution import SuperResolution
 from core.networks.synthesis import SynthesisNetwork, ToRGBLayer
-from core.rendering import generate_rays, render_rays, sample_trigrid
+from core.rendering import generate_rays, mean_trigrid_features, render_rays
 
 PointWarp = Callable[[torch.Tensor], torch.Tensor]  # observation-space points [B, N, 3] -> canonical [B, N, 3]
 OUTPUT_NAMES = ("image", "image_raw", "image_depth", "image_mask", "image_background")
@@ -121,8 +121,9 @@ class TriGridGenerator(nn.Module):
 
     def _decode(self, planes: torch.Tensor, points: torch.Tensor, options: RenderingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        plane_features = sample_trigrid(planes, points, options.box_warp, self.config.triplane_depth)
-        return self.decoder(plane_features, activation=options.decoder_activation)
+        # The decoder sees the mean of the three planes' features (reference-spec.md §1.4).
+        mean_features = mean_trigrid_features(planes, points, options.box_warp, self.config.triplane_depth)
+        return self.decoder(mean_features, activation=options.decoder_activation)
 
     def sample_density(self, planes: torch.Tensor, points: torch.Tensor,
                        rendering: RenderingConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ DECODER_ACTIVATIONS = ("none", "sigmoid", "lrelu")  # what the decoder applies t
 
 
 class OSGDecoder(nn.Module):
-    """Mean of the three plane features -> FC -> Softplus -> FC: channel 0 is raw sigma, the rest are features."""
+    """Averaged plane features -> FC -> Softplus -> FC: channel 0 is raw sigma, the rest are features."""
 
     def __init__(self, feature_channels: int, hidden: int, lr_multiplier: float = 1.0, activation: str = "none"):
         super().__init__()
@@ -30,18 +30,20 @@ class OSGDecoder(nn.Module):
             FullyConnectedLayer(hidden, 1 + feature_channels, lr_multiplier=lr_multiplier),
         )
 
-    def forward(self, plane_features: torch.Tensor, activation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """plane_features: [B, 3, N, C] -> (sigma_raw [B, N, 1], features [B, N, C]).
+    def forward(self, mean_features: torch.Tensor, activation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """mean_features: [B, N, C], the average of the three planes' features -> (sigma_raw [B, N, 1],
+        features [B, N, C]).
 
+        The caller averages the planes (core.rendering.mean_trigrid_features does it without a copy).
         `activation` overrides the feature activation chosen at construction (one of DECODER_ACTIVATIONS).
         """
         activation = self.activation if activation is None else activation
         if activation not in DECODER_ACTIVATIONS:
             raise ValueError(f"unknown decoder_activation {activation!r}; use one of {DECODER_ACTIVATIONS}")
-        batch, _, num_points, channels = plane_features.shape
+        batch, num_points, channels = mean_features.shape
         if channels != self.feature_channels:
-            raise ValueError(f"OSGDecoder: expected {self.feature_channels} channels per plane, got {channels}")
-        x = self.net(plane_features.mean(dim=1).reshape(batch * num_points, channels))
+            raise ValueError(f"OSGDecoder: expected {self.feature_channels} feature channels, got {channels}")
+        x = self.net(mean_features.reshape(batch * num_points, channels))
         x = x.reshape(batch, num_points, 1 + channels)
         sigma_raw, features = x[..., :1], x[..., 1:]
         if activation == "sigmoid":

@@ -8,22 +8,20 @@ from core.camera import is_left, mirror_camera, mirror_pose, orbit_camera
 from core.networks.heads import OSGDecoder, PoseBranch
 
 
-def test_decoder_averages_planes_and_splits_sigma_from_features(device):
+def test_decoder_splits_raw_sigma_from_features(device):
     decoder = OSGDecoder(feature_channels=4, hidden=8).to(device)
-    plane_features = torch.randn(2, 3, 5, 4, device=device)
-    sigma, features = decoder(plane_features)
+    mean_features = torch.randn(2, 5, 4, device=device)
+    sigma, features = decoder(mean_features)
     assert sigma.shape == (2, 5, 1) and features.shape == (2, 5, 4)
-    # Only the mean of the planes matters: a different split with the same mean decodes identically.
-    shifted = plane_features + torch.tensor([1.0, -2.0, 1.0], device=device).reshape(1, 3, 1, 1)
-    torch.testing.assert_close(decoder(shifted)[0], sigma, atol=1e-5, rtol=1e-5)
     first, second = decoder.net[0], decoder.net[2]
-    hidden = torch.nn.functional.softplus(plane_features.mean(1) @ (first.weight * first.weight_gain).t() + first.bias)
+    hidden = torch.nn.functional.softplus(mean_features @ (first.weight * first.weight_gain).t() + first.bias)
     raw = hidden @ (second.weight * second.weight_gain).t() + second.bias
     torch.testing.assert_close(torch.cat([sigma, features], dim=-1), raw, atol=1e-5, rtol=1e-5)
-    squashed = decoder(plane_features * 100, activation="sigmoid")[1]
+    squashed = decoder(mean_features * 100, activation="sigmoid")[1]
     assert squashed.min() >= -0.001 and squashed.max() <= 1.001
+    torch.testing.assert_close(squashed, torch.sigmoid(decoder(mean_features * 100)[1]) * 1.002 - 0.001)
     with pytest.raises(ValueError, match="decoder_activation"):
-        decoder(plane_features, activation="tanh")
+        decoder(mean_features, activation="tanh")
 
 
 def test_pose_branch_is_mirror_symmetric(device):
