@@ -147,17 +147,39 @@ class InfiniteSampler:
             yield self.take(1)[0]
 
 
+def average_buffers(module: torch.nn.Module, context: DistributedContext) -> None:
+    """Average floating-point buffers over ranks (the tracked mean w_avg moves with each rank's own latents).
+
+    Averaging the per-rank lerps equals one lerp towards the global batch's mean; constant buffers stay exact.
+    """
+    if not context.active:
+        return
+    buffers = [buffer for buffer in module.buffers() if buffer.is_floating_point()]
+    if not buffers:
+        return
+    flat = torch.cat([buffer.flatten() for buffer in buffers])
+    dist.all_reduce(flat)
+    flat /= context.world_size
+    offset = 0
+    for buffer in buffers:
+        buffer.copy_(flat[offset:offset + buffer.numel()].view_as(buffer))
+        offset += buffer.numel()
+
+
 def check_identical(module: torch.nn.Module, context: DistributedContext, what: str) -> None:
     """Raise on every rank when any rank's parameters or buffers differ from rank 0's (run before snapshots)."""
     if not context.active:
         return
-    tensors = [tensor.detach().float().flatten() for tensor in list(module.parameters()) + list(module.buffers())]
-    local = torch.cat(tensors) if tensors else torch.zeros(0, device=context.device)
-    reference = local.clone()
-    dist.broadcast(reference, src=0)
-    mismatch = torch.tensor([float(not torch.equal(local.nan_to_num(), reference.nan_to_num()))],
-                            device=local.device)
+    named = list(module.named_parameters()) + list(module.named_buffers())
+    differing = []
+    for name, tensor in named:
+        local = tensor.detach().clone()
+        dist.broadcast(local, src=0)
+        if not torch.equal(local.nan_to_num(), tensor.detach().nan_to_num()):
+            differing.append(name)
+    mismatch = torch.tensor([float(len(differing) > 0)], device=context.device)
     dist.all_reduce(mismatch)
     if mismatch.item() > 0:
-        raise RuntimeError(f"{what}: parameters differ between ranks ({int(mismatch.item())} rank(s) disagree "
-                           "with rank 0); the gradient all-reduce or the initial broadcast went wrong")
+        detail = f"rank {context.rank}: {', '.join(differing[:5])}" if differing else f"rank {context.rank} agrees"
+        raise RuntimeError(f"{what}: parameters differ between ranks ({int(mismatch.item())} rank(s) disagree with "
+                           f"rank 0; {detail}); the gradient all-reduce or the initial broadcast went wrong")

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 
 from core.train.config import TrainingConfig
-from core.train.distributed import DistributedContext, average_gradients
+from core.train.distributed import DistributedContext, average_buffers, average_gradients
 from core.train.losses import (DiscriminatorInput, discriminator_loss, generator_loss, r1_loss,
                                real_discriminator_input)
 from core.train.schedules import ScheduleValues
@@ -165,6 +165,7 @@ class TrainingStep:
         stats.update(self.discriminator_phase(real, schedule))
         if batch_index % self.config.d_reg_interval == 0:
             stats.update(self.regularization_phase(real, schedule))
+        average_buffers(self.G, self.context)
         self.update_moving_averages(schedule.ema_beta)
         requires_grad(self.G, False)
         requires_grad(self.D, False)
