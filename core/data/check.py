@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from core.camera import camera_yaw_pitch_deg
 from core.data.labels import parse_labels, resolve_dataset
@@ -71,10 +72,10 @@ def text_histogram(values: np.ndarray, edges: np.ndarray, width: int = 40) -> li
     ]
 
 
-def _check_images(store: FileStore, names: list[str], kind: str, errors: list[str]) -> Counter:
+def _check_images(store: FileStore, names: list[str], kind: str, errors: list[str], progress: bool) -> Counter:
     """Decode every image; corrupt ones become errors. Returns how many images have each (width, height)."""
     sizes: Counter = Counter()
-    for name in names:
+    for name in tqdm(names, desc=f"decoding {kind}s", unit="img", disable=not progress, leave=False):
         try:
             sizes[store.image_size(name)] += 1
         except DatasetError as error:
@@ -82,8 +83,12 @@ def _check_images(store: FileStore, names: list[str], kind: str, errors: list[st
     return sizes
 
 
-def check_dataset(path: str | os.PathLike, masks: str | os.PathLike | None = None) -> DatasetReport:
-    """Validate labels, images and masks of a dataset (folder, zip, or synth output root); never raises on bad data."""
+def check_dataset(
+    path: str | os.PathLike, masks: str | os.PathLike | None = None, progress: bool = False
+) -> DatasetReport:
+    """Validate labels, images and masks of a dataset (folder, zip, or synth output root); never raises on bad data.
+
+    `progress` shows a progress bar while every image is decoded (the long part)."""
     try:
         images_path, masks_path = resolve_dataset(path, masks)
         report = DatasetReport(str(images_path), str(masks_path) if masks_path else None)
@@ -102,12 +107,12 @@ def check_dataset(path: str | os.PathLike, masks: str | os.PathLike | None = Non
         for name in sorted(labelled - image_names)
     ]
     present = [entry for entry in entries if entry.name in image_names]
-    sizes = _check_images(images, [entry.name for entry in present], "image", errors)
+    sizes = _check_images(images, [entry.name for entry in present], "image", errors, progress)
     if mask_store is not None:
         mask_names = set(mask_store.image_names())
         errors += [f"{mask_store.describe(name)}: is a mask without an image" for name in sorted(mask_names - image_names)]
         errors += [f"{images.describe(name)}: has no mask of the same name" for name in sorted(image_names - mask_names)]
-        sizes += _check_images(mask_store, sorted(mask_names & image_names), "mask", errors)
+        sizes += _check_images(mask_store, sorted(mask_names & image_names), "mask", errors, progress)
     if len(sizes) > 1:
         listing = ", ".join(f"{w}x{h} ({count})" for (w, h), count in sizes.most_common())
         errors.append(f"{images_path}: images and masks have mixed sizes: {listing}; resize them to one size")
@@ -130,6 +135,6 @@ def check_dataset(path: str | os.PathLike, masks: str | os.PathLike | None = Non
 
 def check_main(path: Path, masks: Path | None) -> int:
     """The `check` command: print the summary; exit status 1 when there are errors."""
-    report = check_dataset(path, masks)
+    report = check_dataset(path, masks, progress=True)
     print(report.summary())
     return 0 if report.ok else 1

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from core.data.appearance import Appearance, Lighting, sample_appearance, sample_lighting
-from core.data.scene import SceneSpec
+from core.body import load_body_model, pose_from_degrees
+from core.camera import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT, orbit_camera
+from core.data.appearance import Appearance, sample_appearance, sample_lighting
+from core.data.gl_render import OffscreenMeshRenderer
+from core.data.scene import Dresser, SceneSpec, composite, pose_identities
+from core.data.storage import encode_png
 
 CHUNK = 8  # images per task sent to a worker (amortises the body-model call and the pipe)
 LOOKAT_JITTER = 0.01  # std of the look-at point's jitter, world units per axis
@@ -50,9 +55,6 @@ def sample_appearance_of(settings: SynthSettings, identity: int) -> Appearance:
 
 def sample_scene(settings: SynthSettings, index: int) -> SceneSpec:
     """Camera, pose and lighting of image `index` (depends only on the seed and the index)."""
-    from core.body import pose_from_degrees
-    from core.camera import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT, orbit_camera
-
     rng = np.random.default_rng([settings.seed, index, 0])
     yaw = float(rng.uniform(0.0, 360.0))
     pitch = float(np.clip(rng.normal(0.0, PITCH_STD_DEG), -PITCH_LIMIT_DEG, PITCH_LIMIT_DEG))
@@ -83,10 +85,6 @@ class SceneRenderer:
     """Renders scene specs in this process: body model, dresser, GL context and a small cache of people."""
 
     def __init__(self, settings: SynthSettings):
-        from core.body import load_body_model
-        from core.data.gl_render import OffscreenMeshRenderer
-        from core.data.scene import Dresser
-
         self.settings = settings
         self.body = load_body_model(settings.body_path)
         self.dresser = Dresser(self.body)
@@ -105,8 +103,6 @@ class SceneRenderer:
 
     def render_specs(self, specs: list[SceneSpec], looks: list[Appearance] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """(image uint8 [R, R, 3], mask uint8 [R, R, 1]) of each spec; `looks` overrides the seeded appearances."""
-        from core.data.scene import composite, pose_identities
-
         if looks is not None:
             people = self.dresser.dress_many(looks)
         else:
@@ -143,9 +139,8 @@ def _worker_start(settings: SynthSettings) -> None:
 
 
 def _worker_render(task: tuple) -> list[tuple]:
-    """Render and PNG-encode one chunk of indices: [(index, image png, mask png, spec)]."""
-    from core.data.storage import encode_png
-
+    """Render and PNG-encode one chunk of indices: [(index, image png, mask png, spec)];
+    for explicit ("specs", (specs, looks)) tasks: [(position, image array, mask array, spec)]."""
     kind, payload = task
     if kind == "indices":
         samples = _WORKER.render_indices(payload)
@@ -156,8 +151,6 @@ def _worker_render(task: tuple) -> list[tuple]:
 
 def _worker_cpu_seconds(_: object = None) -> float:
     """CPU seconds this worker process has used (all its threads, GL rasteriser included)."""
-    import time
-
     return time.process_time()
 
 
