@@ -38,15 +38,16 @@ class GeneratorOutput:
 
 
 class _StageTimer:
-    """Wall-clock milliseconds per stage; waits for queued GPU work so that the numbers are honest."""
+    """Wall-clock milliseconds per stage; with `synchronize` it waits for queued GPU work so the numbers are honest."""
 
-    def __init__(self, device: torch.device, timings: dict[str, float]):
+    def __init__(self, device: torch.device, timings: dict[str, float], synchronize: bool = True):
         self.device = device
         self.timings = timings
+        self.synchronize = synchronize
         self.start = 0.0
 
     def _sync(self) -> None:
-        if self.device.type == "cuda":
+        if self.synchronize and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
     def begin(self) -> None:
@@ -165,7 +166,8 @@ class TriGridGenerator(nn.Module):
                              f"{tuple(camera.shape)} must share the batch size; camera must be [B, {config.c_dim}]")
         ws_background = ws if ws_background is None else ws_background
         timings: dict[str, float] = {}
-        timer = _StageTimer(ws.device, timings)
+        # Training does not wait for the GPU at every stage; its timings then only count the launches.
+        timer = _StageTimer(ws.device, timings, synchronize=not self.training)
 
         timer.begin()
         origins, directions = generate_rays(camera, resolution)
@@ -216,7 +218,7 @@ class TriGridGenerator(nn.Module):
         pass noise_mode="random". Other keyword arguments go to `render`.
         """
         timings: dict[str, float] = {}
-        timer = _StageTimer(z.device, timings)
+        timer = _StageTimer(z.device, timings, synchronize=not self.training)
         timer.begin()
         ws = self.mapping(z, camera, pose, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                           update_emas=update_emas)
