@@ -159,3 +159,15 @@ def test_conv2d_layer_downsamples_for_the_discriminator(device):
     # A 1x1 all-ones skip of a constant image: constant * channels * weight gain, inside the border.
     out = skip(torch.ones(1, 3, 8, 8, device=device))
     torch.testing.assert_close(out[..., 1:-1, 1:-1], torch.full_like(out[..., 1:-1, 1:-1], 3 / math.sqrt(3)))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_half_precision_modulated_conv_is_prenormalised_against_overflow(device, fused):
+    x = torch.randn(2, 4, 8, 8, device=device)
+    weight = torch.randn(6, 4, 3, 3, device=device)
+    # Styles this large overflow float16 (max 65504) unless rescaled before the convolution.
+    styles = (torch.rand(2, 4, device=device) + 0.5) * 1e4
+    expected = modulated_conv2d(x, weight, styles, padding=1)
+    half = modulated_conv2d(x.half(), weight, styles, padding=1, fused=fused)
+    assert half.dtype == torch.float16
+    torch.testing.assert_close(half.float(), expected, atol=2e-2, rtol=2e-2)
