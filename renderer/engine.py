@@ -27,6 +27,8 @@ PRESET_PREFIX = "preset:"
 PRESET_INIT_SEED = 0
 # Seed of the sampling draws when a request asks for deterministic rendering.
 SAMPLING_SEED = 0
+# Nodes per side of the warp grid below which a preview does not go.
+MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
 EXTRA_PRODUCTS = ("predicted_pose",)
 TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
@@ -49,7 +51,8 @@ class Renderer:
     """Renders requests on `device` (used when a request leaves `device` empty).
 
     `body_model_path`: the SMPL-format file the warps use (None = the shipped stand-in);
-    `warp_grid_resolution`: nodes per side of the cached warp grid (None = the body module's default).
+    `warp_grid_resolution`: nodes per side of the cached warp grid (None = the body module's default);
+    previews of a pose whose full grid is not built yet use a grid of half that resolution.
     """
 
     def __init__(self, device: str | torch.device = "cpu", body_model_path: str | Path | None = None,
@@ -104,10 +107,18 @@ class Renderer:
         """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
         if not any(request.pose_deg):
             return None
-        key = (model.key, request.pose_deg, request.warp_mode)
-        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, device))
+        from core.body.warp import DEFAULT_GRID_RESOLUTION
 
-    def _build_warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
+        resolution = self.warp_grid_resolution or DEFAULT_GRID_RESOLUTION
+        key = (model.key, request.pose_deg, request.warp_mode, resolution)
+        if request.preview and request.warp_mode == "grid" and key not in self._warps:
+            # Dragging a pose slider: a coarser grid builds several times faster; the full one follows at rest.
+            resolution = min(resolution, max(MIN_PREVIEW_WARP_GRID, resolution // 2))
+            key = (model.key, request.pose_deg, request.warp_mode, resolution)
+        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, resolution, device))
+
+    def _build_warp(self, model: _LoadedModel, request: RenderRequest, resolution: int,
+                    device: torch.device) -> Callable | None:
         from core.body import load_body_model
         from core.body.warp import make_warp
 
@@ -116,9 +127,8 @@ class Renderer:
         pose = pose_radians(request.pose_deg, device)
         config = model.generator.config
         # The shell thickness and box belong to the model: the warp must move the points it was trained with.
-        grid_options = {"resolution": self.warp_grid_resolution} if self.warp_grid_resolution else {}
         return make_warp(body, pose, mode=request.warp_mode, thickness=config.thickness,
-                         box_warp=config.rendering.box_warp, **grid_options)
+                         box_warp=config.rendering.box_warp, resolution=resolution)
 
     def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
         """Rays, sampling, decoding, marching and super-resolution for the request's camera."""

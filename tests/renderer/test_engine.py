@@ -97,8 +97,11 @@ def test_warp_is_built_once_per_pose_and_skipped_at_rest(renderer):
     posed_image = _render(renderer, posed)
     _render(renderer, posed.replace(yaw_deg=25.0))
     assert _counts(renderer, "warp") == (before[0] + 1, before[1] + 1)
-    _render(renderer, posed.replace(pose_deg=(0.0, 0.0, 0.0, 0.0, -30.0, 0.0)))
-    assert _counts(renderer, "warp") == (before[0] + 1, before[1] + 2)
+    # Dragging the camera around a posed avatar reuses its full warp; a new pose gets a new (coarse) one.
+    _render(renderer, posed.replace(yaw_deg=40.0, preview=True))
+    assert _counts(renderer, "warp") == (before[0] + 2, before[1] + 1)
+    _render(renderer, posed.replace(pose_deg=(0.0, 0.0, 0.0, 0.0, -30.0, 0.0), preview=True))
+    assert _counts(renderer, "warp") == (before[0] + 2, before[1] + 2)
     # Same latent and camera, only the warp differs: the pose must show in the pixels.
     assert not np.array_equal(posed_image, _render(renderer, BASE.replace(cond_pose_deg=(0.0,) * 6)))
 
