@@ -20,6 +20,7 @@ from core.data.records import identity_mesh, read_record
 from core.data.scene import Dresser, SceneSpec, pose_identities, project
 from core.data.storage import DatasetError
 from core.data.synth import SynthesisPool, SynthSettings, sample_scene, synthesize
+from core.rendering.rays import generate_rays
 
 RESOLUTION = 64
 COUNT = 6
@@ -107,6 +108,13 @@ def test_labels_reproject_onto_mask_and_head(dataset_root, dresser):
         head_pixel = project(mesh.head_joint[None], item["camera"], RESOLUTION)[0]
         column, row = np.floor(head_pixel).astype(int)
         assert mask[row, column], f"{item['name']}: head joint projects off the person"
+        # The training renderer's ray through that pixel passes the head joint within half a pixel.
+        origins, directions = generate_rays(torch.as_tensor(item["camera"], dtype=torch.float64)[None], RESOLUTION)
+        ray = row * RESOLUTION + column
+        offset = mesh.head_joint - origins[0, ray].numpy()
+        miss = np.linalg.norm(offset - (offset @ directions[0, ray].numpy()) * directions[0, ray].numpy())
+        pixel_size = np.linalg.norm(offset) / (6.5104166 * RESOLUTION)
+        assert miss < 0.75 * pixel_size, f"{item['name']}: ray misses the head joint by {miss / pixel_size:.2f} px"
         is_head = dresser.skinning_weights[:, HEAD_JOINT] > 0.9
         head_pixels = pixels[: len(person.body_vertices)][is_head]
         assert (head_pixels.min(axis=0) < head_pixel).all() and (head_pixel < head_pixels.max(axis=0)).all()
