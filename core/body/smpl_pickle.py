@@ -92,6 +92,10 @@ class RestrictedSmplUnpickler(pickle.Unpickler):
             return getattr(copyreg, name)
         if module in ("__builtin__", "builtins") and name in _SAFE_BUILTINS:
             return _SAFE_BUILTINS[name]
+        if module == "_codecs" and name == "encode":  # Python 3 writes bytes this way at protocols < 3
+            import codecs
+
+            return codecs.encode
         if module == "collections" and name == "OrderedDict":
             import collections
 
