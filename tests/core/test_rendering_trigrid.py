@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from core.rendering import trigrid
 from core.rendering.trigrid import mean_trigrid_features, sample_trigrid
 
 # Distinct sizes along every axis so that any mix-up of axes shows.
@@ -21,9 +22,16 @@ def _point_of_voxel(plane: int, d: int, h: int, w: int, box_warp: float) -> list
     return {0: [cw, ch, cd], 1: [cw, cd, ch], 2: [cd, cw, ch]}[plane]
 
 
+@pytest.fixture(params=["channel-major", "channels-last"])
+def layout(request, monkeypatch):
+    """Runs a test with the planes in each memory layout sample_trigrid may choose."""
+    monkeypatch.setattr(trigrid, "CHANNELS_LAST_VOXELS_PER_POINT", 0 if request.param == "channel-major" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("plane", [0, 1, 2])
 @pytest.mark.parametrize("box_warp", [1.0, 2.0])
-def test_planted_feature_comes_back_at_its_world_point(device, plane, box_warp):
+def test_planted_feature_comes_back_at_its_world_point(device, layout, plane, box_warp):
     planes = torch.zeros(2, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, device=device)
     channel, d, h, w = 1, 2, 1, 3
     planes[1, plane, channel * DEPTH + d, h, w] = 1.0
@@ -40,7 +48,7 @@ def test_planted_feature_comes_back_at_its_world_point(device, plane, box_warp):
     torch.testing.assert_close(features, expected, atol=1e-6, rtol=0)
 
 
-def test_depth_axis_interpolates_between_slices(device):
+def test_depth_axis_interpolates_between_slices(device, layout):
     planes = torch.zeros(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, device=device)
     # Plane 0's depth axis is world z: slices 0, 1, 2 hold the values 0, 3, 6 in channel 0.
     planes[0, 0, 0:DEPTH] = torch.tensor([0.0, 3.0, 6.0], device=device)[:, None, None]
@@ -50,7 +58,7 @@ def test_depth_axis_interpolates_between_slices(device):
     torch.testing.assert_close(features[0, 0, :, 0], torch.tensor([3.0, 4.5], device=device))
 
 
-def test_features_vanish_outside_the_box(device):
+def test_features_vanish_outside_the_box(device, layout):
     planes = torch.ones(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, device=device)
     # Beyond box/2 plus one full voxel (the widest voxel is the depth axis: 1/3 of the box) nothing remains.
     far = 0.5 + 1.0 / DEPTH + 1e-3
@@ -68,8 +76,21 @@ def test_bad_shapes_are_named():
         sample_trigrid(torch.zeros(1, 3, 9, 4, 4), torch.zeros(2, 2, 3), box_warp=1.0, depth=3)
 
 
-def test_mean_of_the_planes_matches_the_per_plane_lookup(device):
+def test_mean_of_the_planes_matches_the_per_plane_lookup(device, layout):
     planes = torch.randn(2, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, device=device)
     points = torch.rand(2, 50, 3, device=device) - 0.5
     expected = sample_trigrid(planes, points, box_warp=1.0, depth=DEPTH).mean(dim=1)
     torch.testing.assert_close(mean_trigrid_features(planes, points, box_warp=1.0, depth=DEPTH), expected)
+
+
+def test_both_layouts_agree_with_gradients(monkeypatch):
+    planes = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, requires_grad=True)
+    points = torch.rand(1, 40, 3) - 0.5
+    results = []
+    for voxels_per_point in (0, 10**9):
+        monkeypatch.setattr(trigrid, "CHANNELS_LAST_VOXELS_PER_POINT", voxels_per_point)
+        features = sample_trigrid(planes, points, box_warp=1.0, depth=DEPTH)
+        (gradient,) = torch.autograd.grad((features * features).sum(), planes)
+        results.append((features, gradient))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
