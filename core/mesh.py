@@ -55,6 +55,7 @@ def density_grid(
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    point_warp: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
     """Field values on a regular grid, float32 [Nx, Ny, Nz] indexed [x, y, z] in world orientation.
 
@@ -62,6 +63,8 @@ def density_grid(
     at most `chunk` points [P, 3] on `device` (x slowest, z fastest), without gradients.
     `progress(fraction)` is called after every chunk; when `cancel()` returns True the evaluation stops
     with MeshCancelled (pass `event.is_set` of a threading.Event from another thread).
+    `point_warp(points: [1, P, 3]) -> [1, P, 3]` (a render's observation -> canonical warp) gives the posed
+    shape: the field is evaluated at the warped points while the grid stays in observation space.
     """
     sizes = _sizes(resolution)
     needed = grid_bytes(sizes)
@@ -85,7 +88,10 @@ def density_grid(
             flat = torch.arange(start, min(start + chunk, total), device=device)
             # Integer division gives exact voxel indices (the reference's float division sheared the grid).
             index = torch.stack([flat // (sizes[1] * sizes[2]), (flat // sizes[2]) % sizes[1], flat % sizes[2]], -1)
-            values = torch.as_tensor(field(low_t + index.to(torch.float32) * step))
+            points = low_t + index.to(torch.float32) * step
+            if point_warp is not None:
+                points = point_warp(points.unsqueeze(0))[0]
+            values = torch.as_tensor(field(points))
             if values.numel() != flat.numel():
                 raise ValueError(f"the density field returned {list(values.shape)} values for {flat.numel()} points; "
                                  "it must return [P] or [P, 1]")

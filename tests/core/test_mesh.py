@@ -135,3 +135,11 @@ def test_grid_file_round_trip_and_safe_loading(tmp_path):
         load_grid(tmp_path / "missing.npy")
     with pytest.raises(ValueError, match=r"\.npy"):
         save_grid(tmp_path / "grid.bin", grid)
+
+
+def test_warped_grid_gives_the_posed_shape():
+    # A warp that maps observation points back by -t places the canonical sphere at CENTRE + t.
+    shift = torch.tensor([0.05, 0.1, -0.08])
+    grid = density_grid(sphere_field, 40, point_warp=lambda points: points - shift)
+    vertices, _ = extract_mesh(grid, level=0.0)
+    np.testing.assert_allclose(vertices.mean(0), np.array(CENTRE) + shift.numpy(), atol=3e-3)
