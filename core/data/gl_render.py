@@ -94,7 +94,10 @@ def _egl_context() -> tuple:
     display = eglGetPlatformDisplayEXT(SURFACELESS_PLATFORM, EGL.EGL_DEFAULT_DISPLAY, None)
     major, minor = EGL.EGLint(), EGL.EGLint()
     if not display or not EGL.eglInitialize(display, ctypes.pointer(major), ctypes.pointer(minor)):
-        raise RuntimeError("EGL surfaceless display unavailable; install libegl-mesa0 or use PYOPENGL_PLATFORM=osmesa")
+        raise RuntimeError(
+            "EGL surfaceless display unavailable; install libegl-mesa0, or use OSMesa "
+            "(PORTRAIT_GL_PLATFORM=osmesa for `python -m core.data synth`, PYOPENGL_PLATFORM=osmesa in-process)"
+        )
     attributes = (EGL.EGLint * 7)(
         EGL.EGL_SURFACE_TYPE, EGL.EGL_PBUFFER_BIT, EGL.EGL_RENDERABLE_TYPE, EGL.EGL_OPENGL_BIT,
         EGL.EGL_DEPTH_SIZE, 24, EGL.EGL_NONE,

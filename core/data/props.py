@@ -34,10 +34,8 @@ class PropMesh:
 def direction(elevation_deg, azimuth_deg) -> np.ndarray:
     """Unit vectors [..., 3] for elevation/azimuth in degrees (azimuth 0 = +z, 90 = +x)."""
     elevation, azimuth = np.radians(elevation_deg), np.radians(azimuth_deg)
-    return np.stack(
-        [np.cos(elevation) * np.sin(azimuth), np.sin(elevation) * np.ones_like(azimuth), np.cos(elevation) * np.cos(azimuth)],
-        axis=-1,
-    )
+    x = np.cos(elevation) * np.sin(azimuth)
+    return np.stack([x, np.sin(elevation) * np.ones_like(azimuth), np.cos(elevation) * np.cos(azimuth)], axis=-1)
 
 
 def farthest_hits(

@@ -60,8 +60,9 @@ def sample_scene(settings: SynthSettings, index: int) -> SceneSpec:
     pitch = float(np.clip(rng.normal(0.0, PITCH_STD_DEG), -PITCH_LIMIT_DEG, PITCH_LIMIT_DEG))
     lookat = np.asarray(LOOKAT_PIVOT) + rng.normal(0.0, LOOKAT_JITTER, size=3)
     camera = orbit_camera(yaw, pitch, radius=DEFAULT_RADIUS, lookat=lookat.tolist(), focal=DEFAULT_FOCAL)[0]
-    neck = np.clip(rng.normal(0.0, NECK_STD_DEG), -POSE_LIMIT_STD * np.array(NECK_STD_DEG), POSE_LIMIT_STD * np.array(NECK_STD_DEG))
-    head = np.clip(rng.normal(0.0, HEAD_STD_DEG), -POSE_LIMIT_STD * np.array(HEAD_STD_DEG), POSE_LIMIT_STD * np.array(HEAD_STD_DEG))
+    neck_limit, head_limit = POSE_LIMIT_STD * np.array(NECK_STD_DEG), POSE_LIMIT_STD * np.array(HEAD_STD_DEG)
+    neck = np.clip(rng.normal(0.0, NECK_STD_DEG), -neck_limit, neck_limit)
+    head = np.clip(rng.normal(0.0, HEAD_STD_DEG), -head_limit, head_limit)
     pose = pose_from_degrees(neck.tolist(), head.tolist())
     return SceneSpec(
         identity=settings.identity_of(index),
@@ -101,7 +102,9 @@ class SceneRenderer:
             self._people.update(zip(missing, self.dresser.dress_many(looks)))
         return [self._people[identity] for identity in identities]
 
-    def render_specs(self, specs: list[SceneSpec], looks: list[Appearance] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def render_specs(
+        self, specs: list[SceneSpec], looks: list[Appearance] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(image uint8 [R, R, 3], mask uint8 [R, R, 1]) of each spec; `looks` overrides the seeded appearances."""
         if looks is not None:
             people = self.dresser.dress_many(looks)
@@ -113,7 +116,8 @@ class SceneRenderer:
             light = spec.lighting
             rgba = self.gl.render(
                 mesh.vertices, mesh.faces, mesh.colours, spec.camera, np.asarray(light.direction),
-                (light.ambient, light.diffuse, light.specular), mesh.band, person.band_colours, COLLAR_WIDTH, mesh.normals,
+                (light.ambient, light.diffuse, light.specular),
+                band=mesh.band, band_colours=person.band_colours, band_width=COLLAR_WIDTH, normals=mesh.normals,
             )
             results.append(composite(rgba, light))
         return results

@@ -56,7 +56,10 @@ def rasterise(points: np.ndarray, faces: np.ndarray, resolution: int) -> np.ndar
     row = low[triangle, 1] + offset // np.maximum(widths[triangle], 1)
     centre = np.stack([column + 0.5, row + 0.5], axis=-1)
     a, b, c = (corners[triangle, k] for k in range(3))
-    edge = lambda p, q: (q[:, 0] - p[:, 0]) * (centre[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (centre[:, 0] - p[:, 0])  # noqa: E731
+
+    def edge(p, q):
+        return (q[:, 0] - p[:, 0]) * (centre[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (centre[:, 0] - p[:, 0])
+
     e0, e1, e2 = edge(a, b), edge(b, c), edge(c, a)
     inside = ((e0 >= 0) & (e1 >= 0) & (e2 >= 0)) | ((e0 <= 0) & (e1 <= 0) & (e2 <= 0))
     covered = np.zeros((resolution, resolution), dtype=bool)
@@ -129,7 +132,8 @@ def test_mirrored_sample_equals_rendering_the_mirrored_scene(dataset_root, pool)
     for index in (0, 3):
         flipped = dataset[index + COUNT]
         identity, lighting = record.samples[flipped["name"]]
-        spec = SceneSpec(identity, flipped["camera"].astype(np.float64), flipped["pose"].astype(np.float64), lighting.mirrored())
+        camera, pose = flipped["camera"].astype(np.float64), flipped["pose"].astype(np.float64)
+        spec = SceneSpec(identity, camera, pose, lighting.mirrored())
         look = record.identities[identity].mirrored()
         ((image, mask),) = pool.render_specs([spec], [look])
         mask_expected, mask_rendered = flipped["mask"][0] > 127, mask[:, :, 0] > 127
