@@ -72,23 +72,26 @@ def text_histogram(values: np.ndarray, edges: np.ndarray, width: int = 40) -> li
     ]
 
 
-def _check_images(store: FileStore, names: list[str], kind: str, errors: list[str], progress: bool) -> Counter:
-    """Decode every image; corrupt ones become errors. Returns how many images have each (width, height)."""
+def _check_images(
+    store: FileStore, names: list[str], kind: str, errors: list[str], progress: bool, decode: bool
+) -> Counter:
+    """Read every image (fully when `decode`); unreadable ones become errors. Returns a count per (width, height)."""
     sizes: Counter = Counter()
-    for name in tqdm(names, desc=f"decoding {kind}s", unit="img", disable=not progress, leave=False):
+    for name in tqdm(names, desc=f"reading {kind}s", unit="img", disable=not progress, leave=False):
         try:
-            sizes[store.image_size(name)] += 1
+            sizes[store.image_size(name, decode)] += 1
         except DatasetError as error:
             errors.append(f"{error} ({kind})")
     return sizes
 
 
 def check_dataset(
-    path: str | os.PathLike, masks: str | os.PathLike | None = None, progress: bool = False
+    path: str | os.PathLike, masks: str | os.PathLike | None = None, progress: bool = False, decode: bool = True
 ) -> DatasetReport:
     """Validate labels, images and masks of a dataset (folder, zip, or synth output root); never raises on bad data.
 
-    `progress` shows a progress bar while every image is decoded (the long part)."""
+    `progress` shows a progress bar while the images are read (the long part); `decode=False` reads only the
+    image headers (several times faster, for a quick look from the GUI) and so misses corrupt pixel data."""
     try:
         images_path, masks_path = resolve_dataset(path, masks)
         report = DatasetReport(str(images_path), str(masks_path) if masks_path else None)
@@ -107,12 +110,12 @@ def check_dataset(
         for name in sorted(labelled - image_names)
     ]
     present = [entry for entry in entries if entry.name in image_names]
-    sizes = _check_images(images, [entry.name for entry in present], "image", errors, progress)
+    sizes = _check_images(images, [entry.name for entry in present], "image", errors, progress, decode)
     if mask_store is not None:
         mask_names = set(mask_store.image_names())
         errors += [f"{mask_store.describe(name)}: is a mask without an image" for name in sorted(mask_names - image_names)]
         errors += [f"{images.describe(name)}: has no mask of the same name" for name in sorted(image_names - mask_names)]
-        sizes += _check_images(mask_store, sorted(mask_names & image_names), "mask", errors, progress)
+        sizes += _check_images(mask_store, sorted(mask_names & image_names), "mask", errors, progress, decode)
     if len(sizes) > 1:
         listing = ", ".join(f"{w}x{h} ({count})" for (w, h), count in sizes.most_common())
         errors.append(f"{images_path}: images and masks have mixed sizes: {listing}; resize them to one size")

@@ -86,12 +86,13 @@ class FileStore:
         array = np.array(converted, dtype=np.uint8)  # a writable copy: torch warns about read-only arrays
         return array if channels == 3 else array[:, :, None]
 
-    def image_size(self, name: str) -> tuple[int, int]:
-        """(width, height) from the image header, fully decoding it so that corrupt files are caught."""
+    def image_size(self, name: str, decode: bool = True) -> tuple[int, int]:
+        """(width, height) of an image; `decode` reads all pixels so that truncated or corrupt files are caught."""
         data = self.read_bytes(name)
         try:
             with Image.open(io.BytesIO(data)) as image:
-                image.load()
+                if decode:
+                    image.load()
                 return image.size
         except (OSError, SyntaxError, ValueError) as error:
             raise DatasetError(self.describe(name), f"is not a readable image ({error}); re-export it") from error

@@ -115,6 +115,23 @@ def test_corrupt_png(tmp_path, capsys):
     data = (images / sample_name(8)).read_bytes()
     (images / sample_name(8)).write_bytes(data[: len(data) // 2])
     _expect_error(tmp_path, capsys, f"{sample_name(8)}: is not a readable image")
+    assert check_dataset(tmp_path, decode=False).ok  # the quick header-only look cannot see truncated pixels
+    (images / sample_name(9)).write_bytes(b"not a png at all")
+    assert f"{sample_name(9)}: is not a readable image" in "\n".join(check_dataset(tmp_path, decode=False).errors)
+
+
+def test_zip_dataset_with_errors_names_the_member(tmp_path):
+    samples = [
+        LabeledImage(sample_name(i), np.zeros((RESOLUTION, RESOLUTION, 3), np.uint8), _label(10.0 * i),
+                     np.zeros((RESOLUTION, RESOLUTION, 1), np.uint8))
+        for i in range(3)
+    ]
+    samples.append(LabeledImage("extra/big.png", np.zeros((32, 32, 3), np.uint8), _label(0.0), None))
+    images, masks = write_dataset(tmp_path / "images.zip", samples, tmp_path / "masks.zip", as_zip=True)
+    report = check_dataset(tmp_path)
+    joined = "\n".join(report.errors)
+    assert f"{images}:extra/big.png: has no mask of the same name" in joined
+    assert "mixed sizes: 16x16 (6), 32x32 (1)" in joined
 
 
 def test_mask_without_image(tmp_path, capsys):
