@@ -87,6 +87,7 @@ class VisualizerApp:
         self._presentation_applied = False
         self._hidden_by_presentation: list[str] = []
         self._frame_started = 0.0
+        self._animating = False  # turntable or latent animation ran this frame
 
     @property
     def state(self) -> AppState:
@@ -121,7 +122,9 @@ class VisualizerApp:
         params.callbacks.before_imgui_render = self._frame_end
         params.callbacks.before_swap = self._before_swap
         params.callbacks.before_exit = self._before_exit
-        params.fps_idling.enable_idling = False  # results arrive without user input: keep polling
+        # Idle frames still poll for results, at fps_idle; animations and recordings switch idling off.
+        params.fps_idling.fps_idle = max(self.config.fps_idle, 1.0)
+        params.fps_idling.enable_idling = self.config.fps_idle > 0
         if self.config.remember_state:
             Path(self.config.config_dir).mkdir(parents=True, exist_ok=True)
             params.ini_folder_type = hello_imgui.IniFolderType.absolute_path
@@ -213,6 +216,9 @@ class VisualizerApp:
         """Runs after all panels: finished edits become undo steps; a changed request is sent."""
         dragging = imgui.is_any_item_active() or self.viewport.dragging
         self.controller.end_frame(editing=dragging or self._animating, dragging=dragging or self._animating)
+        if self.config.fps_idle > 0:
+            idling = hello_imgui.get_runner_params().fps_idling
+            idling.enable_idling = not (self._animating or self.info.recording or dragging)
         work_s = time.perf_counter() - self._frame_started
         self.info.frame_work_ms.append(work_s * 1000.0)
         # Leave the rest of a 1/max_fps frame to the render worker instead of spinning.

@@ -37,6 +37,7 @@ class AppConfig:
     data_dir: Path = field(default_factory=user_data_dir)  # default folder of screenshots and recordings
     remember_state: bool = True  # restore the last session's state at start and save it at exit
     max_fps: float = 60.0  # upper bound of the GUI frame rate; the rest of each frame is left to the worker
+    fps_idle: float = 10.0  # frame rate without input or animation (0 = never idle); frees the CPU for rendering
 
     @property
     def remembered_state_path(self) -> Path:

@@ -19,6 +19,7 @@ class CheckpointWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
         self.path_input = context.state.checkpoint  # text being typed, applied on Enter or "Open"
+        self._shown_checkpoint = context.state.checkpoint  # the state's checkpoint when path_input was last synced
         self._dialog = None  # a running portable file dialog, polled every frame
         # portable_file_dialogs needs zenity or kdialog on Linux; without them the button explains why.
         self._dialog_available = bool(shutil.which("zenity") or shutil.which("kdialog") or not _is_linux())
@@ -39,6 +40,9 @@ class CheckpointWidget:
         if not show:
             return
         state, info = self.context.state, self.context.info
+        if state.checkpoint != self._shown_checkpoint:
+            # Undo, a state file or a rejected checkpoint changed the model: show its path, drop stale typing.
+            self.path_input = self._shown_checkpoint = state.checkpoint
         imgui.set_next_item_width(-1)
         entered, self.path_input = imgui.input_text(
             "##checkpoint path", self.path_input, imgui.InputTextFlags_.enter_returns_true

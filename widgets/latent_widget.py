@@ -42,6 +42,7 @@ class LatentWidget:
         if reset_button("Reset##psi", latent.truncation_psi, default.truncation_psi):
             latent.truncation_psi = default.truncation_psi
         num_ws = int(self.context.info.model_info.get("num_ws", DEFAULT_NUM_WS))
+        self._fit_to_model(num_ws)
         use_cutoff = latent.truncation_cutoff is not None
         changed, use_cutoff = imgui.checkbox("Cutoff", use_cutoff)
         if changed:
@@ -73,6 +74,15 @@ class LatentWidget:
         imgui.same_line()
         imgui.set_next_item_width(-1)
         latent.animate_speed = slider_float("##anim speed", latent.animate_speed, 0.01, 2.0, "%.2f seeds/s")
+
+    def _fit_to_model(self, num_ws: int) -> None:
+        """Keeps w indices inside the shown model (a smaller model has fewer ws than the defaults assume)."""
+        latent = self.context.state.latent
+        last = num_ws - 1
+        if latent.stylemix_enabled and latent.stylemix_last > last:
+            latent.stylemix_first, latent.stylemix_last = min(latent.stylemix_first, last), last
+        if latent.truncation_cutoff is not None and latent.truncation_cutoff > num_ws:
+            latent.truncation_cutoff = num_ws
 
     def _seed_grid(self) -> None:
         """A pad of seed cells; dragging moves the fractional grid point (bilinear blend of 4 seeds)."""

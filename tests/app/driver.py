@@ -16,7 +16,7 @@ def make_config(tmp_path: Path, **changes) -> AppConfig:
     """An AppConfig that touches only `tmp_path` (no remembered state, no imgui.ini anywhere)."""
     options = dict(
         checkpoint="preset:tiny", render_mode="inline", config_dir=tmp_path / "config",
-        data_dir=tmp_path / "data", remember_state=False, window_size=GUI_WINDOW_SIZE,
+        data_dir=tmp_path / "data", remember_state=False, window_size=GUI_WINDOW_SIZE, fps_idle=0.0,
     )
     options.update(changes)
     return AppConfig(**options)

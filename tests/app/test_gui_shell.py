@@ -1,0 +1,80 @@
+"""The window's own behaviour with a fake renderer: orbit and zoom in the view, keys, presentation mode,
+window title, dropping a file, the menu."""
+from __future__ import annotations
+
+import glfw
+import pytest
+from imgui_bundle import hello_imgui, imgui
+
+from tests.app.driver import differs, make_config, settle, wait_until
+from tests.widgets.fakes import FakeClient
+from viz.app import VisualizerApp
+from viz.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
+
+pytestmark = pytest.mark.gui
+
+
+def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
+    client = FakeClient()
+    app = VisualizerApp(make_config(tmp_path), client=client)
+    dropped = tmp_path / "dropped.pt"
+    seen = {}
+
+    def panels_visible() -> list[bool]:
+        windows = hello_imgui.get_runner_params().docking_params.dockable_windows
+        return [window.is_visible for window in windows if window.label != "View"]
+
+    def drive(ctx):
+        front = settle(ctx, app)
+        seen["title"] = glfw.get_window_title(app._glfw_window())
+
+        sent_before = len(client.submitted)
+        ctx.item_drag_with_delta("//View/render view", (-100, 40))
+        orbit = settle(ctx, app)
+        seen["orbit"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg)
+        seen["orbit previews"] = [request.preview for request in client.submitted[sent_before:]]
+        seen["orbit changed image"] = differs(front, orbit)
+
+        fov = app.state.camera.fov_deg
+        ctx.mouse_move("//View/render view")
+        ctx.mouse_wheel_y(1.0)
+        ctx.yield_(2)
+        seen["zoom"] = (fov, app.state.camera.fov_deg)
+
+        ctx.key_press(imgui.Key.f)
+        ctx.yield_(2)
+        seen["front key"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg)
+        ctx.key_press(imgui.Key.right_arrow)
+        ctx.yield_(2)
+        seen["arrow key"] = app.state.camera.yaw_deg
+
+        ctx.key_press(imgui.Key.p)
+        ctx.yield_(3)
+        seen["presentation"] = panels_visible()
+        ctx.key_press(imgui.Key.p)
+        ctx.yield_(3)
+        seen["after presentation"] = panels_visible()
+
+        ctx.menu_click("//##MainMenuBar/Edit/Undo")
+        ctx.yield_(3)
+        seen["menu undo"] = app.state.camera.yaw_deg
+
+        app._on_drop(None, [str(dropped)])
+        wait_until(ctx, lambda: app.info.active_checkpoint == str(dropped), 10, "the dropped checkpoint")
+        ctx.yield_(3)
+        seen["dropped title"] = glfw.get_window_title(app._glfw_window())
+
+    app.run(drive)
+    assert seen["title"] == "Portrait visualizer - preset:tiny (untrained)"
+    yaw, pitch = seen["orbit"]
+    assert yaw == pytest.approx(100 * ORBIT_DEG_PER_PIXEL, abs=3.0), "dragging left turns the camera to the left"
+    assert pitch == pytest.approx(40 * ORBIT_DEG_PER_PIXEL, abs=3.0)
+    assert seen["orbit previews"][0] is True and seen["orbit previews"][-1] is False
+    assert seen["orbit changed image"] > 1.0
+    before, after = seen["zoom"]
+    assert after == pytest.approx(before * ZOOM_PER_WHEEL_STEP, rel=1e-4), "scrolling up zooms in"
+    assert seen["front key"] == (0.0, 0.0) and seen["arrow key"] == 15.0
+    assert not any(seen["presentation"]) and all(seen["after presentation"])
+    assert seen["menu undo"] == 0.0, "Edit > Undo goes back to the front view before the arrow key"
+    assert app.state.ui.recent_checkpoints[0] == str(dropped)
+    assert seen["dropped title"] == "Portrait visualizer - dropped.pt (untrained)"
