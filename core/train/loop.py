@@ -70,6 +70,9 @@ class _StopRequest:
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def _handle(self, signum, frame) -> None:
+        if self.requested:  # a second signal: the user does not want to wait for the snapshot
+            self.restore()
+            raise KeyboardInterrupt
         self.requested = True
 
     def restore(self) -> None:
