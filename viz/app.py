@@ -114,7 +114,9 @@ class VisualizerApp:
         gui.show_status_fps = False
         gui.remember_status_bar_settings = False
         gui.remember_theme = False
-        params.callbacks.show_menus = lambda: show_menus(self.controller.context, self.focus_panel)
+        params.callbacks.show_menus = lambda: show_menus(
+            self.controller.context, self.focus_panel, self.controller.state_path
+        )
         params.callbacks.show_status = lambda: show_status(self.controller.context)
         params.callbacks.post_init = self._post_init
         params.callbacks.pre_new_frame = self._mark_frame_start

@@ -1,6 +1,7 @@
 """The menu bar (File, Edit, View, Help) and the status bar."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from imgui_bundle import hello_imgui, imgui
@@ -18,7 +19,7 @@ def model_label(context: WidgetContext) -> str:
     return f"{name} (untrained)" if info.untrained else name
 
 
-def show_menus(context: WidgetContext, focus_panel: Callable[[str], None]) -> None:
+def show_menus(context: WidgetContext, focus_panel: Callable[[str], None], state_path: Path) -> None:
     """Menu contents; hello_imgui calls this inside the main menu bar."""
     state, info = context.state, context.info
     if imgui.begin_menu("File"):
@@ -27,8 +28,10 @@ def show_menus(context: WidgetContext, focus_panel: Callable[[str], None]) -> No
         imgui.separator()
         if imgui.menu_item_simple("Save state", "Ctrl+S"):
             context.post("save_state")
-        if imgui.menu_item_simple("Load state", "Ctrl+O"):
+        imgui.set_item_tooltip(f"to {state_path} (start with --state FILE to use another file)")
+        if imgui.menu_item_simple("Load state", "Ctrl+O", enabled=state_path.exists()):
             context.post("load_state")
+        imgui.set_item_tooltip(f"from {state_path}")
         imgui.separator()
         if imgui.menu_item_simple("Save render as PNG", "F12"):
             context.post("screenshot", "render")

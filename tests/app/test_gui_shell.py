@@ -7,7 +7,7 @@ import pytest
 from imgui_bundle import hello_imgui, imgui
 
 from tests.app.driver import differs, make_config, settle, wait_until
-from tests.widgets.fakes import FakeClient
+from tests.widgets.fakes import PREDICTED_POSE_DEG, FakeClient
 from viz.app import VisualizerApp
 from viz.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
 
@@ -59,6 +59,13 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
         ctx.yield_(3)
         seen["menu undo"] = app.state.camera.yaw_deg
 
+        ctx.window_focus("//Pose")
+        ctx.item_check("//Pose/Show predicted pose")
+        wait_until(ctx, lambda: "predicted_pose" in app.info.extras, 10, "the predicted pose")
+        ctx.item_click("//Pose/Apply predicted pose")
+        ctx.yield_(2)
+        seen["applied pose"] = app.state.pose.degrees()
+
         app._on_drop(None, [str(dropped)])
         wait_until(ctx, lambda: app.info.active_checkpoint == str(dropped), 10, "the dropped checkpoint")
         ctx.yield_(3)
@@ -76,5 +83,6 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
     assert seen["front key"] == (0.0, 0.0) and seen["arrow key"] == 15.0
     assert not any(seen["presentation"]) and all(seen["after presentation"])
     assert seen["menu undo"] == 0.0, "Edit > Undo goes back to the front view before the arrow key"
+    assert seen["applied pose"] == PREDICTED_POSE_DEG
     assert app.state.ui.recent_checkpoints[0] == str(dropped)
     assert seen["dropped title"] == "Portrait visualizer - dropped.pt (untrained)"

@@ -9,6 +9,9 @@ import numpy as np
 from renderer.requests import RenderRequest, RenderResult
 
 
+PREDICTED_POSE_DEG = (5.0, -10.0, 0.0, 2.0, -15.0, 1.0)  # what the fake pose branch "predicts"
+
+
 def picture_of(request: RenderRequest, size: int = 32) -> np.ndarray:
     """A [size, size, 3] uint8 image that changes with yaw, seeds, pose and output (like a real render would)."""
     rows, columns = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -57,8 +60,9 @@ class FakeClient:
             result = RenderResult(stamp, request, error=f"CheckpointError: {request.checkpoint} is not a checkpoint")
         else:
             timings = {"mapping": 1.0, "rendering": 2.0, "total": 3.0 + self.delay_s * 1000}
+            extras = {"predicted_pose": PREDICTED_POSE_DEG} if "predicted_pose" in request.extras else {}
             result = RenderResult(stamp, request, image=picture_of(request), timings_ms=timings,
-                                  model_info=dict(self.model_info, checkpoint=request.checkpoint))
+                                  model_info=dict(self.model_info, checkpoint=request.checkpoint), extras=extras)
         with self._lock:
             if stamp == self._stamp:
                 self._ready = result
