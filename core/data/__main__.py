@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except DatasetError as error:
+    except (DatasetError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -129,22 +129,32 @@ class SceneRenderer:
 
 
 _WORKER: SceneRenderer | None = None
+_WORKER_ERROR: str | None = None
 
 
 def _worker_start(settings: SynthSettings) -> None:
-    """Pool initializer: one thread per worker (the workers are the parallelism) and a GL context."""
-    global _WORKER
+    """Pool initializer: one thread per worker (the workers are the parallelism) and a GL context.
+
+    A failure is kept and reported by the first task: a raising initializer would make the pool
+    restart the worker forever instead of telling anyone.
+    """
+    global _WORKER, _WORKER_ERROR
     os.environ["PYOPENGL_PLATFORM"] = os.environ.get("PORTRAIT_GL_PLATFORM", "egl")
     os.environ.setdefault("LP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
-    _WORKER = SceneRenderer(settings)
+    try:
+        _WORKER = SceneRenderer(settings)
+    except Exception as error:  # reported to the parent with the first task
+        _WORKER_ERROR = f"{type(error).__name__}: {error}"
 
 
 def _worker_render(task: tuple) -> list[tuple]:
     """Render and PNG-encode one chunk of indices: [(index, image png, mask png, spec)];
     for explicit ("specs", (specs, looks)) tasks: [(position, image array, mask array, spec)]."""
+    if _WORKER is None:
+        raise RuntimeError(f"the rendering worker could not start: {_WORKER_ERROR}")
     kind, payload = task
     if kind == "indices":
         samples = _WORKER.render_indices(payload)

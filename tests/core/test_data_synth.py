@@ -179,3 +179,10 @@ def test_refuses_to_overwrite(dataset_root, pool):
         synthesize(dataset_root, 2, SETTINGS, as_zip=True, progress=False, pool=pool)
     with pytest.raises(ValueError, match="other settings"):
         synthesize(dataset_root / "other", 2, dataclasses.replace(SETTINGS, seed=9), progress=False, pool=pool)
+
+
+def test_a_worker_that_cannot_start_reports_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTRAIT_GL_PLATFORM", "no-such-platform")
+    with pytest.raises(RuntimeError, match="could not start.*PYOPENGL_PLATFORM=egl or osmesa"):
+        synthesize(tmp_path / "broken", 2, SETTINGS, progress=False)
+    assert not (tmp_path / "broken" / "images").exists() or not any((tmp_path / "broken" / "images").rglob("*.png"))
