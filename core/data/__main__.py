@@ -45,19 +45,26 @@ def _power_of_two(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser("synth", help="render a synthetic 360-degree portrait dataset")
     synth.add_argument("--out", required=True, help="new output folder (images, masks, synth.json)")
-    synth.add_argument("--count", type=int, required=True, help="number of images")
+    synth.add_argument("--count", type=_positive, required=True, help="number of images")
     synth.add_argument("--resolution", type=_power_of_two, default=128, help="image side in pixels")
     synth.add_argument("--seed", type=int, default=0, help="base random seed")
-    synth.add_argument("--workers", type=int, default=2, help="rendering processes (one per CPU core)")
+    synth.add_argument("--workers", type=_positive, default=2, help="rendering processes (one per CPU core)")
     synth.add_argument("--zip", action="store_true", help="write uncompressed images.zip and masks.zip")
-    synth.add_argument("--views-per-identity", type=int, default=1, help="consecutive images of one person")
-    synth.add_argument("--supersample", type=int, default=2, help="anti-aliasing sub-pixels per side")
+    synth.add_argument("--views-per-identity", type=_positive, default=1, help="consecutive images of one person")
+    synth.add_argument("--supersample", type=_positive, default=2, help="anti-aliasing sub-pixels per side")
     synth.add_argument("--mean-shape", action="store_true", help="do not vary the body shape (betas)")
     synth.add_argument("--body", default=None, help="SMPL model file/folder (default: the shipped stand-in)")
     synth.set_defaults(run=_synth)
@@ -70,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     preview = commands.add_parser("preview", help="write a contact sheet of a dataset")
     preview.add_argument("path", help="dataset folder, image zip, or synth output folder")
     preview.add_argument("--out", required=True, help="PNG file to write")
-    preview.add_argument("--count", type=int, default=24, help="samples on the sheet")
-    preview.add_argument("--columns", type=int, default=6, help="samples per row")
-    preview.add_argument("--cell", type=int, default=128, help="thumbnail side in pixels")
+    preview.add_argument("--count", type=_positive, default=24, help="samples on the sheet")
+    preview.add_argument("--columns", type=_positive, default=6, help="samples per row")
+    preview.add_argument("--cell", type=_positive, default=128, help="thumbnail side in pixels")
     preview.add_argument("--masks", action="store_true", help="show each mask beside its image")
     preview.set_defaults(run=_preview)
 
