@@ -36,7 +36,8 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-snap-ticks", type=int, default=None, help="ticks between image grids (default 25)")
     parser.add_argument("--neural-resolution-final", type=int, default=None, help="fade R to this (stage 3)")
     parser.add_argument("--freeze-g-pose-branch", action="store_true", help="stages 2-3: stop training G's branch")
-    parser.add_argument("--warp", default="grid", choices=["grid", "exact", "none"], help="body warp of fakes")
+    parser.add_argument("--warp", default="exact", choices=["exact", "grid", "none"],
+                        help="body warp of fakes (none: faster CPU runs without posed necks)")
     parser.add_argument("--gamma", type=float, default=None, help="R1 weight of image and raw image")
     parser.add_argument("--gamma-seg", type=float, default=None, help="R1 weight of the mask")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")

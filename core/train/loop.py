@@ -84,14 +84,19 @@ def _step_seed(seed: int, rank: int, step: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
 
 
-def _warp_factory(mode: str, device: torch.device):
-    """pose -> point_warp from the body model (core.body), or None when the warp is switched off."""
+def _warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig):
+    """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
+
+    The exact warp is differentiable in the pose, so G's pose branch also learns from the adversarial loss.
+    """
     if mode == "none":
         return None
-    from core.body import load_body_model, make_warp
+    from core.body import load_body_model
+    from core.body.warp import make_warp
 
     body = load_body_model(None, device=device)
-    return lambda pose: make_warp(body, pose.detach(), mode=mode)
+    thickness, box_warp = generator_config.thickness, generator_config.rendering.box_warp
+    return lambda pose: make_warp(body, pose, mode=mode, thickness=thickness, box_warp=box_warp)
 
 
 def train(options: RunOptions, config: TrainingConfig) -> Path | None:
@@ -171,7 +176,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     sampler = distributed.InfiniteSampler(data.train_size, context.rank, context.world_size, config.seed,
                                           progress.sampler_position)
     step = TrainingStep(G, D, G_ema, D_ema, G_opt, D_opt, config, context, data.labels(device),
-                        _warp_factory(config.warp_mode, device))
+                        _warp_factory(config.warp_mode, device, generator_config))
     stop = _StopRequest()
     stop.install()
     collector = StatsCollector()
