@@ -66,6 +66,8 @@ def test_same_request_gives_identical_pixels_and_yaw_or_seed_change_them(rendere
     assert np.array_equal(first, again)
     assert not np.array_equal(first, _render(renderer, BASE.replace(yaw_deg=40.0)))
     assert not np.array_equal(first, _render(renderer, BASE.replace(seeds=((1, 1.0),))))
+    jittered = BASE.replace(deterministic=False, output="image_raw")
+    assert not np.array_equal(_render(renderer, jittered), _render(renderer, jittered))
 
 
 def test_trigrid_is_reused_when_only_the_camera_moves(renderer):
