@@ -36,7 +36,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose", type=parse_pose, default=(0.0,) * 6,
                         help="body pose in degrees: neck x,y,z,head x,y,z or NECK,HEAD nods (default rest)")
     parser.add_argument("--cond-pose", type=parse_pose, default=None,
-                        help="pose the mapping is conditioned on (default: the rendered pose)")
+                        help="pose the mapping is conditioned on (images: the rendered pose, as the visualizer; "
+                             "video: --pose, fixed for the whole video)")
     parser.add_argument("--radius", type=float, default=DEFAULT_RADIUS, help="camera distance (default %(default)s)")
     parser.add_argument("--focal", type=float, default=DEFAULT_FOCAL, help="normalised focal length (zoom)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -48,11 +49,11 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
 
 
-def _settings(args: argparse.Namespace, output_size: int | None) -> RenderSettings:
+def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=None) -> RenderSettings:
     return RenderSettings(
         neural_resolution=args.neural_resolution, depth_samples=args.depth_samples,
         importance_samples=args.importance_samples, truncation_cutoff=args.truncation_cutoff,
-        cond_pose_deg=args.cond_pose, warp_mode=args.warp, warp_resolution=args.warp_resolution,
+        cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
         body_model_path=args.body_model, output_size=output_size,
     )
 
@@ -106,7 +107,7 @@ def run_images(args: argparse.Namespace) -> int:
     views = _views(args.yaw, args.pitch)
     generator, description = load_model(args.checkpoint, device)
     print(f"model: {description}; device {device}", file=sys.stderr)
-    renderer = ViewRenderer(generator, _settings(args, args.resolution))
+    renderer = ViewRenderer(generator, _settings(args, args.resolution, args.cond_pose))
     sheets: dict[str, list] = {name: [] for name in args.outputs}
     with tqdm(total=len(args.seeds) * len(views), desc="images", unit="image") as bar:
         for seed in args.seeds:
@@ -147,13 +148,15 @@ def run_video(args: argparse.Namespace) -> int:
         grid_shape(len(args.seeds), args.grid)
     generator, description = load_model(args.checkpoint, device)
     print(f"model: {description}; device {device}", file=sys.stderr)
+    # A fixed conditioning pose keeps the identity steady while the head moves (one tri-grid per seed).
+    cond_pose = args.cond_pose if args.cond_pose is not None else tuple(args.pose)
     with VideoWriter(args.out, args.fps) as writer, tqdm(desc=f"video {path.name}", unit="frame") as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
         render_path_frames(generator, path, args.fps, args.seconds, seeds=args.seeds, psi=args.psi,
-                           output=args.output, settings=_settings(args, args.resolution), grid=args.grid,
+                           output=args.output, settings=_settings(args, args.resolution, cond_pose), grid=args.grid,
                            progress=progress, frame_sink=writer.append)
     print(f"wrote {writer.frames_written} frames at {args.fps:g} fps to {args.out}", file=sys.stderr)
     return 0

@@ -103,5 +103,6 @@ def load_model(checkpoint: str | None, device: torch.device) -> tuple[torch.nn.M
     from core.checkpoint import load_generator
 
     generator, metadata = load_generator(Path(checkpoint).expanduser(), device)
-    description = f"{checkpoint} (preset {metadata.get('preset')}, {metadata.get('kimg')} kimg)"
+    known = [f"{key} {metadata[key]}" for key in ("preset", "kimg", "dataset") if metadata.get(key) is not None]
+    description = f"{checkpoint} ({', '.join(known) or 'no metadata'})"
     return generator, description
