@@ -10,6 +10,7 @@ from tests.app.driver import differs, make_config, settle, wait_until
 from tests.widgets.fakes import PREDICTED_POSE_DEG, FakeClient
 from viz.app import VisualizerApp
 from viz.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
+from widgets.latent_widget import GRID_CELLS_SHOWN
 
 pytestmark = pytest.mark.gui
 
@@ -59,6 +60,14 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
         ctx.yield_(3)
         seen["menu undo"] = app.state.camera.yaw_deg
 
+        ctx.window_focus("//Latent")
+        grid = ctx.item_info("//Latent/Seed grid").rect_full
+        cell = (grid.max.x - grid.min.x) / GRID_CELLS_SHOWN
+        ctx.item_drag_with_delta("//Latent/Seed grid", (-cell / 2, 0))
+        settle(ctx, app)
+        seen["grid point"] = (app.state.latent.seed_x, app.state.latent.seed_y)
+        seen["blended seeds"] = client.submitted[-1].seeds
+
         ctx.window_focus("//Pose")
         ctx.item_check("//Pose/Show predicted pose")
         wait_until(ctx, lambda: "predicted_pose" in app.info.extras, 10, "the predicted pose")
@@ -83,6 +92,10 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
     assert seen["front key"] == (0.0, 0.0) and seen["arrow key"] == 15.0
     assert not any(seen["presentation"]) and all(seen["after presentation"])
     assert seen["menu undo"] == 0.0, "Edit > Undo goes back to the front view before the arrow key"
+    seed_x, seed_y = seen["grid point"]
+    assert 0.3 < seed_x < 0.7 and seed_y == 0.0, "dragging left by half a cell moves half way to seed 1"
+    assert [seed for seed, _ in seen["blended seeds"]] == [0, 1]
+    assert sum(weight for _, weight in seen["blended seeds"]) == pytest.approx(1.0)
     assert seen["applied pose"] == PREDICTED_POSE_DEG
     assert app.state.ui.recent_checkpoints[0] == str(dropped)
     assert seen["dropped title"] == "Portrait visualizer - dropped.pt (untrained)"
