@@ -19,6 +19,14 @@ def _temporary_beside(file: Path) -> Path:
     return Path(name)
 
 
+def publish(temporary: Path, file: Path) -> None:
+    """Rename `temporary` onto `file` with the permissions of a normally created file (mkstemp makes 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, file)
+
+
 def write_png(pixels: np.ndarray, file: str | os.PathLike) -> Path:
     """Save uint8 [H, W, 3] as PNG via a temporary file and a rename."""
     file = Path(file)
@@ -26,7 +34,7 @@ def write_png(pixels: np.ndarray, file: str | os.PathLike) -> Path:
     temporary = _temporary_beside(file)
     try:
         Image.fromarray(pixels).save(temporary, format="PNG")
-        os.replace(temporary, file)
+        publish(temporary, file)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -88,7 +96,7 @@ class VideoWriter:
             first, *rest = self._gif_frames
             first.save(self.temporary, format="GIF", save_all=True, append_images=rest,
                        duration=1000.0 / self.fps, loop=0, optimize=False)
-        os.replace(self.temporary, self.file)
+        publish(self.temporary, self.file)
         return self.file
 
     def abort(self) -> None:

@@ -217,6 +217,9 @@ def save_path(path: CameraPath, file: str | os.PathLike) -> Path:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(path_to_dict(path), stream, indent=1)
             stream.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; others should read the path like any file
         os.replace(temporary, file)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

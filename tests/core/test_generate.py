@@ -3,6 +3,8 @@ equal single renders (and the visualizer's renderer), image sheets, cancel and p
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 
 import imageio.v3 as iio
@@ -57,6 +59,9 @@ def test_video_has_the_frame_count_size_and_fps_asked_for(checkpoint, tmp_path):
     assert iio.immeta(out)["fps"] == pytest.approx(5.0)
     assert frames.std() > 1.0, "the video is blank"
     assert not list(tmp_path.glob("*.partial*")), "the temporary file of the atomic write was left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # readable like any file, not mkstemp's 0600
 
 
 def test_same_command_twice_gives_identical_frames(checkpoint, tmp_path):

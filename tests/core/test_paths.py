@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +42,9 @@ def test_round_trip_keeps_every_field(tmp_path):
     file = save_path(path, tmp_path / "nested" / "p.json")
     assert load_path(file) == path
     assert not list(file.parent.glob("*.partial")), "the temporary file of the atomic write was left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~umask  # readable like any file, not mkstemp's 0600
 
 
 def test_durations_accumulate_fields_inherit_and_fov_converts(tmp_path):
