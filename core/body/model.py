@@ -121,10 +121,20 @@ class BodyModel:
         return betas.expand(batch, -1)
 
     def forward_kinematics(self, pose: torch.Tensor, betas: torch.Tensor | None = None):
-        """LBS in the aligned frame: (vertices [B, V, 3], joints [B, 24, 3], transforms [B, 24, 4, 4])."""
+        """LBS in the aligned frame: (vertices [B, V, 3], joints [B, 24, 3], transforms [B, 24, 4, 4]).
+
+        Samples are posed one at a time: batched matrix products round differently with the batch size,
+        and the nearest-face warp is discontinuous, so batch 1 and batch B must give identical bits.
+        """
         full = self.full_pose(pose)
-        batch = full.shape[0]
-        shaped = self.v_template + lbs.blend_shapes(self._betas(betas, batch, full.dtype), self.shapedirs)
+        betas = self._betas(betas, full.shape[0], full.dtype)
+        results = [self._forward_one(full[i:i + 1], betas[i:i + 1]) for i in range(full.shape[0])]
+        return tuple(torch.cat(parts) for parts in zip(*results))
+
+    def _forward_one(self, full: torch.Tensor, betas: torch.Tensor):
+        """One sample: full pose [1, 24, 3], betas [1, num_betas]."""
+        batch = 1
+        shaped = self.v_template + lbs.blend_shapes(betas, self.shapedirs)
         rest_joints = lbs.vertices2joints(self.J_regressor, shaped)  # [B, 24, 3]
         rotations = lbs.batch_rodrigues(full.reshape(-1, 3)).reshape(batch, 24, 3, 3)
         eye = torch.eye(3, dtype=full.dtype, device=self.device)

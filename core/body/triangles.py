@@ -73,13 +73,17 @@ class FaceConstants:
 
 def pair_squared_distance(points: torch.Tensor, faces: FaceConstants, face_ids: torch.Tensor) -> torch.Tensor:
     """Exact squared distance between points [M, 3] and triangles face_ids [M] (one pair per row) -> [M]."""
-    packed = torch.index_select(faces.packed, 0, face_ids)  # one gather of all 16 constants per pair
-    w = points - packed[:, 0:3]
-    d1 = (w * packed[:, 3:6]).sum(-1)
-    d2 = (w * packed[:, 6:9]).sum(-1)
-    height = (w * packed[:, 9:12]).sum(-1)
+    return squared_distance(points, torch.index_select(faces.packed, 0, face_ids))  # one gather per pair
+
+
+def squared_distance(points: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """Exact squared point-triangle distance; points [..., 3] and packed face constants [..., 16] broadcast."""
+    w = points - packed[..., 0:3]
+    d1 = (w * packed[..., 3:6]).sum(-1)
+    d2 = (w * packed[..., 6:9]).sum(-1)
+    height = (w * packed[..., 9:12]).sum(-1)
     ww = (w * w).sum(-1)
-    aa, bb, cc, det = packed[:, 12], packed[:, 13], packed[:, 14], packed[:, 15]
+    aa, bb, cc, det = packed[..., 12], packed[..., 13], packed[..., 14], packed[..., 15]
     # Barycentric coordinates of the projection onto the plane decide "inside the triangle".
     s = (cc * d1 - bb * d2) / det.clamp_min(EPS)
     t = (aa * d2 - bb * d1) / det.clamp_min(EPS)
@@ -97,19 +101,15 @@ def pair_squared_distance(points: torch.Tensor, faces: FaceConstants, face_ids: 
     return torch.where(inside, height * height, outside).clamp_min(0)
 
 
-def brute_force_nearest(points: torch.Tensor, triangles: torch.Tensor, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+def brute_force_nearest(points: torch.Tensor, triangles: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest triangle of every point by testing all faces: (distance [N], face index [N]).
 
     points: [N, 3], triangles: [F, 3, 3]. The plain reference the pruned search is checked against.
     """
     faces = FaceConstants.from_triangles(triangles)
-    count = triangles.shape[0]
     distances, indices = [], []
     for start in range(0, points.shape[0], chunk):
-        block = points[start:start + chunk]
-        pair_points = block[:, None].expand(-1, count, 3).reshape(-1, 3)
-        pair_faces = torch.arange(count, device=points.device).repeat(block.shape[0])
-        squared = pair_squared_distance(pair_points, faces, pair_faces).view(block.shape[0], count)
+        squared = squared_distance(points[start:start + chunk, None], faces.packed[None])  # [chunk, F]
         best, index = squared.min(dim=1)
         distances.append(best.sqrt())
         indices.append(index)
