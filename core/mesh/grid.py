@@ -46,6 +46,18 @@ def grid_bytes(resolution: int | Sequence[int]) -> int:
     return int(np.prod(_sizes(resolution))) * 4
 
 
+def check_grid_budget(resolution: int | Sequence[int], memory_budget: int = DEFAULT_MEMORY_BUDGET) -> None:
+    """Raise GridTooLargeError, naming a resolution that fits, when the grid would exceed `memory_budget` bytes."""
+    sizes = _sizes(resolution)
+    needed = grid_bytes(sizes)
+    if needed > memory_budget:
+        fitting = int((memory_budget / 4) ** (1 / 3))
+        raise GridTooLargeError(
+            f"a {'x'.join(map(str, sizes))} density grid needs {needed / 2**30:.2f} GiB, more than the memory budget "
+            f"of {memory_budget / 2**30:.2f} GiB; use a resolution of at most {fitting} or raise memory_budget"
+        )
+
+
 def density_grid(
     field: DensityFn,
     resolution: int | Sequence[int],
@@ -67,13 +79,7 @@ def density_grid(
     shape: the field is evaluated at the warped points while the grid stays in observation space.
     """
     sizes = _sizes(resolution)
-    needed = grid_bytes(sizes)
-    if needed > memory_budget:
-        fitting = int((memory_budget / 4) ** (1 / 3))
-        raise GridTooLargeError(
-            f"a {'x'.join(map(str, sizes))} density grid needs {needed / 2**30:.2f} GiB, more than the memory budget "
-            f"of {memory_budget / 2**30:.2f} GiB; use a resolution of at most {fitting} or raise memory_budget"
-        )
+    check_grid_budget(sizes, memory_budget)
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
     low, high = _bounds(bounds)
