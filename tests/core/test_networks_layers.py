@@ -44,13 +44,14 @@ def test_setup_filter_is_normalised_binomial_outer_product():
     np.testing.assert_allclose(setup_filter().numpy(), expected, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("taps", [3, 4])
 @pytest.mark.parametrize("up, down, pad", [(1, 1, (1, 2, 1, 2)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
-                                           (2, 1, (-1, 3, 0, -2))])
-def test_upfirdn2d_matches_direct_convolution(device, up, down, pad):
+                                           (2, 1, (-1, 3, 0, -2)), (2, 2, (1, 2, 2, 1))])
+def test_upfirdn2d_matches_direct_convolution(device, up, down, pad, taps):
     generator = torch.Generator().manual_seed(1)
     image = torch.randn(7, 6, generator=generator, dtype=torch.float64)
-    # An asymmetric kernel catches a missing flip.
-    kernel = torch.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0], [0.25, 0.0, 1.0]], dtype=torch.float64)
+    # An asymmetric kernel catches a missing flip; 4 taps take the polyphase upsampling path, 3 the other.
+    kernel = torch.randn(taps, taps, generator=generator, dtype=torch.float64)
     result = upfirdn2d(image[None, None].to(device), kernel.to(device), up=up, down=down, padding=pad)
     expected = _direct_upfirdn2d(image.numpy(), kernel.numpy(), up, down, pad)
     assert result.shape[-2:] == expected.shape
