@@ -162,8 +162,27 @@ def run_video(args: argparse.Namespace) -> int:
     return 0
 
 
+ANGLE_OPTIONS = ("--yaw", "--pitch", "--pose", "--cond-pose")  # their values may start with a minus sign
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """`--yaw -30,0,30` -> `--yaw=-30,0,30`: argparse would take a leading minus for an option name."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if token in ANGLE_OPTIONS and following[:1] == "-" and (following[1:2].isdigit() or following[1:2] == "."):
+            joined.append(f"{token}={following}")
+            index += 2
+        else:
+            joined.append(token)
+            index += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     if torch.cuda.is_available():
         # Reproducible pixels on the GPU too: no autotuned, nondeterministic convolution algorithms.
         torch.backends.cudnn.benchmark = False

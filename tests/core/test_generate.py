@@ -179,3 +179,12 @@ def test_posed_path_frame_equals_a_posed_single_render(checkpoint, tmp_path):
     moved = np.abs(rest.astype(int) - posed.astype(int)).max(axis=-1)
     # An untrained model is a diffuse fog, so the warp changes many pixels by only a little.
     assert (moved > 0).mean() > 0.25, "the pose did not reach the warp"
+
+
+def test_angle_lists_may_start_with_a_minus_sign():
+    from core.generate.__main__ import _join_negative_values, build_parser
+
+    argv = ["images", "--seeds", "0-2", "--yaw", "-30,0,30", "--pitch", "-5", "--pose", "-10,20", "--out", "o"]
+    args = build_parser().parse_args(_join_negative_values(argv))
+    assert args.yaw == (-30.0, 0.0, 30.0) and args.pitch == (-5.0,) and args.seeds == (0, 1, 2)
+    assert args.pose == (-10.0, 0.0, 0.0, 20.0, 0.0, 0.0)  # NECK,HEAD: two nods
