@@ -81,7 +81,7 @@ class VisualizerApp:
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
         }
         self.help = HelpWidget(context)
-        self.frames_after_first_render = 0  # counts toward `config.frames`
+        self.frames_after_first_render = 0  # frames since the first result (image or error), for `config.frames`
         self.screenshot_written: Path | None = None
         self._title = ""
         self._presentation_applied = False
@@ -205,7 +205,7 @@ class VisualizerApp:
         self._apply_presentation_mode()
         self._update_title()
         self.help(True)
-        if self.info.renders:
+        if self.info.results:
             self.frames_after_first_render += 1
         frames = self.config.frames
         if frames is not None and self.frames_after_first_render >= frames and controller.pending_window_capture is None:

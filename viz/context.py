@@ -26,7 +26,8 @@ class RuntimeInfo:
     gui_fps: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # GUI frames per second
     render_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # total ms per render result
     frame_work_ms: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))  # GUI work per frame, no GL
-    renders: int = 0  # results shown so far
+    renders: int = 0  # images shown so far
+    results: int = 0  # results received so far, errors included
     busy: bool = False  # the worker is rendering
     recording: bool = False  # a viewport video is being written
     recorded_frames: int = 0  # frames in the current video

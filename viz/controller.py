@@ -87,6 +87,7 @@ class Controller:
         result = self.client.poll()
         if result is None:
             return None
+        self.info.results += 1
         if result.error is not None:
             self._handle_error(result)
             return result

@@ -53,10 +53,7 @@ class Viewport:
         draw = imgui.get_window_draw_list()
         draw.add_rect_filled(origin, (origin.x + area[0], origin.y + area[1]), imgui.get_color_u32((0.06, 0.06, 0.07, 1.0)))
         if self.texture.texture_id is None:
-            message = "rendering the first image..."
-            size = imgui.calc_text_size(message)
-            draw.add_text((origin.x + (area[0] - size.x) / 2, origin.y + (area[1] - size.y) / 2),
-                          imgui.get_color_u32(imgui.Col_.text_disabled), message)
+            self._placeholder(origin, area)
             return
         offset_x, offset_y, width, height = fit_rectangle(self.texture.size, area)
         top_left = (origin.x + offset_x, origin.y + offset_y)
@@ -64,3 +61,16 @@ class Viewport:
         if self.context.info.busy:
             draw.add_circle_filled((origin.x + area[0] - 12, origin.y + 12), 5.0,
                                    imgui.get_color_u32((1.0, 0.75, 0.2, 0.9)))
+
+    def _placeholder(self, origin, area: tuple[float, float]) -> None:
+        """Before the first image: say that it is coming, or why it is not."""
+        last = self.context.info.last_message
+        failed = last is not None and last[0] == "error"
+        message = last[1] if failed else "rendering the first image..."
+        color = imgui.get_color_u32((1.0, 0.45, 0.4, 1.0) if failed else imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+        imgui.set_cursor_screen_pos((origin.x + area[0] * 0.1, origin.y + area[1] * 0.45))
+        imgui.push_style_color(imgui.Col_.text, color)
+        imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + area[0] * 0.8)
+        imgui.text_wrapped(message)
+        imgui.pop_text_wrap_pos()
+        imgui.pop_style_color()
