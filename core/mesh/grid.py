@@ -51,7 +51,13 @@ def check_grid_budget(resolution: int | Sequence[int], memory_budget: int = DEFA
     sizes = _sizes(resolution)
     needed = grid_bytes(sizes)
     if needed > memory_budget:
-        fitting = int((memory_budget / 4) ** (1 / 3))
+        voxels = memory_budget // 4
+        fitting = round(voxels ** (1 / 3))
+        # Integer correction: the float cube root of 2**30 is 1023.99..., which must still give 1024.
+        while fitting ** 3 > voxels:
+            fitting -= 1
+        while (fitting + 1) ** 3 <= voxels:
+            fitting += 1
         raise GridTooLargeError(
             f"a {'x'.join(map(str, sizes))} density grid needs {needed / 2**30:.2f} GiB, more than the memory budget "
             f"of {memory_budget / 2**30:.2f} GiB; use a resolution of at most {fitting} or raise memory_budget"
