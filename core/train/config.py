@@ -98,8 +98,9 @@ class TrainingConfig:
             for name in ("pose_prior_kimg", "gpc_reg_fade_kimg", "density_noise_fade_kimg", "blur_fade_kimg",
                          "neural_resolution_fade_kimg", "tick_kimg")
         }
-        # The reference ties the EMA half-life to the batch (10 kimg at batch 32) and shortens it for short runs.
-        ema_kimg = batch * 10 / 32 * max(scale, 0.01)
+        # The reference ties the EMA half-life to the batch (10 kimg at batch 32); a short run caps it at 5 %
+        # of its length so that G_ema still follows the training.
+        ema_kimg = min(batch * 10 / 32, 0.05 * total_kimg)
         values = dict(total_kimg=total_kimg, batch=batch, ema_kimg=ema_kimg, **scaled)
         values.update(overrides)
         return cls(**values)

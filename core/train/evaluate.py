@@ -5,7 +5,7 @@ Figures (mean absolute error in degrees over the neck's and the head's three axi
 - `Eval/G_pose_data/{neck,head}_deg`: G_ema's pose branch for the held-out cameras against the labels;
 - `Eval/D_pose_fake/{neck,head}_deg`: D_ema on G_ema's posed renders against the pose they were rendered with.
 Written to stats.jsonl at every snapshot and printed by `python -m core.train eval SNAPSHOT --data PATH`.
-The geometry figure (canonical surface against the ground-truth body surface) is not computed yet.
+- `Eval/geometry/{chamfer,accuracy,completeness}` (world units) on synthetic datasets: see core.train.geometry.
 """
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ def evaluate_pose(G_ema, D_ema, data, schedule: ScheduleValues, config: Training
     return {name: float(value) for name, value in figures.items()}
 
 
+def evaluate_all(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingConfig, device: torch.device,
+                 warp_factory: Callable | None, truth) -> dict[str, float]:
+    """Pose figures, plus the geometry figures when the dataset has ground-truth surfaces (`truth` not None)."""
+    figures = evaluate_pose(G_ema, D_ema, data, schedule, config, device, warp_factory)
+    if truth is not None:
+        from core.train.geometry import evaluate_geometry
+
+        figures.update(evaluate_geometry(G_ema, truth, device))
+    return figures
+
+
 def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | Path | None, device: str,
                       images: int) -> dict[str, float | str]:
     """Load a training snapshot's G_ema and D_ema and evaluate them on `data_path`'s held-out images."""
@@ -81,5 +92,9 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
                               density_noise=0.0, neural_resolution=int(metadata.get("neural_resolution",
                                                                                     G_ema.config.neural_resolution)),
                               ema_beta=0.0)
-    figures = evaluate_pose(G_ema, D_ema, data, schedule, config, context.device)
+    from core.mesh import DEFAULT_MESH_BOUNDS
+    from core.train.geometry import GroundTruthSurfaces
+
+    truth = GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)
+    figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, None, truth)
     return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)), **figures}

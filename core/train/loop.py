@@ -23,7 +23,9 @@ from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscrimina
 from core.train import distributed
 from core.train.config import TrainingConfig, TrainingError
 from core.train.data import TrainingData, open_training_data
-from core.train.evaluate import evaluate_pose
+from core.train.evaluate import evaluate_all
+from core.mesh import DEFAULT_MESH_BOUNDS
+from core.train.geometry import GroundTruthSurfaces
 from core.train.grids import save_fake_grids, save_real_grid
 from core.train.phases import RealBatch, TrainingStep, requires_grad
 from core.train.schedules import schedule_values
@@ -185,6 +187,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                disable=not (context.is_main and options.progress_bar), file=sys.stderr, dynamic_ncols=True)
     tick_start_nimg, tick_start_time, run_start_time = progress.cur_nimg, time.perf_counter(), time.perf_counter()
     interrupted = False
+    ground_truth = None  # [surfaces or None], built at the first snapshot (synthetic datasets only)
 
     def write_snapshot(reason: str) -> None:
         metadata = {"preset": preset_name, "dataset": str(data.path), "command": options.command,
@@ -224,7 +227,10 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                 elapsed = time.perf_counter() - tick_start_time
                 stats.update(_progress_stats(progress, schedule, tick_start_nimg, elapsed, run_start_time, device))
                 if snapshot_due:
-                    stats.update(evaluate_pose(G_ema, D_ema, data, schedule, config, device, step.warp_factory))
+                    if ground_truth is None:
+                        ground_truth = [GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)]
+                    stats.update(evaluate_all(G_ema, D_ema, data, schedule, config, device, step.warp_factory,
+                                              ground_truth[0]))
                 append_stats_line(run_dir / "stats.jsonl", stats)
                 log(_tick_line(stats))
                 if progress.tick % config.image_snap_ticks == 0 or done:

@@ -128,3 +128,27 @@ def test_snapshot_lookup_and_refusal_of_generator_checkpoints(tmp_path):
     generator_file = save_checkpoint(tmp_path / "g.pt", generator_payload(TriGridGenerator(preset("tiny"))))
     with pytest.raises(CheckpointError, match="generator-only"):
         load_training_snapshot(generator_file)
+
+
+def test_chamfer_between_concentric_spheres_is_the_radius_gap():
+    import numpy as np
+    import trimesh
+
+    from core.train.geometry import chamfer, crop_faces, sample_surface
+
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    rng = np.random.default_rng(0)
+    inner = sample_surface(sphere.vertices * 0.20, sphere.faces, 4000, rng)
+    outer = sample_surface(sphere.vertices * 0.25, sphere.faces, 4000, rng)
+    assert np.linalg.norm(inner, axis=1) == pytest.approx(0.20, abs=2e-3)
+    figures = chamfer(inner, outer)
+    assert figures["chamfer"] == pytest.approx(0.05, abs=3e-3)
+    assert figures["accuracy"] == pytest.approx(0.05, abs=3e-3)
+    upper = crop_faces(sphere.vertices, sphere.faces, ((-1, 0, -1), (1, 1, 1)))
+    assert 0 < len(upper) < len(sphere.faces) and (sphere.vertices[upper][..., 1] >= 0).all()
+
+
+def test_ema_half_life_follows_the_batch_and_is_capped_for_short_runs():
+    assert TrainingConfig.for_run(6000.0, batch=32).ema_kimg == 10.0
+    assert TrainingConfig.for_run(60.0, batch=8).ema_kimg == 2.5
+    assert TrainingConfig.for_run(10.0, batch=32).ema_kimg == pytest.approx(0.5)
