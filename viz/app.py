@@ -11,6 +11,7 @@ import glfw
 
 from viz.app_config import AppConfig
 from viz.capture import save_png
+from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
 from viz.gl_utils import ImageTexture, read_window_pixels
 from viz.menus import model_label, show_menus, show_status
@@ -37,26 +38,27 @@ PANEL_LAYOUT = (
 TestFunction = Callable[["imgui.test_engine.TestContext"], None]
 
 
-def initial_state(config: AppConfig) -> tuple[AppState, bool, list[str]]:
-    """(state to start with, True if the model is the untrained stand-in, messages about what was restored)."""
+def initial_state(config: AppConfig) -> tuple[AppState, bool, list[tuple[str, str]]]:
+    """(state to start with, True if the model is the untrained stand-in, (level, message) pairs for the user)."""
     messages = []
     state = AppState()
     source = config.state_file or (config.remembered_state_path if config.remember_state else None)
     if source is not None and (config.state_file is not None or Path(source).exists()):
         try:
             state = load_state(source)
-            messages.append(f"state restored from {source}")
+            messages.append(("info", f"state restored from {source}"))
         except StateFileError as error:
             if config.state_file is not None:
                 raise
-            messages.append(f"{error} (started from defaults)")
+            messages.append(("warning", f"{error} (started from defaults)"))
     checkpoint, untrained = config.resolve_checkpoint()
     if config.checkpoint or not (config.state_file and state.checkpoint):
         state.checkpoint = checkpoint
     else:
         untrained = False
     if untrained:
-        messages.append("no trained default model yet (checkpoints/default.pt): showing an untrained preset:small")
+        messages.append(("warning", "no trained default model yet (checkpoints/default.pt): showing an untrained "
+                         f"{checkpoint}"))
     return state, untrained, messages
 
 
@@ -70,13 +72,12 @@ class VisualizerApp:
         self.texture = ImageTexture()
         self.controller = Controller(state, client, config.device, Path(config.data_dir) / "captures", untrained)
         self.controller.state_path = Path(config.state_file or Path(config.config_dir) / "saved_state.json")
-        for message in messages:
-            self.controller.info.message(message, "warning" if "untrained" in message or "defaults" in message else "info")
+        for level, message in messages:
+            self.controller.info.message(message, level)
         context = self.controller.context
         self.viewport = Viewport(context, self.texture)
-        self.checkpoint_widget = CheckpointWidget(context)
         self.panels = {
-            "Latent": LatentWidget(context), "Model": self.checkpoint_widget, "Camera": CameraWidget(context),
+            "Latent": LatentWidget(context), "Model": CheckpointWidget(context), "Camera": CameraWidget(context),
             "Pose": PoseWidget(context), "Render": RenderWidget(context),
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
         }
@@ -94,7 +95,7 @@ class VisualizerApp:
         return self.controller.state
 
     @property
-    def info(self):
+    def info(self) -> RuntimeInfo:
         return self.controller.info
 
     # ----- running -----

@@ -18,14 +18,14 @@ def test_remembered_session_is_restored_but_the_checkpoint_comes_from_the_comman
     save_state(remembered, tmp_path / "config" / "state.json")
     state, untrained, messages = initial_state(config(tmp_path, checkpoint="preset:tiny"))
     assert state.camera.yaw_deg == 33.0 and state.checkpoint == "preset:tiny" and not untrained
-    assert any("restored" in message for message in messages)
+    assert ("info", f"state restored from {tmp_path / 'config' / 'state.json'}") in messages
 
 
 def test_missing_default_model_says_untrained(tmp_path, monkeypatch):
     monkeypatch.setattr("viz.app_config.DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
     state, untrained, messages = initial_state(config(tmp_path))
     assert state.checkpoint == "preset:small" and untrained
-    assert any("untrained" in message for message in messages)
+    assert any(level == "warning" and "untrained preset:small" in text for level, text in messages)
 
 
 def test_state_file_brings_its_own_checkpoint(tmp_path):
@@ -41,7 +41,7 @@ def test_corrupt_remembered_state_falls_back_to_defaults_but_a_corrupt_state_fil
     (tmp_path / "config" / "state.json").write_text("{broken")
     state, _, messages = initial_state(config(tmp_path, checkpoint="preset:tiny"))
     assert state.camera == AppState().camera
-    assert any("started from defaults" in message for message in messages)
+    assert any(level == "warning" and "started from defaults" in text for level, text in messages)
     with pytest.raises(StateFileError, match="broken.json"):
         bad = tmp_path / "broken.json"
         bad.write_text("[")
