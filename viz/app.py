@@ -87,7 +87,8 @@ class VisualizerApp:
         self._title = ""
         self._presentation_applied = False
         self._hidden_by_presentation: list[str] = []
-        self._frame_started = 0.0
+        self._frame_started = 0.0  # perf_counter at the start of this frame
+        self._last_frame_end = 0.0  # perf_counter at the end of the previous frame
         self._animating = False  # turntable or latent animation ran this frame
 
     @property
@@ -222,12 +223,13 @@ class VisualizerApp:
         if self.config.fps_idle > 0:
             idling = hello_imgui.get_runner_params().fps_idling
             idling.enable_idling = not (self._animating or self.info.recording or dragging)
-        work_s = time.perf_counter() - self._frame_started
-        self.info.frame_work_ms.append(work_s * 1000.0)
-        # Leave the rest of a 1/max_fps frame to the render worker instead of spinning.
-        spare = 1.0 / self.config.max_fps - work_s
+        now = time.perf_counter()
+        self.info.frame_work_ms.append((now - self._frame_started) * 1000.0)
+        # Without vsync (virtual displays) the loop would spin: keep frames at least 1/max_fps apart.
+        spare = 1.0 / self.config.max_fps - (now - self._last_frame_end)
         if spare > 0:
             time.sleep(spare)
+        self._last_frame_end = time.perf_counter()
 
     def _before_swap(self) -> None:
         target = self.controller.pending_window_capture
