@@ -3,10 +3,12 @@ window title, dropping a file, the menu."""
 from __future__ import annotations
 
 import glfw
+import numpy as np
 import pytest
 from imgui_bundle import hello_imgui, imgui
+from PIL import Image
 
-from tests.app.driver import differs, make_config, settle, wait_until
+from tests.app.driver import GUI_WINDOW_SIZE, differs, make_config, settle, wait_until
 from tests.widgets.fakes import PREDICTED_POSE_DEG, FakeClient
 from viz.app import VisualizerApp
 from viz.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
@@ -75,6 +77,13 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
         ctx.yield_(2)
         seen["applied pose"] = app.state.pose.degrees()
 
+        ctx.window_focus("//Capture")
+        ctx.item_click("//Capture/Save PNG")
+        ctx.item_check("//Capture/Whole window")
+        ctx.item_click("//Capture/Save PNG")
+        ctx.yield_(3)
+        seen["shown image"] = app.controller.last_image.copy()
+
         app._on_drop(None, [str(dropped)])
         wait_until(ctx, lambda: app.info.active_checkpoint == str(dropped), 10, "the dropped checkpoint")
         ctx.yield_(3)
@@ -97,5 +106,10 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
     assert [seed for seed, _ in seen["blended seeds"]] == [0, 1]
     assert sum(weight for _, weight in seen["blended seeds"]) == pytest.approx(1.0)
     assert seen["applied pose"] == PREDICTED_POSE_DEG
+    captures = tmp_path / "data" / "captures"
+    [render_png] = captures.glob("render-*.png")
+    [window_png] = captures.glob("window-*.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(render_png)), seen["shown image"])
+    assert Image.open(window_png).size == GUI_WINDOW_SIZE
     assert app.state.ui.recent_checkpoints[0] == str(dropped)
     assert seen["dropped title"] == "Portrait visualizer - dropped.pt (untrained)"
