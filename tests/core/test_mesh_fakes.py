@@ -15,10 +15,10 @@ PEAK = 20.0  # raw sigma at the centre; the surface (raw 0) is where the ellipso
 COLOUR_GAIN = 2.0  # raw colour = clamp(gain * position): a vertex's colour tells where it is
 
 
-def ellipsoid_sigma(points: torch.Tensor, centre=CENTRE, radii=RADII) -> torch.Tensor:
-    """Raw sigma [..., 1] = PEAK * (1 - sum(((p - c) / r)^2)): positive inside, 0 on the surface."""
+def ellipsoid_sigma(points: torch.Tensor, centre=CENTRE, radii=RADII, peak=PEAK) -> torch.Tensor:
+    """Raw sigma [..., 1] = peak * (1 - sum(((p - c) / r)^2)): positive inside, 0 on the surface."""
     scaled = (points - torch.tensor(centre, device=points.device)) / torch.tensor(radii, device=points.device)
-    return (PEAK * (1 - (scaled ** 2).sum(-1)))[..., None]
+    return (peak * (1 - (scaled ** 2).sum(-1)))[..., None]
 
 
 class IdentityToRGB:
@@ -31,16 +31,16 @@ class IdentityToRGB:
 class EllipsoidGenerator:
     """A 'generator' whose density is the analytic ellipsoid and whose features are COLOUR_GAIN * position."""
 
-    def __init__(self, centre=CENTRE, radii=RADII):
+    def __init__(self, centre=CENTRE, radii=RADII, peak=PEAK):
         self.config = preset("tiny")
-        self.centre, self.radii = centre, radii
+        self.centre, self.radii, self.peak = centre, radii, peak
         self.torgb = IdentityToRGB()
         self.calls = 0  # sample_density calls, to check that refused work never starts
 
     def sample_density(self, planes, points, rendering=None):
         self.calls += 1
         features = torch.cat([COLOUR_GAIN * points, torch.zeros_like(points[..., :1])], dim=-1)
-        return ellipsoid_sigma(points, self.centre, self.radii), features
+        return ellipsoid_sigma(points, self.centre, self.radii, self.peak), features
 
 
 def fake_planes() -> torch.Tensor:
