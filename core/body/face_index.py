@@ -74,8 +74,8 @@ class NearestFaceIndex:
         self.cell_starts = torch.cumsum(self.cell_counts, 0) - self.cell_counts  # [cells] CSR offsets
         if moving_faces is None:
             moving_faces = torch.ones(len(self.faces.v0), dtype=torch.bool, device=self.device)
-        cluster_moving = moving_faces[self.cluster_faces].any(dim=1)  # [K]
-        moving_pairs = cluster_moving[clusters].to(torch.long)
+        self.cluster_moving = moving_faces[self.cluster_faces].any(dim=1)  # [K]
+        moving_pairs = self.cluster_moving[clusters].to(torch.long)
         self.cell_moving = torch.zeros_like(self.cell_counts).index_add_(0, keys, moving_pairs) > 0  # [cells]
 
     def _build_clusters(self, triangles: torch.Tensor) -> None:
@@ -152,11 +152,11 @@ class NearestFaceIndex:
             end = min(max(end, start + 1), len(active))
             rows = active[start:end]
             distance[rows], nearest[rows] = self._query_rows(points[rows], self._linear(cell[rows], self.dims),
-                                                             candidates[rows])
+                                                             candidates[rows], skip_static)
             start = end
         return distance, nearest
 
-    def _query_rows(self, points, cells, counts) -> tuple[torch.Tensor, torch.Tensor]:
+    def _query_rows(self, points, cells, counts, skip_static: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact nearest face for points [P, 3] whose cells [P] hold counts [P] > 0 candidate clusters."""
         rows = points.shape[0]
         pair_row = torch.repeat_interleave(torch.arange(rows, device=self.device), counts)
@@ -169,7 +169,12 @@ class NearestFaceIndex:
         bounds = torch.index_select(self.cluster_bounds, 0, pair_cluster)  # [M, 7] anchor, centre, radius
         upper = _segment_min((pair_points - bounds[:, 0:3]).norm(dim=-1), pair_row, rows)
         lower = (pair_points - bounds[:, 3:6]).norm(dim=-1) - bounds[:, 6]
-        keep = torch.nonzero((lower <= torch.index_select(upper, 0, pair_row)) & (lower < self.reach)).squeeze(1)
+        keep = (lower <= torch.index_select(upper, 0, pair_row)) & (lower < self.reach)
+        if skip_static:  # a point whose surviving clusters all stay in place is left where it is
+            moving = torch.index_select(self.cluster_moving, 0, pair_cluster) & keep
+            row_moving = torch.zeros(rows, dtype=torch.long, device=self.device).index_add_(0, pair_row, moving.long())
+            keep &= torch.index_select(row_moving > 0, 0, pair_row)
+        keep = torch.nonzero(keep).squeeze(1)
         pair_row = torch.index_select(pair_row, 0, keep).repeat_interleave(CLUSTER_SIZE)
         pair_face = torch.index_select(self.cluster_faces, 0, torch.index_select(pair_cluster, 0, keep)).reshape(-1)
         # Face spheres next, then the exact distance on what is left.
