@@ -9,6 +9,7 @@ from viz.state import wrap_degrees
 
 ORBIT_DEG_PER_PIXEL = 0.3  # drag sensitivity: a 600-pixel drag turns the head by 180 degrees
 ZOOM_PER_WHEEL_STEP = 0.92  # field of view factor per scroll step (in = narrower)
+SCROLL_SETTLE_S = 0.4  # scroll steps closer together than this are one edit (one undo step, previews between)
 PITCH_LIMIT_DEG = 80.0
 FOV_LIMITS_DEG = (4.0, 45.0)
 
@@ -30,7 +31,8 @@ class Viewport:
     def __init__(self, context: WidgetContext, texture: ImageTexture):
         self.context = context
         self.texture = texture
-        self.dragging = False  # True while the mouse orbits the camera (requests become previews)
+        self.dragging = False  # True while the mouse orbits or zooms the camera (requests become previews)
+        self._last_scroll = -1.0e9  # imgui time of the newest scroll step over the view
 
     def __call__(self, show: bool) -> None:
         if not show:
@@ -41,14 +43,16 @@ class Viewport:
         area = imgui.get_content_region_avail()
         area = (max(area.x, 1.0), max(area.y, 1.0))
         imgui.invisible_button("render view", area)
-        self.dragging = imgui.is_item_active()
-        if self.dragging:
+        now = imgui.get_time()
+        if imgui.is_item_active():
             delta = imgui.get_io().mouse_delta
             camera.yaw_deg = wrap_degrees(camera.yaw_deg - delta.x * ORBIT_DEG_PER_PIXEL)
             camera.pitch_deg = min(PITCH_LIMIT_DEG, max(-PITCH_LIMIT_DEG, camera.pitch_deg + delta.y * ORBIT_DEG_PER_PIXEL))
         wheel = imgui.get_io().mouse_wheel
         if imgui.is_item_hovered() and wheel:
+            self._last_scroll = now
             camera.fov_deg = min(FOV_LIMITS_DEG[1], max(FOV_LIMITS_DEG[0], camera.fov_deg * ZOOM_PER_WHEEL_STEP**wheel))
+        self.dragging = imgui.is_item_active() or now - self._last_scroll < SCROLL_SETTLE_S
 
         draw = imgui.get_window_draw_list()
         draw.add_rect_filled(origin, (origin.x + area[0], origin.y + area[1]), imgui.get_color_u32((0.06, 0.06, 0.07, 1.0)))
