@@ -11,15 +11,16 @@ import pytest
 import torch
 
 from core.body import load_body_model
-from core.camera import camera_yaw_pitch_deg, mirror_camera, mirror_pose
+from core.camera import camera_yaw_pitch_deg, mirror_camera, mirror_pose, orbit_camera
 from core.data.check import check_dataset
 from core.data.labels import sample_name
 from core.data.props import HEAD_JOINT
 from core.data.reader import PortraitDataset
 from core.data.records import identity_mesh, read_record
+from core.data.appearance import Lighting
 from core.data.scene import Dresser, SceneSpec, pose_identities, project
 from core.data.storage import DatasetError
-from core.data.synth import SynthesisPool, SynthSettings, sample_scene, synthesize
+from core.data.synth import SynthesisPool, SynthSettings, sample_appearance_of, sample_scene, synthesize
 from core.rendering.rays import generate_rays
 
 RESOLUTION = 64
@@ -83,6 +84,7 @@ def test_output_layout_labels_and_record(dataset_root):
     assert dataset.names == [sample_name(i) for i in range(COUNT)]
     record = read_record(dataset_root)
     assert sorted(record.identities) == [0, 1, 2]  # two views per identity
+    assert all(record.identities[i] == sample_appearance_of(SETTINGS, i) for i in range(3))  # exact JSON round trip
     for index, entry in enumerate(dataset.entries):
         # Labels depend only on (seed, index): the same for any number of workers.
         np.testing.assert_allclose(entry.label, sample_scene(SETTINGS, index).label(), atol=1e-6)
@@ -186,3 +188,27 @@ def test_a_worker_that_cannot_start_reports_why(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="could not start.*PYOPENGL_PLATFORM=egl or osmesa"):
         synthesize(tmp_path / "broken", 2, SETTINGS, progress=False)
     assert not (tmp_path / "broken" / "images").exists() or not any((tmp_path / "broken" / "images").rglob("*.png"))
+
+
+def test_face_front_hair_back_shirt_below(pool, dresser):
+    """With ambient light only, pixels show albedo: skin on the cheek from the front, hair on the back of the
+    head from behind, the shirt on the chest (so the views are told apart by content, not only by labels)."""
+    look = dataclasses.replace(sample_appearance_of(SETTINGS, 0), hair_style="short", hairline_deg=30.0,
+                               betas=(0.0,) * 10, skin=(0.8, 0.6, 0.5), hair_colour=(0.1, 0.2, 0.7),
+                               shirt_colour=(0.2, 0.7, 0.2))
+    flat = Lighting((0.0, 1.0, 0.0), ambient=1.0, diffuse=0.0, specular=0.0,
+                    background_top=(1.0, 1.0, 1.0), background_bottom=(1.0, 1.0, 1.0))
+    zero_pose = np.zeros(6)
+    front = SceneSpec(0, orbit_camera(0.0, 0.0)[0].double().numpy(), zero_pose, flat)
+    back = SceneSpec(0, orbit_camera(180.0, 0.0)[0].double().numpy(), zero_pose, flat)
+    (front_image, _), (back_image, _) = pool.render_specs([front, back], [look, look])
+    person = dresser.dress(look)
+    head = dresser.anchors.surface(person.body_vertices)
+    chest = person.body_vertices[np.argmin(np.linalg.norm(person.body_vertices - [0.0, -0.13, 0.15], axis=1))]
+    for image, spec, point, colour in (
+        (front_image, front, head.surface(-22.0, 12.0), look.skin),
+        (back_image, back, head.surface(15.0, 180.0), look.hair_colour),
+        (front_image, front, chest, look.shirt_colour),
+    ):
+        column, row = np.floor(project(point[None], spec.camera, RESOLUTION)[0]).astype(int)
+        np.testing.assert_allclose(image[row, column], np.asarray(colour) * 255, atol=3)
