@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     video = commands.add_parser("video", help="a video along a camera/pose path (MP4 or GIF)")
     _common_options(video)
-    video.add_argument("--seeds", type=parse_seeds, default=(0,),
-                       help="seeds: one grid cell each, or the identities a morph passes through (default 0)")
+    video.add_argument("--seeds", type=parse_seeds, default=None,
+                       help="seeds: one grid cell each, or the identities a morph passes through (default 0); "
+                            "a path file with latents shows its own")
     video.add_argument("--path", required=True, help=f"a preset ({', '.join(PRESET_NAMES)}) or a path .json file")
     video.add_argument("--fps", type=float, default=30.0, help="frames per second (default %(default)s)")
     video.add_argument("--seconds", type=float, default=None, help="length (default: the path's own)")
@@ -105,6 +106,10 @@ def _views(yaws: tuple[float, ...], pitches: tuple[float, ...]) -> list[tuple[fl
 def run_images(args: argparse.Namespace) -> int:
     device = parse_device(args.device)
     views = _views(args.yaw, args.pitch)
+    count = len(args.seeds) * len(views)
+    if args.grid is not None and args.grid[0] * args.grid[1] < count:
+        raise ValueError(f"--grid {args.grid[0]}x{args.grid[1]} holds fewer cells than the {count} images "
+                         f"({len(args.seeds)} seeds x {len(views)} views)")
     generator, description = load_model(args.checkpoint, device)
     print(f"model: {description}; device {device}", file=sys.stderr)
     renderer = ViewRenderer(generator, _settings(args, args.resolution, args.cond_pose))
@@ -120,7 +125,6 @@ def run_images(args: argparse.Namespace) -> int:
                     write_png(pixels, args.out / f"seed{seed:04d}{view_tag}{FILE_SUFFIX[name]}.png")
                     sheets[name].append(pixels)
                 bar.update(1)
-    count = len(args.seeds) * len(views)
     columns, rows = args.grid or ((len(views), len(args.seeds)) if len(views) > 1 else grid_shape(count, None))
     for name, images in sheets.items():
         write_png(tile(images, columns, rows), args.out / f"grid{FILE_SUFFIX[name]}.png")
@@ -132,7 +136,7 @@ def run_images(args: argparse.Namespace) -> int:
 def _video_path(args: argparse.Namespace):
     camera = CameraKey(args.yaw, args.pitch, args.radius, args.focal)
     if args.path in PRESET_NAMES:
-        return preset_path(args.path, args.seconds, args.seeds, args.psi, camera, args.pose)
+        return preset_path(args.path, args.seconds, args.seeds or (0,), args.psi, camera, args.pose)
     if not args.path.endswith(".json"):
         raise ValueError(f"--path {args.path!r}: not a preset ({', '.join(PRESET_NAMES)}) nor a .json path file")
     return load_path(Path(args.path).expanduser())
@@ -142,10 +146,14 @@ def run_video(args: argparse.Namespace) -> int:
     check_video_target(args.out)
     device = parse_device(args.device)
     path = _video_path(args)
+    has_latents = path.keyframes[0].latent is not None
+    if has_latents and args.seeds is not None and args.path not in PRESET_NAMES:
+        print(f"note: {args.path} has its own latents; --seeds is not used", file=sys.stderr)
+    args.seeds = args.seeds or (0,)
+    if args.grid is not None and not has_latents and args.grid[0] * args.grid[1] < len(args.seeds):
+        raise ValueError(f"--grid {args.grid[0]}x{args.grid[1]} holds fewer cells than the {len(args.seeds)} seeds")
     if args.save_path is not None:
         save_path(path, args.save_path)
-    if args.grid is not None and path.keyframes[0].latent is None:
-        grid_shape(len(args.seeds), args.grid)
     generator, description = load_model(args.checkpoint, device)
     print(f"model: {description}; device {device}", file=sys.stderr)
     # A fixed conditioning pose keeps the identity steady while the head moves (one tri-grid per seed).

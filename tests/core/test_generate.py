@@ -156,6 +156,11 @@ def test_bad_inputs_fail_with_a_clear_message(checkpoint, tmp_path, capsys):
     assert "even" in capsys.readouterr().err and not list(tmp_path.glob("odd*"))
     assert _video(checkpoint, tmp_path / "clip.avi", "--path", "turntable") == 2
     assert ".mp4 or .gif" in capsys.readouterr().err
+    assert _video(checkpoint, tmp_path / "g.mp4", "--path", "turntable", "--seeds", "0-4", "--grid", "2x2") == 2
+    assert "holds fewer cells than the 5 seeds" in capsys.readouterr().err
+    assert main(["images", "--checkpoint", checkpoint, "--seeds", "0-3", "--yaw", "0,90", "--grid", "3x2",
+                 "--out", str(tmp_path / "none")]) == 2
+    assert "fewer cells than the 8 images" in capsys.readouterr().err
     assert main(["images", "--checkpoint", str(tmp_path / "missing.pt"), "--device", "cpu", "--seeds", "0",
                  "--out", str(tmp_path / "none")]) == 2
     assert "missing.pt" in capsys.readouterr().err
