@@ -62,15 +62,6 @@ def wait_until(ctx, condition: Callable[[], bool], timeout_s: float, what: str) 
         ctx.yield_()
 
 
-def wait_for_new_image(ctx, app, timeout_s: float = 60.0) -> np.ndarray:
-    """Waits until a render newer than the current one is shown and the worker is idle; returns it."""
-    seen = app.info.renders
-    wait_until(ctx, lambda: app.info.renders > seen, timeout_s, "a new render")
-    wait_until(ctx, lambda: not app.info.busy and app.controller.client.poll is not None, timeout_s, "an idle worker")
-    ctx.yield_(2)
-    return app.controller.last_image.copy()
-
-
 def settle(ctx, app, timeout_s: float = 60.0) -> np.ndarray:
     """Waits until the newest request was answered and shown; returns the shown image."""
     ctx.yield_(2)
