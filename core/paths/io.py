@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.paths.model import (
-    EASINGS, PATH_FORMAT, YAW_MODES, CameraKey, CameraPath, Keyframe, LatentKey, validate_path,
+    DEFAULT_PSI, EASINGS, PATH_FORMAT, YAW_MODES, CameraKey, CameraPath, Keyframe, LatentKey, validate_path,
 )
 
 _TOP_FIELDS = ("format", "name", "yaw", "loop", "keyframes")
@@ -91,7 +91,7 @@ def _pose(value: Any, previous: tuple[float, ...], where: str) -> tuple[float, .
 
 def _latent(value: Any, previous: LatentKey | None, where: str) -> LatentKey:
     fields = _object(value, _LATENT_FIELDS, where)
-    psi = _number(fields["psi"], f"{where}.psi") if "psi" in fields else (previous.psi if previous else 0.7)
+    psi = _number(fields["psi"], f"{where}.psi") if "psi" in fields else (previous.psi if previous else DEFAULT_PSI)
     if "seeds" not in fields:
         if previous is None:
             raise _FieldError(f"{where} is missing 'seeds' (a list of integer seeds)")

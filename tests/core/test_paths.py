@@ -96,6 +96,14 @@ def test_frame_times_leave_out_the_repeated_end_of_a_loop():
     assert [evaluate(turntable, t).camera.yaw_deg for t in stretched] == [60.0 * k for k in range(6)]
 
 
+def test_a_single_keyframe_needs_a_length_and_holds_still():
+    still = CameraPath((Keyframe(0.0, CameraKey(25.0), (5.0, 0, 0, 0, 0, 0)),))
+    with pytest.raises(ValueError, match="give the video's length in seconds"):
+        frame_times(still, fps=10)
+    states = [evaluate(still, t) for t in frame_times(still, fps=3, seconds=1.0)]
+    assert len(states) == 3 and all(s.camera.yaw_deg == 25.0 and s.pose_deg[0] == 5.0 for s in states)
+
+
 def test_latents_cross_fade_in_w_and_psi_interpolates():
     path = CameraPath((Keyframe(0.0, latent=LatentKey(((0, 1.0),), 0.5)),
                        Keyframe(2.0, latent=LatentKey(((3, 1.0),), 1.0))))
