@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.camera import orbit_camera
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-colors", action="store_true", help="skip the vertex colours")
     parser.add_argument("--warp", choices=["grid", "exact"], default="grid",
                         help="body warp of posed shapes: grid (default, as the renders) or exact (slow, 8x per point)")
+    parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
+                        help="nodes per side of the grid warp (default %(default)s, as the renders)")
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
     return parser
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         body = load_body_model(args.body_model, device=device)
         point_warp = make_warp(body, pose, args.warp, thickness=generator.config.thickness,
-                               box_warp=generator.config.rendering.box_warp)
+                               box_warp=generator.config.rendering.box_warp, resolution=args.warp_resolution)
     options = MeshOptions(resolution=args.resolution, level=args.level, grid_smoothing=args.grid_smooth,
                           taubin_steps=args.smooth, colors=not args.no_colors)
     with tqdm(total=100, desc="mesh", unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
