@@ -41,11 +41,23 @@ def write_record(root: Path, settings, samples: list) -> Path:
     return atomic_write_bytes(Path(root) / RECORD_FILE, json.dumps(document, indent=1).encode())
 
 
+_RECORDS: dict = {}  # (path, modification time, size) -> SynthRecord: readers ask once per identity
+
+
 def read_record(root: str | os.PathLike) -> SynthRecord:
-    """Read a synth output folder's synth.json (errors name the file)."""
-    path = Path(root) / RECORD_FILE
+    """Read a synth output folder's synth.json (errors name the file); cached until the file changes."""
+    path = Path(root).resolve() / RECORD_FILE
     if not path.is_file():
         raise DatasetError(path, "is missing; only datasets made by `python -m core.data synth` have one")
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _RECORDS:
+        _RECORDS.clear()
+        _RECORDS[key] = _parse_record(path)
+    return _RECORDS[key]
+
+
+def _parse_record(path: Path) -> SynthRecord:
     try:
         document = json.loads(path.read_text())
         if document.get("format") != RECORD_FORMAT:
@@ -60,16 +72,27 @@ def read_record(root: str | os.PathLike) -> SynthRecord:
     return SynthRecord(settings=document["settings"], identities=identities, samples=samples)
 
 
-def identity_mesh(root: str | os.PathLike, identity: int, body=None):
-    """The canonical (rest-pose) ground-truth mesh of one identity: a `PosedMesh` (vertices, faces, colours).
+_DRESSERS: dict = {}  # body-model file -> Dresser (its head anchors take about a second to compute)
 
-    `body` is a loaded BodyModel; None loads the one the dataset was made with.
-    """
+
+def _dresser(body_path: str | None, body):
     from core.body import load_body_model
     from core.data.scene import Dresser
 
+    if body is not None:
+        return Dresser(body)
+    if body_path not in _DRESSERS:
+        _DRESSERS[body_path] = Dresser(load_body_model(body_path))
+    return _DRESSERS[body_path]
+
+
+def identity_mesh(root: str | os.PathLike, identity: int, body=None):
+    """The canonical (rest-pose) ground-truth mesh of one identity: a `PosedMesh` (vertices, faces, colours).
+
+    `body` is a loaded BodyModel; None uses the one the dataset was made with (loaded once per process).
+    """
     record = read_record(root)
     if identity not in record.identities:
         raise KeyError(f"identity {identity} is not in {Path(root) / RECORD_FILE} (it has {len(record.identities)})")
-    body = body if body is not None else load_body_model(record.settings.get("body_path"))
-    return Dresser(body).dress(record.identities[identity]).canonical_mesh()
+    dresser = _dresser(record.settings.get("body_path"), body)
+    return dresser.dress(record.identities[identity]).canonical_mesh()

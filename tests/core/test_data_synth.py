@@ -212,3 +212,14 @@ def test_face_front_hair_back_shirt_below(pool, dresser):
     ):
         column, row = np.floor(project(point[None], spec.camera, RESOLUTION)[0]).astype(int)
         np.testing.assert_allclose(image[row, column], np.asarray(colour) * 255, atol=3)
+
+
+def test_bad_record_files_are_named(tmp_path):
+    with pytest.raises(DatasetError, match=r"synth\.json: is missing"):
+        read_record(tmp_path)
+    (tmp_path / "synth.json").write_text('{"format": "portrait-synth/1", "identities": {"0": {"skin": 1}}}')
+    with pytest.raises(DatasetError, match=r"synth\.json: is not a valid synth record"):
+        read_record(tmp_path)
+    (tmp_path / "synth.json").write_text('{"format": "something-else"}')
+    with pytest.raises(DatasetError, match=r"synth\.json: has format 'something-else'"):
+        read_record(tmp_path)
