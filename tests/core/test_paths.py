@@ -13,7 +13,8 @@ import pytest
 
 from core.paths import (
     PATH_FORMAT, CameraKey, CameraPath, Keyframe, LatentKey, PathFileError, ease, evaluate, frame_times,
-    load_path, path_from_dict, preset_path, save_path, unwrap_yaws,
+    append_keyframe, insert_keyframe, load_path, path_from_dict, preset_path, remove_keyframe, retime, save_path,
+    unwrap_yaws,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,3 +175,22 @@ def test_missing_file_and_latents_on_only_some_keyframes(tmp_path):
 def test_the_path_modules_do_not_import_torch():
     code = "import sys, core.paths; assert 'torch' not in sys.modules, 'core.paths imported torch'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_recorder_edits_keep_paths_valid():
+    path = append_keyframe(None, Keyframe(5.0, CameraKey(10.0)), 1.0)  # the first keyframe lands at 0
+    path = append_keyframe(path, Keyframe(0.0, CameraKey(50.0)), 2.0)
+    path = insert_keyframe(path, Keyframe(1.0, CameraKey(20.0)))
+    assert [(key.time_s, key.camera.yaw_deg) for key in path.keyframes] == [(0.0, 10.0), (1.0, 20.0), (2.0, 50.0)]
+    replaced = insert_keyframe(path, Keyframe(1.0, CameraKey(30.0)))
+    assert [key.camera.yaw_deg for key in replaced.keyframes] == [10.0, 30.0, 50.0]
+    shifted = remove_keyframe(path, 0)
+    assert [(key.time_s, key.camera.yaw_deg) for key in shifted.keyframes] == [(0.0, 20.0), (1.0, 50.0)]
+    assert remove_keyframe(remove_keyframe(shifted, -1), 0) is None
+    stretched = retime(path, 6.0)
+    assert [key.time_s for key in stretched.keyframes] == [0.0, 3.0, 6.0]
+    assert evaluate(stretched, 4.5).camera.yaw_deg == pytest.approx(35.0)
+    with pytest.raises(ValueError, match="positive time"):
+        append_keyframe(path, Keyframe(0.0), 0.0)
+    with pytest.raises(IndexError, match="has 3"):
+        remove_keyframe(path, 3)
