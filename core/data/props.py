@@ -147,7 +147,11 @@ def _unit_sphere(rings: int, segments: int) -> tuple[np.ndarray, np.ndarray]:
     grid = direction(elevations[:, None], azimuths[None, :]).reshape(-1, 3)
     vertices = np.concatenate([[[0.0, 1.0, 0.0]], grid, [[0.0, -1.0, 0.0]]])
     faces = []
-    ring = lambda r, s: 1 + r * segments + s % segments  # noqa: E731 - index helper
+
+    def ring(row: int, segment: int) -> int:
+        """Vertex index of `segment` (wrapping) on latitude ring `row` (after the north pole)."""
+        return 1 + row * segments + segment % segments
+
     for s in range(segments):
         faces.append((0, ring(0, s), ring(0, s + 1)))
         faces.append((len(vertices) - 1, ring(rings - 1, s + 1), ring(rings - 1, s)))

@@ -148,8 +148,12 @@ def composite(rgba: np.ndarray, lighting: Lighting) -> tuple[np.ndarray, np.ndar
     backdrop = (1 - blend) * np.asarray(lighting.background_top) + blend * np.asarray(lighting.background_bottom)
     alpha = rgba[..., 3:4]
     image = rgba[..., :3] + backdrop * (1 - alpha)
-    to_bytes = lambda values: np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
-    return to_bytes(image), to_bytes(alpha)
+    return _to_bytes(image), _to_bytes(alpha)
+
+
+def _to_bytes(values: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to rounded uint8."""
+    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
 
 
 def project(points: np.ndarray, camera: np.ndarray, resolution: int) -> np.ndarray:
