@@ -123,6 +123,7 @@ class SceneRenderer:
         return results
 
     def render_indices(self, indices: list[int]) -> list[RenderedSample]:
+        """Sample and render the dataset images `indices` (their people come from the seed)."""
         specs = [sample_scene(self.settings, index) for index in indices]
         rendered = self.render_specs(specs)
         return [RenderedSample(index, image, mask, spec) for index, spec, (image, mask) in zip(indices, specs, rendered)]
