@@ -22,6 +22,8 @@ from core.config import GeneratorConfig
 
 FORMAT = "portrait-gan/1"
 KINDS = ("generator", "training")
+PRESET_PREFIX = "preset:"  # "preset:<name>" names a randomly initialised model instead of a file
+PRESET_INIT_SEED = 0  # every tool builds the same untrained model for the same preset
 
 
 class CheckpointError(Exception):
@@ -40,6 +42,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
+        # mkstemp makes owner-only files; snapshots are shared like any file the user writes.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as stream:
             torch.save(payload, stream)
             stream.flush()
@@ -104,6 +108,28 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     return generator.to(device), dict(payload.get("metadata", {}))
 
 
+def open_generator(spec: str | os.PathLike, device: torch.device | str = "cpu"):
+    """(generator in eval mode, metadata, trained?) from a checkpoint path or a `preset:<name>` spec.
+
+    A preset gives a randomly initialised model, seeded so that the visualizer and the command-line tools
+    show the same untrained model; its metadata says so in `note`.
+    """
+    spec = str(spec)
+    if not spec.startswith(PRESET_PREFIX):
+        generator, metadata = load_generator(Path(spec).expanduser(), device)
+        return generator, metadata, True
+    from core.config import preset
+    from core.generator import TriGridGenerator
+
+    name = spec[len(PRESET_PREFIX):]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(PRESET_INIT_SEED)
+        generator = TriGridGenerator(preset(name))
+    metadata = {"preset": name, "kimg": 0, "dataset": None,
+                "note": f"untrained: randomly initialised {name} model (seed {PRESET_INIT_SEED})"}
+    return generator.eval().requires_grad_(False).to(device), metadata, False
+
+
 def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """Copy `state` into `module`, raising a CheckpointError that lists missing, unexpected and mis-shaped tensors."""
     expected = module.state_dict()
@@ -145,6 +171,12 @@ def _validate_payload(path: Path, payload: Any) -> None:
     for key in ("config", "G_ema"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(path, f"the checkpoint has no {key!r} entry")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -17,14 +17,12 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from core.checkpoint import PRESET_PREFIX, open_generator
+from core.display import to_display_image
+from core.latents import blended_ws, style_mixed, z_from_seed
 from renderer.cache import LruCache
-from renderer.latents import blended_ws, style_mixed, z_from_seed
-from renderer.outputs import to_display_image
 from renderer.requests import RenderRequest, RenderResult
 
-PRESET_PREFIX = "preset:"
-# Seed of the random initialisation of "preset:<name>" models, so that they look the same on every run.
-PRESET_INIT_SEED = 0
 # Seed of the sampling draws when a request asks for deterministic rendering.
 SAMPLING_SEED = 0
 # Nodes per side of the warp grid below which a preview does not go.
@@ -220,24 +218,8 @@ def _model_key(checkpoint: str, device: torch.device) -> tuple:
 
 def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
     """Build a preset model (random weights, fixed seed) or load G_ema from a checkpoint file."""
-    if checkpoint.startswith(PRESET_PREFIX):
-        from core.config import preset
-        from core.generator import TriGridGenerator
-
-        name = checkpoint[len(PRESET_PREFIX):]
-        config = preset(name)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(PRESET_INIT_SEED)
-            generator = TriGridGenerator(config)
-        generator = generator.eval().requires_grad_(False).to(device)
-        metadata = {"preset": name, "kimg": 0, "dataset": None,
-                    "note": f"untrained: randomly initialised {name} model (seed {PRESET_INIT_SEED})"}
-        trained = False
-    else:
-        from core.checkpoint import load_generator
-
-        generator, metadata = load_generator(key[0], device)
-        trained = True
+    # A file is opened by its resolved path (key[0]); a preset spec stays as it is.
+    generator, metadata, trained = open_generator(key[0], device)
     config = generator.config
     info = {
         "checkpoint": checkpoint, "preset": metadata.get("preset"), "trained": trained,

@@ -6,8 +6,9 @@ import os
 import pytest
 import torch
 
-# Two cores on CI: more threads than cores only adds contention between test workers.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: tests also start render workers and training processes, and on a 2-core machine more
+# threads than that made small renders up to 15x slower through oversubscription.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

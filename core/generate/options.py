@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
+from core.checkpoint import open_generator
 from core.generate.render import OUTPUT_ALIASES, default_checkpoint
-from renderer.engine import PRESET_INIT_SEED, PRESET_PREFIX
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -88,21 +88,9 @@ def load_model(checkpoint: str | None, device: torch.device) -> tuple[torch.nn.M
             raise ValueError(f"no --checkpoint given and the default {path} does not exist; pass --checkpoint "
                              f"FILE.pt, or --checkpoint preset:small for an untrained model")
         checkpoint = str(path)
-    if checkpoint.startswith(PRESET_PREFIX):
-        from core.config import preset
-        from core.generator import TriGridGenerator
-
-        name = checkpoint[len(PRESET_PREFIX):]
-        config = preset(name)
-        # The same seed as the visualizer's presets, so both show the same untrained model.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(PRESET_INIT_SEED)
-            generator = TriGridGenerator(config)
-        description = f"untrained: randomly initialised {name} model (seed {PRESET_INIT_SEED})"
-        return generator.eval().requires_grad_(False).to(device), description
-    from core.checkpoint import load_generator
-
-    generator, metadata = load_generator(Path(checkpoint).expanduser(), device)
+    generator, metadata, trained = open_generator(checkpoint, device)
+    if not trained:
+        return generator, metadata["note"]
     known = [f"{key} {metadata[key]}" for key in ("preset", "kimg", "dataset") if metadata.get(key) is not None]
     description = f"{checkpoint} ({', '.join(known) or 'no metadata'})"
     return generator, description

@@ -18,8 +18,8 @@ from PIL import Image
 
 from core.camera import orbit_camera
 from core.paths import CameraKey, CameraPath, LatentKey, frame_times, evaluate
-from renderer.latents import blended_ws
-from renderer.outputs import to_display_image
+from core.latents import blended_ws
+from core.display import to_display_image
 
 # Short names accepted on the command line for the generator's outputs.
 OUTPUT_ALIASES = {"image": "image", "raw": "image_raw", "depth": "image_depth", "mask": "image_mask",

@@ -25,7 +25,7 @@ from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
 from core.mesh.grid import MESH_FORMATS, GridTooLargeError, export_mesh, save_grid
 from core.paths.model import DEFAULT_PSI
 from core.rendering.volume import CROPPED_SIGMA
-from renderer.latents import blended_ws
+from core.latents import blended_ws
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,3 +96,22 @@ def test_state_mismatch_lists_missing_unexpected_and_shapes(tmp_path):
         load_state_into(tmp_path / "x.pt", module, state, "G_ema")
     text = str(caught.value)
     assert "missing: bias" in text and "unexpected: extra" in text and "weight (5, 3) != (2, 3)" in text
+
+
+def test_saved_files_are_readable_like_any_user_file(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "snapshot.pt", _payload())
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_preset_spec_opens_the_same_untrained_model_every_time():
+    from core.checkpoint import open_generator
+
+    first, metadata, trained = open_generator("preset:tiny")
+    second, _, _ = open_generator("preset:tiny")
+    assert not trained and "untrained" in metadata["note"]
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name

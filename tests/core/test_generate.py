@@ -25,15 +25,6 @@ from renderer.requests import RenderRequest
 NEURAL = 16  # rays per side: keeps every frame well under 0.1 s on 2 cores
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny renders gain nothing from a second thread, and on a busy 2-core machine it made them ~15x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(1234)

@@ -13,7 +13,7 @@ from core.generator import TriGridGenerator
 from core.mesh import MeshOptions, generator_mesh, load_grid, median_level
 from core.mesh.__main__ import main, pose_degrees
 from core.mesh.separable import separable_density_grid
-from renderer.latents import blended_ws
+from core.latents import blended_ws
 
 SEED, PSI, RESOLUTION = 3, 0.7, 24
 

@@ -148,8 +148,8 @@ def test_bad_request_values_come_back_as_errors(renderer):
 def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
     from core.camera import orbit_camera
     from core.generator import TriGridGenerator
-    from renderer.engine import PRESET_INIT_SEED
-    from renderer.latents import z_from_seed
+    from core.checkpoint import PRESET_INIT_SEED
+    from core.latents import z_from_seed
 
     request = BASE.replace(seeds=((4, 0.3), (8, 0.7)), cond_yaw_deg=20.0, extras=("predicted_pose", "planes"))
     result = renderer.render(request)

@@ -7,7 +7,7 @@ import torch
 
 from core.camera import orbit_camera
 from core.config import preset
-from renderer.latents import blended_ws, style_mixed, z_from_seed
+from core.latents import blended_ws, style_mixed, z_from_seed
 
 CPU = torch.device("cpu")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from renderer.outputs import to_display_image
+from core.display import to_display_image
 
 
 def test_colour_images_map_minus_one_to_black_and_one_to_white():
