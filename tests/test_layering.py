@@ -70,3 +70,15 @@ def test_importing_every_core_module_loads_no_gui_module():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"GUI modules loaded by core: {result.stdout.strip()}"
+
+
+def test_core_never_imports_the_app_layers():
+    # Benchmarks measure the whole stack, so core/bench may drive the renderer; nothing else in core may.
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in _python_files("core")
+        if not path.is_relative_to(ROOT / "core" / "bench")
+        for module, _ in _imports(path)
+        if module in {"renderer", "viz", "widgets"}
+    ]
+    assert not offenders, offenders
