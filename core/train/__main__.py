@@ -40,6 +40,8 @@ def _train_parser() -> argparse.ArgumentParser:
                         help="body warp of fakes (none: faster CPU runs without posed necks)")
     parser.add_argument("--gamma", type=float, default=None, help="R1 weight of image and raw image")
     parser.add_argument("--gamma-seg", type=float, default=None, help="R1 weight of the mask")
+    parser.add_argument("--grid-size", type=int, default=None, help="samples per side of the image grids (default 4)")
+    parser.add_argument("--eval-images", type=int, default=None, help="held-out images per evaluation (default 16)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return parser
 
@@ -49,7 +51,8 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
     for name, value in (("tick_kimg", args.tick_kimg), ("snap_ticks", args.snap_ticks),
                         ("image_snap_ticks", args.image_snap_ticks),
                         ("neural_resolution_final", args.neural_resolution_final),
-                        ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg)):
+                        ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg), ("grid_size", args.grid_size),
+                        ("eval_images", args.eval_images)):
         if value is not None:
             overrides[name] = value
     return TrainingConfig.for_run(args.kimg, batch, **overrides)

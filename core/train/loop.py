@@ -86,7 +86,7 @@ def _step_seed(seed: int, rank: int, step: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
 
 
-def _warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig):
+def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig):
     """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
 
     The exact warp is differentiable in the pose, so G's pose branch also learns from the adversarial loss.
@@ -178,7 +178,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     sampler = distributed.InfiniteSampler(data.train_size, context.rank, context.world_size, config.seed,
                                           progress.sampler_position)
     step = TrainingStep(G, D, G_ema, D_ema, G_opt, D_opt, config, context, data.labels(device),
-                        _warp_factory(config.warp_mode, device, generator_config))
+                        make_warp_factory(config.warp_mode, device, generator_config))
     stop = _StopRequest()
     stop.install()
     collector = StatsCollector()

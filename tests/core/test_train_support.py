@@ -41,6 +41,7 @@ def write_dataset(root: Path, count: int = 8, resolution: int = 64, seed: int = 
 
 
 def training_command(data: Path, outdir: Path, kimg: float, *extra: str) -> list[str]:
-    """Arguments of a tiny CPU run: batch 2, two images per tick, grid warp off for speed."""
+    """Arguments of a tiny CPU run: batch 2, one step (two images) per tick, small grids and evaluations."""
     return ["--data", str(data), "--preset", "tiny", "--kimg", str(kimg), "--outdir", str(outdir), "--batch", "2",
-            "--device", "cpu", "--tick-kimg", "0.002", "--no-progress", *extra]
+            "--device", "cpu", "--tick-kimg", "0.002", "--grid-size", "2", "--eval-images", "4", "--no-progress",
+            *extra]
