@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.networks.filters import upfirdn2d
 from core.networks.mapping import MappingNetwork
 from core.networks.superresolution import SuperResolution
 from core.networks.synthesis import SynthesisLayer, SynthesisNetwork
@@ -86,6 +87,21 @@ def test_synthesis_layer_noise_modes(device):
     assert not torch.allclose(layer(x, w, noise_mode="random"), layer(x, w, noise_mode="random"))
     with pytest.raises(ValueError, match="noise_mode"):
         layer(x, w, noise_mode="fresh")
+
+
+def test_upsampling_layer_applies_its_weight_as_a_true_convolution(device):
+    # The reference's weights act flipped (a true convolution) in upsampling layers: checkpoints depend on it.
+    layer = SynthesisLayer(3, 4, w_dim=8, resolution=16, up=2).to(device).eval()
+    x, w = torch.randn(2, 3, 8, 8, device=device), torch.randn(2, 8, device=device)
+    styles = layer.affine(w)
+    result = layer(x, w, noise_mode="none")
+    for sample in range(2):
+        weight = layer.weight * styles[sample].reshape(1, -1, 1, 1)
+        weight = weight / weight.square().sum(dim=[1, 2, 3], keepdim=True).add(1e-8).sqrt()
+        upsampled = upfirdn2d(x[sample:sample + 1], layer.resample_filter, up=2, padding=(3, 2, 3, 2), gain=4)
+        convolved = torch.nn.functional.conv2d(upsampled, weight.flip([2, 3])) + layer.bias.reshape(1, -1, 1, 1)
+        expected = torch.nn.functional.leaky_relu(convolved, 0.2) * 2**0.5
+        torch.testing.assert_close(result[sample:sample + 1], expected, atol=1e-4, rtol=1e-4)
 
 
 def test_synthesis_network_training_and_eval_paths_agree(device):
