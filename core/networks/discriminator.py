@@ -55,7 +55,8 @@ class DiscriminatorConfig:
         """The discriminator that goes with a generator: its output size, and channels scaled like its backbone."""
         scale = config.channel_base / REFERENCE_G_CHANNEL_BASE
         channel_max = config.channel_max
-        pose_hidden = (2048, 512, 128, 32) if channel_max >= 512 else (4 * channel_max, channel_max, 128, 32)
+        # The pose head narrows from 4x the 4x4 channels, like the paper's 2048 -> 512 -> 128 -> 32.
+        pose_hidden = (4 * channel_max, channel_max, min(128, channel_max), 32)
         return cls(img_resolution=config.img_resolution, c_dim=config.c_dim, pose_dim=config.pose_dim,
                    channel_base=int(REFERENCE_D_CHANNEL_BASE * scale), channel_max=channel_max,
                    mbstd_group=mbstd_group, pose_hidden=pose_hidden)

@@ -110,7 +110,8 @@ def discriminator_loss(discriminator: PoseAwareDiscriminator, fake: Discriminato
 
 def r1_loss(discriminator: PoseAwareDiscriminator, real: DiscriminatorInput, gamma: float, gamma_seg: float,
             interval: int, blur_sigma: float) -> tuple[torch.Tensor, Stats]:
-    """Lazy R1 on the three real inputs: interval * mean(gamma/2 (|d/dimg|^2 + |d/draw|^2) + gamma_seg/2 |d/dmask|^2)."""
+    """Lazy R1 on the three real inputs, weighted by the interval:
+    interval * mean(gamma/2 (|dD/dimage|^2 + |dD/draw|^2) + gamma_seg/2 |dD/dmask|^2)."""
     image = real.image.detach().requires_grad_(True)
     raw = real.image_raw.detach().requires_grad_(True)
     mask = real.mask.detach().requires_grad_(True)

@@ -152,3 +152,23 @@ def test_ema_half_life_follows_the_batch_and_is_capped_for_short_runs():
     assert TrainingConfig.for_run(6000.0, batch=32).ema_kimg == 10.0
     assert TrainingConfig.for_run(60.0, batch=8).ema_kimg == 2.5
     assert TrainingConfig.for_run(10.0, batch=32).ema_kimg == pytest.approx(0.5)
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_weight_norm():
+    from core.train.losses import DiscriminatorInput, r1_loss
+
+    class LinearCritic:
+        """logit = <a, image> + <b, raw> + <c, mask>: the input gradients are a, b and c."""
+
+        def __call__(self, image, raw, mask, camera):
+            from core.networks.discriminator import DiscriminatorOutput
+
+            logits = (image * 0.5).sum(dim=[1, 2, 3]) + (raw * 2.0).sum(dim=[1, 2, 3]) + (mask * 3.0).sum(dim=[1, 2, 3])
+            return DiscriminatorOutput(logits=logits[:, None], pose=torch.zeros(len(image), 6))
+
+    real = DiscriminatorInput(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 4, 4), torch.rand(2, 1, 4, 4), torch.zeros(2, 25))
+    loss, stats = r1_loss(LinearCritic(), real, gamma=2.0, gamma_seg=4.0, interval=16, blur_sigma=0.0)
+    image_and_raw = 0.25 * 3 * 64 + 4.0 * 3 * 16  # |a|^2 + |b|^2
+    mask = 9.0 * 16  # |c|^2
+    assert stats["Loss/r1_penalty"].item() == pytest.approx(image_and_raw)
+    assert loss.item() == pytest.approx(16 * (2.0 / 2 * image_and_raw + 4.0 / 2 * mask))
