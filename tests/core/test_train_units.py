@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -172,3 +173,31 @@ def test_r1_penalty_of_a_linear_critic_is_its_weight_norm():
     mask = 9.0 * 16  # |c|^2
     assert stats["Loss/r1_penalty"].item() == pytest.approx(image_and_raw)
     assert loss.item() == pytest.approx(16 * (2.0 / 2 * image_and_raw + 4.0 / 2 * mask))
+
+
+def test_gan_and_pose_losses_of_a_known_critic():
+    import torch.nn.functional as F
+
+    from core.networks.discriminator import DiscriminatorOutput
+    from core.train.losses import DiscriminatorInput, discriminator_loss, generator_loss
+
+    class MeanCritic:
+        """logit = mean of the image; pose = 0.1 everywhere."""
+
+        def __call__(self, image, raw, mask, camera):
+            return DiscriminatorOutput(logits=image.mean(dim=[1, 2, 3])[:, None], pose=torch.full((len(image), 6), 0.1))
+
+    def inputs(value):
+        return DiscriminatorInput(torch.full((2, 3, 8, 8), value), torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 4, 4),
+                                  torch.zeros(2, 25))
+
+    generated_pose = torch.zeros(2, 6)
+    data_pose = torch.full((2, 6), 0.5)
+    loss, _ = generator_loss(MeanCritic(), inputs(-1.0), generated_pose, data_pose, prior_weight=0.5, blur_sigma=0.0)
+    assert loss.item() == pytest.approx(F.softplus(torch.tensor(1.0)).item() + 0.5 * 6 * 0.25)
+    loss, stats = discriminator_loss(MeanCritic(), inputs(-1.0), inputs(2.0), generated_pose, data_pose,
+                                     pose_loss_weight=2.0, blur_sigma=0.0)
+    expected = F.softplus(torch.tensor(-1.0)) + 2.0 * 6 * 0.01 + F.softplus(torch.tensor(-2.0))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # D's pose on reals is only logged: 0.1 against 0.5 is 0.4 rad on every axis.
+    assert stats["Pose/D_real/neck_deg"].item() == pytest.approx(math.degrees(0.4), rel=1e-5)
