@@ -40,9 +40,12 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
 
         fov = app.state.camera.fov_deg
         ctx.mouse_move("//View/render view")
+        sent_before = len(client.submitted)
         ctx.mouse_wheel_y(1.0)
-        ctx.yield_(2)
+        wait_until(ctx, lambda: not app.viewport.dragging, 10, "the zoom to settle")
+        settle(ctx, app)
         seen["zoom"] = (fov, app.state.camera.fov_deg)
+        seen["zoom previews"] = [request.preview for request in client.submitted[sent_before:]]
 
         ctx.key_press(imgui.Key.f)
         ctx.yield_(2)
@@ -98,6 +101,7 @@ def test_view_mouse_keys_presentation_title_and_drop(tmp_path):
     assert seen["orbit changed image"] > 1.0
     before, after = seen["zoom"]
     assert after == pytest.approx(before * ZOOM_PER_WHEEL_STEP, rel=1e-4), "scrolling up zooms in"
+    assert seen["zoom previews"] == [True, False], "a preview while scrolling, then one full render"
     assert seen["front key"] == (0.0, 0.0) and seen["arrow key"] == 15.0
     assert not any(seen["presentation"]) and all(seen["after presentation"])
     assert seen["menu undo"] == 0.0, "Edit > Undo goes back to the front view before the arrow key"
