@@ -51,6 +51,8 @@ def initial_state(config: AppConfig) -> tuple[AppState, bool, list[tuple[str, st
             if config.state_file is not None:
                 raise
             messages.append(("warning", f"{error} (started from defaults)"))
+    # A session starts with its panels: presentation mode is switched on per session.
+    state.ui.presentation = False
     checkpoint, untrained = config.resolve_checkpoint()
     if config.checkpoint or not (config.state_file and state.checkpoint):
         state.checkpoint = checkpoint
@@ -242,6 +244,9 @@ class VisualizerApp:
             self.screenshot_written = written
 
     def _before_exit(self) -> None:
+        # Bring hidden panels back so that the remembered layout does not start without them.
+        self.state.ui.presentation = False
+        self._apply_presentation_mode()
         self.texture.release()
         if self.config.remember_state:
             try:

@@ -15,9 +15,11 @@ def config(tmp_path, **changes) -> AppConfig:
 def test_remembered_session_is_restored_but_the_checkpoint_comes_from_the_command_line(tmp_path):
     remembered = AppState(checkpoint="old.pt")
     remembered.camera.yaw_deg = 33.0
+    remembered.ui.presentation = True
     save_state(remembered, tmp_path / "config" / "state.json")
     state, untrained, messages = initial_state(config(tmp_path, checkpoint="preset:tiny"))
     assert state.camera.yaw_deg == 33.0 and state.checkpoint == "preset:tiny" and not untrained
+    assert not state.ui.presentation, "every session starts with its panels"
     assert ("info", f"state restored from {tmp_path / 'config' / 'state.json'}") in messages
 
 
