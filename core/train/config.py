@@ -17,6 +17,7 @@ from core.config import _from_dict, _plain
 SCHEDULE_FIELDS = ("seed", "pose_prior_weight", "pose_prior_kimg", "gpc_reg_prob", "gpc_reg_fade_kimg",
                    "density_noise_fade_kimg", "blur_init_sigma", "blur_fade_kimg", "ema_kimg", "ema_rampup",
                    "mbstd_group")
+MIN_FADE_STEPS = 50  # scaled fades last at least this many iterations
 # Length of the reference's first training stage; shorter runs scale their fade lengths by kimg / this.
 REFERENCE_RUN_KIMG = 6000.0
 
@@ -93,11 +94,14 @@ class TrainingConfig:
         """Defaults for a run of `total_kimg` at global `batch`: fade lengths scaled to the run, EMA to the batch."""
         scale = min(1.0, total_kimg / REFERENCE_RUN_KIMG)
         reference = cls()
+        # A fade shorter than MIN_FADE_STEPS iterations would be over before G could follow it (e.g. the prior).
+        floor_kimg = MIN_FADE_STEPS * batch / 1000
         scaled = {
-            name: getattr(reference, name) * scale
+            name: max(getattr(reference, name) * scale, min(getattr(reference, name), floor_kimg))
             for name in ("pose_prior_kimg", "gpc_reg_fade_kimg", "density_noise_fade_kimg", "blur_fade_kimg",
-                         "neural_resolution_fade_kimg", "tick_kimg")
+                         "neural_resolution_fade_kimg")
         }
+        scaled["tick_kimg"] = reference.tick_kimg * scale
         # The reference ties the EMA half-life to the batch (10 kimg at batch 32); a short run caps it at 5 %
         # of its length so that G_ema still follows the training.
         ema_kimg = min(batch * 10 / 32, 0.05 * total_kimg)

@@ -58,6 +58,8 @@ def test_short_runs_scale_their_fades():
     assert config.pose_prior_kimg == pytest.approx(2.0)
     assert config.gpc_reg_fade_kimg == pytest.approx(10.0)
     assert TrainingConfig.for_run(6000.0).blur_fade_kimg == 200.0
+    # Toy runs: fades last at least 50 iterations (0.2 kimg at batch 4), so the pose prior has time to act.
+    assert TrainingConfig.for_run(0.4, batch=4).pose_prior_kimg == pytest.approx(0.2)
     assert TrainingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
