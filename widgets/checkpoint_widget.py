@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from imgui_bundle import imgui, portable_file_dialogs
@@ -22,7 +23,9 @@ class CheckpointWidget:
         self._shown_checkpoint = context.state.checkpoint  # the state's checkpoint when path_input was last synced
         self._dialog = None  # a running portable file dialog, polled every frame
         # portable_file_dialogs needs zenity or kdialog on Linux; without them the button explains why.
-        self._dialog_available = bool(shutil.which("zenity") or shutil.which("kdialog") or not _is_linux())
+        self._dialog_available = bool(
+            shutil.which("zenity") or shutil.which("kdialog") or not sys.platform.startswith("linux")
+        )
 
     def open(self, checkpoint: str) -> None:
         """Switches to `checkpoint` (a path or "preset:<name>")."""
@@ -57,7 +60,6 @@ class CheckpointWidget:
         imgui.end_disabled()
         if not self._dialog_available:
             imgui.set_item_tooltip("No file dialog: install zenity or kdialog, or type the path")
-        imgui.same_line()
         for preset in PRESET_CHOICES:
             imgui.same_line()
             if imgui.small_button(preset.removeprefix("preset:")):
@@ -105,8 +107,3 @@ class CheckpointWidget:
         if chosen:
             self.open(chosen[0])
 
-
-def _is_linux() -> bool:
-    import sys
-
-    return sys.platform.startswith("linux")
