@@ -59,6 +59,22 @@ def _discriminator_gradients(rows, context):
     return {name: parameter.grad.clone() for name, parameter in discriminator.named_parameters()}
 
 
+def _drift_message(rank, context) -> str:
+    """What the consistency check says on this rank when rank 1's copy of a layer drifted by 1e-6."""
+    from core.train.distributed import check_identical
+
+    layer = torch.nn.Linear(3, 2)
+    torch.nn.init.constant_(layer.weight, 0.5)
+    if rank == 1:
+        with torch.no_grad():
+            layer.weight[0, 0] += 1e-6
+    try:
+        check_identical(layer, context, "probe")
+    except RuntimeError as error:
+        return str(error)
+    return ""
+
+
 def _worker(rank: int, init_file: str, data: str, outdir: str, results: str) -> None:
     torch.set_num_threads(1)
     from core.train.config import TrainingConfig
@@ -69,6 +85,7 @@ def _worker(rank: int, init_file: str, data: str, outdir: str, results: str) -> 
     half = GLOBAL_BATCH // WORLD_SIZE
     gradients = _discriminator_gradients(slice(rank * half, (rank + 1) * half), context)
     torch.save(gradients, Path(results) / f"gradients-{rank}.pt")
+    (Path(results) / f"drift-{rank}.txt").write_text(_drift_message(rank, context))
     config = TrainingConfig.for_run(0.008, batch=GLOBAL_BATCH, tick_kimg=0.004, mbstd_group=2, warp_mode="none",
                                     grid_size=2, eval_images=4)
     options = RunOptions(data=Path(data), outdir=Path(outdir), preset="tiny", device="cpu", progress_bar=False,
@@ -95,6 +112,10 @@ def test_two_gloo_processes_match_single_process_and_stay_identical(tmp_path):
         averaged = torch.load(results / f"gradients-{rank}.pt", weights_only=True)
         for name, gradient in single.items():
             torch.testing.assert_close(averaged[name], gradient, rtol=1e-4, atol=1e-6, msg=f"rank {rank} {name}")
+
+    drift = [(results / f"drift-{rank}.txt").read_text() for rank in range(WORLD_SIZE)]
+    assert all("probe: parameters differ between ranks" in message for message in drift), drift
+    assert "rank 1: weight" in drift[1]
 
     done = [json.loads((results / f"done-{rank}.json").read_text()) for rank in range(WORLD_SIZE)]
     assert done[1]["run_dir"] is None  # only rank 0 writes
