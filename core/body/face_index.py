@@ -21,6 +21,7 @@ import torch
 from core.body.triangles import FaceConstants, pair_squared_distance
 
 CLUSTER_SIZE = 8  # faces per cluster: fewer (cell, cluster) pairs to prune, a little looser bounds
+CLUSTER_CELL = 0.04  # side of the voxels clusters stay inside (box units): keeps their spheres small
 _CHILD_OFFSETS = torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
 
 
@@ -79,11 +80,22 @@ class NearestFaceIndex:
         self.cell_moving = torch.zeros_like(self.cell_counts).index_add_(0, keys, moving_pairs) > 0  # [cells]
 
     def _build_clusters(self, triangles: torch.Tensor) -> None:
-        """Group Morton-ordered faces into clusters with bounding spheres and on-surface anchors."""
-        order = _morton_order(self.faces.centroid)
-        count = len(order)
-        padded = torch.cat([order, order[-1:].expand((-count) % CLUSTER_SIZE)])  # repeat the last face
-        self.cluster_faces = padded.view(-1, CLUSTER_SIZE)  # [K, CLUSTER_SIZE] face ids
+        """Group faces into clusters of up to CLUSTER_SIZE that never cross a CLUSTER_CELL voxel (tight spheres);
+        short clusters repeat their first face, which changes no minimum."""
+        voxel = torch.floor(self.faces.centroid / CLUSTER_CELL).long()
+        voxel -= voxel.min(dim=0).values
+        spans = voxel.max(dim=0).values + 1
+        key = (voxel[:, 0] * spans[1] + voxel[:, 1]) * spans[2] + voxel[:, 2]
+        order = torch.argsort(key * len(key) + _morton_order(self.faces.centroid).argsort())
+        _, counts = torch.unique_consecutive(key[order], return_counts=True)
+        group_start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        rank = torch.arange(len(order), device=self.device) - group_start
+        clusters_per_group = (counts + CLUSTER_SIZE - 1) // CLUSTER_SIZE
+        first_cluster = torch.repeat_interleave(torch.cumsum(clusters_per_group, 0) - clusters_per_group, counts)
+        cluster = first_cluster + rank // CLUSTER_SIZE
+        slots = torch.full((int(clusters_per_group.sum()), CLUSTER_SIZE), -1, dtype=torch.long, device=self.device)
+        slots[cluster, rank % CLUSTER_SIZE] = order
+        self.cluster_faces = torch.where(slots >= 0, slots, slots[:, :1])  # [K, CLUSTER_SIZE] face ids
         member_corners = triangles[self.cluster_faces].reshape(len(self.cluster_faces), -1, 3)
         self.cluster_centre = (member_corners.amax(dim=1) + member_corners.amin(dim=1)) / 2  # [K, 3]
         self.cluster_radius = (member_corners - self.cluster_centre[:, None]).norm(dim=-1).amax(dim=1)  # [K]

@@ -22,7 +22,7 @@ from core.body.model import BodyModel
 from core.body.triangles import rigid_face_maps
 
 STILL_TOLERANCE = 1e-6  # a face whose corners all move less than this counts as unmoved (identity map)
-DEFAULT_GRID_RESOLUTION = 32  # nodes per side: mean error ~0.0034 box units, build < 1 s on a CPU (docs/body.md)
+DEFAULT_GRID_RESOLUTION = 40  # nodes per side: mean error ~0.003 box units, build ~0.6 s on one CPU core (docs/body.md)
 
 
 def _as_pose_batch(pose: torch.Tensor, device) -> torch.Tensor:

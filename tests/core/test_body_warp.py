@@ -102,7 +102,7 @@ def test_grid_agrees_with_exact_on_render_samples(cpu_body):
     error = (grid(points) - exact(points))[0, inside].norm(dim=-1)
     assert inside.sum() > 10000
     assert float(error.mean()) <= 0.005
-    assert float(error.quantile(0.95)) <= 0.03  # measured 0.022 at 32^3: the field jumps at face borders
+    assert float(error.quantile(0.95)) <= 0.03  # measured 0.018 at 40^3: the field jumps at face borders
     outside = (points[0].abs() > 0.5).any(dim=1)
     assert torch.equal(grid(points)[0, outside], points[0, outside])
 
