@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ SAMPLING_SEED = 0
 # Nodes per side of the warp grid below which a preview does not go.
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
-EXTRA_PRODUCTS = ("predicted_pose",)
+EXTRA_PRODUCTS = ("predicted_pose", "planes", "density_slice", "ray_profile")
 TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
 
 
@@ -43,6 +44,18 @@ class _LoadedModel:
     key: tuple  # (checkpoint, modification time in ns, device): a changed file is a new model
     generator: torch.nn.Module  # TriGridGenerator in eval mode
     info: dict  # RenderResult.model_info
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scene:
+    """What a request's pixels are made from: shared by the main render, its extras and background jobs."""
+
+    model: _LoadedModel  # the loaded generator and its key
+    generator: torch.nn.Module  # model.generator
+    ws: torch.Tensor  # [1, num_ws, w_dim]
+    planes: torch.Tensor  # [1, 3, C*D, H, W] the tri-grid of ws
+    point_warp: Callable | None  # observation -> canonical warp of the request's pose; None at rest
+    device: torch.device  # where the tensors live
 
 
 class Renderer:
@@ -64,12 +77,16 @@ class Renderer:
         self._planes = LruCache("trigrid", 4, self.stats)
         self._warps = LruCache("warp", 4, self.stats)
         self._bodies = LruCache("body", 2, self.stats)
+        self._views = LruCache("view", 2, self.stats)  # the shown image of deterministic requests
+        self.inspect_cache = LruCache("inspect", 8, self.stats)  # PCA bases and slice overlays (inspect_products)
+        self.lock = threading.RLock()  # background jobs share the caches with the render loop
 
     def render(self, request: RenderRequest, stamp: int = 0) -> RenderResult:
         """The frame for `request`; never raises (errors are returned as `RenderResult.error`)."""
         start = time.perf_counter()
         try:
-            image, timings, model_info, extras = self._render(request)
+            with self.lock:
+                image, timings, model_info, extras = self._render(request)
         except Exception as error:  # noqa: BLE001 - the contract is errors as data, whatever they are
             if _is_out_of_memory(error):
                 self._forget_tensors()
@@ -78,58 +95,57 @@ class Renderer:
         timings["total"] = (time.perf_counter() - start) * 1e3
         return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras)
 
-    def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
-        device = _device(request.device or self.default_device)
-        timings = {stage: 0.0 for stage in TIMING_STAGES}
-        model_key = _model_key(request.checkpoint, device)
-        model = self._generators.get_or_create(model_key, lambda: _load_model(request.checkpoint, model_key, device))
-        generator = model.generator
-        with torch.inference_mode():
-            ws_key = (model.key, *_latent_fields(request))
-            with _stopwatch(timings, "mapping", device):
-                ws = self._ws.get_or_create(ws_key, lambda: _map_latents(generator, request, device))
-            with _stopwatch(timings, "trigrid", device):
-                synthesize = lambda: generator.synthesize_trigrid(ws, noise_mode=request.noise_mode)  # noqa: E731
-                planes = (self._planes.get_or_create((ws_key, request.noise_mode), synthesize)
-                          if request.trigrid_cache else synthesize())
-            with _stopwatch(timings, "warp", device):
-                point_warp = self._warp(model, request, device)
-            output = self._render_view(generator, ws, planes, point_warp, request, device)
-            extras = _extra_products(generator, request, device)
-        timings["rendering"] = float(output.timings_ms.get("rendering", 0.0))
-        timings["superresolution"] = float(output.timings_ms.get("superresolution", 0.0))
-        image = to_display_image(getattr(output, request.output), request.output)
-        return image, timings, dict(model.info), extras
+    def scene(self, request: RenderRequest, timings: dict[str, float] | None = None) -> Scene:
+        """The model, ws, tri-grid and warp of `request`, from the caches when they hold them (raises on errors)."""
+        with self.lock:
+            device = _device(request.device or self.default_device)
+            timings = timings if timings is not None else {stage: 0.0 for stage in TIMING_STAGES}
+            model_key = _model_key(request.checkpoint, device)
+            model = self._generators.get_or_create(model_key,
+                                                   lambda: _load_model(request.checkpoint, model_key, device))
+            generator = model.generator
+            with torch.inference_mode():
+                ws_key = (model.key, *_latent_fields(request))
+                with _stopwatch(timings, "mapping", device):
+                    ws = self._ws.get_or_create(ws_key, lambda: _map_latents(generator, request, device))
+                with _stopwatch(timings, "trigrid", device):
+                    synthesize = lambda: generator.synthesize_trigrid(ws, noise_mode=request.noise_mode)  # noqa: E731
+                    planes = (self._planes.get_or_create((ws_key, request.noise_mode), synthesize)
+                              if request.trigrid_cache else synthesize())
+                with _stopwatch(timings, "warp", device):
+                    point_warp = self._warp(model, request, device)
+            return Scene(model, generator, ws, planes, point_warp, device)
 
-    def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
-        """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
-        if not any(request.pose_deg):
-            return None
-        from core.body.warp import DEFAULT_GRID_RESOLUTION
-
-        resolution = self.warp_grid_resolution or DEFAULT_GRID_RESOLUTION
-        key = (model.key, request.pose_deg, request.warp_mode, resolution)
-        if request.preview and request.warp_mode == "grid" and key not in self._warps:
-            # Dragging a pose slider: a coarser grid builds several times faster; the full one follows at rest.
-            resolution = min(resolution, max(MIN_PREVIEW_WARP_GRID, resolution // 2))
-            key = (model.key, request.pose_deg, request.warp_mode, resolution)
-        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, resolution, device))
-
-    def _build_warp(self, model: _LoadedModel, request: RenderRequest, resolution: int,
-                    device: torch.device) -> Callable | None:
+    def body(self, device: torch.device):
+        """The body model the warps use, loaded once per device."""
         from core.body import load_body_model
-        from core.body.warp import make_warp
 
-        body = self._bodies.get_or_create((str(self.body_model_path), str(device)),
+        return self._bodies.get_or_create((str(self.body_model_path), str(device)),
                                           lambda: load_body_model(self.body_model_path, device=device))
-        pose = pose_radians(request.pose_deg, device)
-        config = model.generator.config
-        # The shell thickness and box belong to the model: the warp must move the points it was trained with.
-        return make_warp(body, pose, mode=request.warp_mode, thickness=config.thickness,
-                         box_warp=config.rendering.box_warp, resolution=resolution)
 
-    def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
-        """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
+    def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
+        timings = {stage: 0.0 for stage in TIMING_STAGES}
+        scene = self.scene(request, timings)
+        with torch.inference_mode():
+            # Deterministic pixels depend only on the request without its extras: asking for another extra
+            # (or moving a slice) reuses the shown image instead of marching the rays again.
+            view_key = (scene.model.key, request.replace(extras=(), inspect=None)) if request.deterministic else None
+            if view_key is not None and view_key in self._views:
+                image, _ = self._views.get_or_create(view_key, lambda: None)
+                stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time
+            else:
+                output = self._render_view(scene.generator, scene.ws, scene.planes, scene.point_warp, request,
+                                           scene.device)
+                stage_ms = {stage: float(output.timings_ms.get(stage, 0.0)) for stage in ("rendering", "superresolution")}
+                image = to_display_image(getattr(output, request.output), request.output)
+                if view_key is not None:
+                    self._views.get_or_create(view_key, lambda: (image, stage_ms))
+            timings.update(stage_ms)
+            extras = self._extra_products(scene, request, image.shape[:2])
+        return image, timings, dict(scene.model.info), extras
+
+    def view_settings(self, generator, request: RenderRequest, device: torch.device):
+        """(neural resolution, RenderingConfig, camera [1, 25]) of the request's main render."""
         from core.camera import orbit_camera
 
         config = generator.config
@@ -147,15 +163,59 @@ class Renderer:
         )
         camera = orbit_camera(request.yaw_deg, request.pitch_deg, radius=request.radius,
                               lookat=request.lookat, focal=request.focal, device=device)
+        return neural_resolution, rendering, camera
+
+    def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
+        """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
+        if not any(request.pose_deg):
+            return None
+        from core.body.warp import DEFAULT_GRID_RESOLUTION
+
+        resolution = self.warp_grid_resolution or DEFAULT_GRID_RESOLUTION
+        key = (model.key, request.pose_deg, request.warp_mode, resolution)
+        if request.preview and request.warp_mode == "grid" and key not in self._warps:
+            # Dragging a pose slider: a coarser grid builds several times faster; the full one follows at rest.
+            resolution = min(resolution, max(MIN_PREVIEW_WARP_GRID, resolution // 2))
+            key = (model.key, request.pose_deg, request.warp_mode, resolution)
+        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, resolution, device))
+
+    def _build_warp(self, model: _LoadedModel, request: RenderRequest, resolution: int,
+                    device: torch.device) -> Callable | None:
+        from core.body.warp import make_warp
+
+        body = self.body(device)
+        pose = pose_radians(request.pose_deg, device)
+        config = model.generator.config
+        # The shell thickness and box belong to the model: the warp must move the points it was trained with.
+        return make_warp(body, pose, mode=request.warp_mode, thickness=config.thickness,
+                         box_warp=config.rendering.box_warp, resolution=resolution)
+
+    def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
+        """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
+        neural_resolution, rendering, camera = self.view_settings(generator, request, device)
         sampling = torch.Generator(device=device).manual_seed(SAMPLING_SEED) if request.deterministic else None
         return generator.render(
             ws, planes, camera, neural_resolution=neural_resolution, rendering=rendering,
             point_warp=point_warp, noise_mode=request.noise_mode, generator=sampling, outputs=(request.output,),
         )
 
+    def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
+        """The optional products named in `request.extras`; unknown names go to "unsupported", failures to "errors"."""
+        from renderer.inspect_products import INSPECT_PRODUCTS, inspect_products
+
+        extras: dict[str, Any] = {}
+        if "predicted_pose" in request.extras:
+            extras["predicted_pose"] = predicted_pose_deg(scene.generator, request, scene.device)
+        if any(name in INSPECT_PRODUCTS for name in request.extras):
+            extras.update(inspect_products(self, scene, request, shown_size))
+        unsupported = [name for name in request.extras if name not in EXTRA_PRODUCTS]
+        if unsupported:
+            extras["unsupported"] = unsupported
+        return extras
+
     def _forget_tensors(self) -> None:
         """After running out of memory: drop cached tensors so that the next request has room."""
-        for cache in (self._ws, self._planes, self._warps):
+        for cache in (self._ws, self._planes, self._warps, self._views, self.inspect_cache):
             cache.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -252,17 +312,6 @@ def _stopwatch(timings: dict[str, float], stage: str, device: torch.device) -> I
 
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, (torch.OutOfMemoryError, MemoryError))
-
-
-def _extra_products(generator, request: RenderRequest, device: torch.device) -> dict[str, Any]:
-    """The optional products named in `request.extras`; names this renderer does not know go to "unsupported"."""
-    extras: dict[str, Any] = {}
-    if "predicted_pose" in request.extras:
-        extras["predicted_pose"] = predicted_pose_deg(generator, request, device)
-    unsupported = [name for name in request.extras if name not in EXTRA_PRODUCTS]
-    if unsupported:
-        extras["unsupported"] = unsupported
-    return extras
 
 
 def predicted_pose_deg(generator, request: RenderRequest, device: torch.device) -> tuple[float, ...]:

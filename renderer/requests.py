@@ -22,6 +22,55 @@ DEFAULT_FOCAL = 6.5104166
 DEFAULT_RADIUS = 2.7
 
 
+# Products of the inspect extras (renderer/inspect_products.py builds them).
+PLANE_MODES = ("pca", "channel")  # tri-grid pictures: 3 principal components as RGB, or one channel
+SLICE_AXES = ("x", "y", "z")  # axis orthogonal to a density slice
+SLICE_QUANTITIES = ("sigma_raw", "density", "opacity")  # raw decoder output, softplus density, per-step opacity
+SLICE_SPACES = ("canonical", "posed")  # slice the rest-pose field, or the field as the body pose warps it
+COLORMAP_NAMES = ("viridis", "magma", "gray")  # colour maps of channel pictures and slices
+
+
+@dataclass(frozen=True)
+class InspectOptions:
+    """Parameters of the inspect extras; part of the request, so changing one asks for a new product."""
+
+    plane_mode: str = "pca"  # "planes": one of PLANE_MODES
+    plane_channel: int = 0  # "planes" in channel mode: the feature channel shown
+    plane_colormap: str = "viridis"  # "planes" in channel mode: the colour map
+    slice_axis: str = "z"  # "density_slice": one of SLICE_AXES
+    slice_offset: float = 0.0  # "density_slice": world coordinate of the slice along its axis
+    slice_resolution: int = 128  # "density_slice": pixels per side
+    slice_quantity: str = "sigma_raw"  # "density_slice": one of SLICE_QUANTITIES
+    slice_space: str = "canonical"  # "density_slice": one of SLICE_SPACES
+    slice_colormap: str = "magma"  # "density_slice": the colour map
+    slice_value_range: tuple[float, float] | None = None  # colour map range; None = the slice's own min and max
+    slice_body: bool = True  # "density_slice": add the body cross-section and the thickness shell
+    ray_pixel: tuple[int, int] = (0, 0)  # "ray_profile": (row, column) in the pixels of the shown image
+
+    def __post_init__(self) -> None:
+        _check_choice("inspect.plane_mode", self.plane_mode, PLANE_MODES)
+        _check_choice("inspect.plane_colormap", self.plane_colormap, COLORMAP_NAMES)
+        _check_choice("inspect.slice_axis", self.slice_axis, SLICE_AXES)
+        _check_choice("inspect.slice_quantity", self.slice_quantity, SLICE_QUANTITIES)
+        _check_choice("inspect.slice_space", self.slice_space, SLICE_SPACES)
+        _check_choice("inspect.slice_colormap", self.slice_colormap, COLORMAP_NAMES)
+        object.__setattr__(self, "plane_channel", int(self.plane_channel))
+        object.__setattr__(self, "slice_offset", float(self.slice_offset))
+        object.__setattr__(self, "slice_resolution", int(self.slice_resolution))
+        if not 2 <= self.slice_resolution <= 2048:
+            raise ValueError(f"RenderRequest.inspect.slice_resolution must be 2..2048, got {self.slice_resolution}")
+        if self.slice_value_range is not None:
+            low, high = _floats(self.slice_value_range, 2, "inspect.slice_value_range")
+            if not high > low:
+                raise ValueError(f"RenderRequest.inspect.slice_value_range needs low < high, got {(low, high)}")
+            object.__setattr__(self, "slice_value_range", (low, high))
+        object.__setattr__(self, "ray_pixel", tuple(int(v) for v in _floats(self.ray_pixel, 2, "inspect.ray_pixel")))
+
+    def replace(self, **changes: Any) -> "InspectOptions":
+        """A copy with some fields changed (validated like new options)."""
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
 class RenderRequest:
     """Everything that determines one rendered frame; the renderer is a function of this value."""
@@ -52,6 +101,7 @@ class RenderRequest:
     noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
     warp_mode: str = "grid"  # body-pose warp, one of WARP_MODES
     extras: tuple[str, ...] = ()  # names of optional extra products (e.g. "planes") returned in `extras`
+    inspect: InspectOptions | None = None  # parameters of the "planes", "density_slice", "ray_profile" extras
 
     def __post_init__(self) -> None:
         # Tuples, not lists, so that equal requests hash equally wherever they were built.
@@ -62,6 +112,8 @@ class RenderRequest:
         if self.cond_pose_deg is not None:
             object.__setattr__(self, "cond_pose_deg", _floats(self.cond_pose_deg, 6, "cond_pose_deg"))
         object.__setattr__(self, "extras", tuple(str(name) for name in self.extras))
+        if self.inspect is not None and not isinstance(self.inspect, InspectOptions):
+            raise ValueError(f"RenderRequest.inspect must be an InspectOptions or None, got {type(self.inspect).__name__}")
         _check_choice("output", self.output, OUTPUTS)
         _check_choice("warp_mode", self.warp_mode, WARP_MODES)
         _check_choice("noise_mode", self.noise_mode, NOISE_MODES)

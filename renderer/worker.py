@@ -6,6 +6,10 @@ by the inline mode). Process mode (ARCHITECTURE.md "Processes"): a `spawn` worke
 render, so the newest request wins; `poll` never blocks and drops results for stale stamps. When the
 worker dies (a crash, an out-of-memory kill, `kill_worker`), the next `poll` or `submit` starts a new
 one, resubmits the newest request and says so through `messages()`.
+
+Background jobs (renderer/jobs.py, e.g. mesh extraction) go through the same request queue as tagged
+items and run on a thread of the worker (inline: of this process) while renders continue; their
+`JobStatus`es come back through the results queue and are sorted out from the render results here.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import queue
 import time
 from typing import Any
 
+from renderer.jobs import JobRunner, JobStatus, MeshJob
 from renderer.requests import RenderRequest, RenderResult
 
 MODES = ("process", "inline")
@@ -45,6 +50,12 @@ class RenderClient:
         self._process = None
         self._requests = None
         self._results = None
+        self._job_id = 0
+        self._jobs: dict[int, JobStatus] = {}  # newest status of every job started by this client
+        self._finished_jobs: list[JobStatus] = []  # final statuses not yet handed out by job_results()
+        self._undelivered: RenderResult | None = None  # a render result read while collecting job statuses
+        self._inline_jobs: JobRunner | None = None
+        self._inline_statuses: queue.Queue = queue.Queue()  # statuses of inline jobs (sent from their thread)
         if mode == "process":
             self._start_worker()
 
@@ -71,14 +82,7 @@ class RenderClient:
         if self._closed:
             return None
         if self._ready is None and self._process is not None:
-            newest = None
-            while True:
-                try:
-                    result = self._results.get_nowait()
-                except (queue.Empty, OSError, EOFError, ValueError):
-                    break
-                newest = self._newer(newest, result)
-                self._crash_streak = 0
+            newest = self._drain_results()
             if newest is not None:
                 return self._hand_out(newest)
             self._check_worker(from_submit=False)
@@ -92,6 +96,54 @@ class RenderClient:
             result = self.poll()
             if result is not None or not self.busy or time.monotonic() > deadline:
                 return result
+            time.sleep(interval_s)
+
+    def start_job(self, job: MeshJob) -> int:
+        """Start a background job (queued behind running ones); returns its id. Never blocks."""
+        if self._closed:
+            raise RuntimeError("RenderClient.start_job after close(); create a new client")
+        if not isinstance(job, MeshJob):
+            raise TypeError(f"start_job takes a MeshJob, got {type(job).__name__}")
+        self._job_id += 1
+        self._jobs[self._job_id] = JobStatus(self._job_id, "queued", message="sent to the render worker")
+        if self.mode == "inline":
+            if self._inline_jobs is None:
+                self._inline_jobs = JobRunner(self._inline, self._inline_statuses.put)
+            self._inline_jobs.start(self._job_id, job)
+        else:
+            self._check_worker(from_submit=True)
+            self._requests.put(("job", self._job_id, job))
+        return self._job_id
+
+    def cancel_job(self, job_id: int) -> None:
+        """Ask a job to stop; its final status (state "cancelled") arrives through job_progress / job_results."""
+        status = self._jobs.get(job_id)
+        if status is None or status.finished:
+            return
+        if self.mode == "inline":
+            if self._inline_jobs is not None:
+                self._inline_jobs.cancel(job_id)
+        elif self._process is not None:
+            self._requests.put(("cancel", job_id))
+
+    def job_progress(self, job_id: int) -> JobStatus | None:
+        """The newest status of job `job_id` (None for an unknown id). Never blocks."""
+        self._collect_job_statuses()
+        return self._jobs.get(job_id)
+
+    def job_results(self) -> list[JobStatus]:
+        """Final statuses (done, cancelled, error) of jobs that finished since the last call."""
+        self._collect_job_statuses()
+        finished, self._finished_jobs = self._finished_jobs, []
+        return finished
+
+    def wait_job(self, job_id: int, timeout_s: float = 120.0, interval_s: float = 0.01) -> JobStatus | None:
+        """Wait until job `job_id` has finished or `timeout_s` passes, then return its newest status (scripts, tests)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.job_progress(job_id)
+            if status is None or status.finished or time.monotonic() > deadline:
+                return status
             time.sleep(interval_s)
 
     def messages(self) -> list[str]:
@@ -116,6 +168,8 @@ class RenderClient:
             return
         self._closed = True
         self._inline_renderer = None
+        if self._inline_jobs is not None:
+            self._inline_jobs.close()
         if self._process is None:
             return
         try:
@@ -152,11 +206,55 @@ class RenderClient:
         return candidate if current is None or candidate.stamp >= current.stamp else current
 
     def _render_inline(self, stamp: int, request: RenderRequest) -> RenderResult:
+        return self._inline().render(request, stamp)
+
+    def _inline(self):
+        """The in-process Renderer of the inline mode, created on first use."""
         if self._inline_renderer is None:
             from renderer.engine import Renderer  # late: torch is imported only when inline rendering is used
 
             self._inline_renderer = Renderer(self.device)
-        return self._inline_renderer.render(request, stamp)
+        return self._inline_renderer
+
+    def _drain_results(self) -> RenderResult | None:
+        """Read everything the worker sent: job statuses are filed, the newest render result is returned."""
+        newest, self._undelivered = self._undelivered, None
+        while True:
+            try:
+                item = self._results.get_nowait()
+            except (queue.Empty, OSError, EOFError, ValueError):
+                break
+            if isinstance(item, JobStatus):
+                self._file_job_status(item)
+                continue
+            newest = self._newer(newest, item)
+            self._crash_streak = 0
+        return newest
+
+    def _collect_job_statuses(self) -> None:
+        if self.mode == "inline":
+            while True:
+                try:
+                    self._file_job_status(self._inline_statuses.get_nowait())
+                except queue.Empty:
+                    return
+        if self._process is not None:
+            self._undelivered = self._drain_results()
+            self._check_worker(from_submit=False)
+
+    def _file_job_status(self, status: JobStatus) -> None:
+        previous = self._jobs.get(status.job_id)
+        if previous is not None and previous.finished:
+            return  # e.g. a status that was in flight when the worker's death had already ended the job
+        self._jobs[status.job_id] = status
+        if status.finished:
+            self._finished_jobs.append(status)
+
+    def _fail_running_jobs(self, reason: str) -> None:
+        """A worker that died took its jobs with it: end them with `reason` as their error."""
+        for job_id, status in list(self._jobs.items()):
+            if not status.finished:
+                self._file_job_status(JobStatus(job_id, "error", status.fraction, error=reason))
 
     def _start_worker(self) -> None:
         context = multiprocessing.get_context("spawn")  # CUDA cannot be forked; spawn everywhere, explicitly
@@ -183,6 +281,8 @@ class RenderClient:
             return
         exit_code = self._process.exitcode
         self._discard_worker()
+        self._fail_running_jobs(f"the render worker stopped (exit code {exit_code}) during this job; start it again"
+                                " (with a lower resolution if it ran out of memory)")
         self._crash_streak += 1
         crashed = f"render worker crashed (exit code {exit_code})"
         if not from_submit and self._crash_streak >= MAX_CRASH_STREAK:
@@ -212,7 +312,10 @@ class RenderClient:
 
 
 def serve_requests(requests, results, device: str, torch_threads: int | None) -> None:
-    """The worker process: render the newest waiting request, send its result, repeat until a None arrives."""
+    """The worker process: render the newest waiting request, run jobs beside it, until a None arrives.
+
+    Queue items: (stamp, request) renders, ("job", job_id, job) and ("cancel", job_id) job controls, None = stop.
+    """
     try:
         import torch
 
@@ -224,17 +327,32 @@ def serve_requests(requests, results, device: str, torch_threads: int | None) ->
     except Exception as error:  # noqa: BLE001 - a broken install must reach the GUI as text, not as a dead worker
         renderer = None
         startup_error = f"the render worker could not start: {type(error).__name__}: {error}"
+    jobs = JobRunner(lambda: renderer, results.put)
     while True:
-        item = requests.get()
-        # Drain the mailbox: only the newest request matters, the older ones were superseded.
-        while item is not None:
+        items = [requests.get()]
+        # Drain the mailbox: every job control counts, but only the newest render request matters.
+        while items[-1] is not None:
             try:
-                item = requests.get_nowait()
+                items.append(requests.get_nowait())
             except queue.Empty:
                 break
-        if item is None:
-            return
-        stamp, request = item
+        newest = None
+        for item in items:
+            if item is None:
+                jobs.close()
+                return
+            if item[0] == "job":
+                if renderer is None:
+                    results.put(JobStatus(item[1], "error", error=startup_error))
+                else:
+                    jobs.start(item[1], item[2])
+            elif item[0] == "cancel":
+                jobs.cancel(item[1])
+            else:
+                newest = item
+        if newest is None:
+            continue
+        stamp, request = newest
         if renderer is None:
             results.put(RenderResult(stamp, request, error=startup_error))
         else:

@@ -151,7 +151,7 @@ def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
     from core.checkpoint import PRESET_INIT_SEED
     from core.latents import z_from_seed
 
-    request = BASE.replace(seeds=((4, 0.3), (8, 0.7)), cond_yaw_deg=20.0, extras=("predicted_pose", "planes"))
+    request = BASE.replace(seeds=((4, 0.3), (8, 0.7)), cond_yaw_deg=20.0, extras=("predicted_pose", "hologram"))
     result = renderer.render(request)
     assert result.error is None, result.error
     # The preset model is rebuilt independently: same seed, same weights.
@@ -162,7 +162,7 @@ def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
                                           orbit_camera(20.0, 0.0))[0].rad2deg()
     assert len(result.extras["predicted_pose"]) == 6
     assert torch.allclose(torch.tensor(result.extras["predicted_pose"]), expected, atol=1e-4)
-    assert result.extras["unsupported"] == ["planes"]
+    assert result.extras["unsupported"] == ["hologram"]
 
 
 def test_checkpoint_is_loaded_once_and_again_when_the_file_is_rewritten(renderer, tmp_path):
