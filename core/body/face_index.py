@@ -1,8 +1,9 @@
 """Exact nearest-triangle search with candidate pruning, in plain torch (CPU and CUDA).
 
-Faces are grouped into clusters of up to `CLUSTER_SIZE` faces that share a `CLUSTER_CELL` voxel (in Morton
-order inside it). A cluster K has a bounding sphere (centre m_K, radius rho_K) and an anchor a_K, a face centroid (a point on the surface), so
-for a point p the nearest face of K lies between |p - m_K| - rho_K and |p - a_K|.
+Faces are grouped into clusters of up to `CLUSTER_SIZE` faces that share a `CLUSTER_CELL` voxel (in
+Morton order inside it). A cluster K has a bounding sphere (centre m_K, radius rho_K) and an anchor a_K,
+a face centroid (a point on the surface), so for a point p the nearest face of K lies between
+|p - m_K| - rho_K and |p - a_K|.
 A hierarchy of cubic cells (halving from `coarsest_cell` to `finest_cell`) keeps for each cell the
 clusters that can hold the nearest face of some point of the cell: with r the cell's half diagonal and
 U = min_K |centre - a_K| + r, a cluster stays when |centre - m_K| - rho_K - r <= U and < reach.

@@ -143,3 +143,22 @@ def test_smpl_format_npz_loads_as_a_real_model(tmp_path):
     model = load_body_model(tmp_path / "custom.npz")
     assert not model.is_standin
     assert torch.allclose(model.canonical_vertices, load_body_model().canonical_vertices, atol=1e-6)
+
+
+def test_smpl_sized_model_is_aligned_at_the_reference_neck_point(tmp_path):
+    arrays = build_standin_arrays()
+    arrays.pop("standin_version")
+    extra = 6890 - arrays["v_template"].shape[0]  # pad to SMPL's vertex count with unused copies
+    rng = np.random.default_rng(0)
+    padding = arrays["v_template"][rng.integers(0, arrays["v_template"].shape[0], extra)]
+    arrays["v_template"] = np.concatenate([arrays["v_template"], padding])
+    for key in ("weights", "shapedirs", "posedirs"):
+        arrays[key] = np.concatenate([arrays[key], np.repeat(arrays[key][:1], extra, axis=0)])
+    arrays["J_regressor"] = np.concatenate([arrays["J_regressor"], np.zeros((24, extra), np.float32)], axis=1)
+    np.savez(tmp_path / "SMPL_NEUTRAL.npz", **arrays)
+    model = load_body_model(tmp_path / "SMPL_NEUTRAL.npz")
+    neck_ids = torch.tensor([570, 573, 813, 3059, 3470, 4059, 4292, 4315])
+    neck_weights = torch.tensor([0.0781, 0.0219, 0.1777, 0.2548, 0.0648, 0.0300, 0.1218, 0.2509])
+    neck_point = (neck_weights[:, None] * model.canonical_vertices[neck_ids]).sum(0) / neck_weights.sum()
+    assert torch.allclose(neck_point, torch.zeros(3), atol=1e-6)
+    assert not torch.allclose(model.neck_joint, torch.zeros(3), atol=1e-3)  # joint 12 is elsewhere now
