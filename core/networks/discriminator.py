@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from core.camera import is_left, mirror_camera, mirror_pose
 from core.config import GeneratorConfig
 from core.networks.filters import setup_filter
-from core.networks.layers import Conv2dLayer, FullyConnectedLayer, normalize_2nd_moment
+from core.networks.layers import Conv2dLayer, FullyConnectedLayer
+from core.networks.mapping import MappingNetwork
 
 # The reference D's channels at the paper size: channel_base 32768, channel_max 512, whatever G's backbone uses.
 REFERENCE_D_CHANNEL_BASE = 32768
@@ -125,25 +126,6 @@ class DiscriminatorEpilogue(nn.Module):
         return self.out(self.fc(flatten)), flatten
 
 
-class ConditionMapping(nn.Module):
-    """Maps the condition concat(camera, pose) to `cmap`: embed, 2nd-moment normalisation, `layers` lrelu FCs."""
-
-    def __init__(self, condition_dim: int, cmap_dim: int, layers: int, lr_multiplier: float):
-        super().__init__()
-        self.layers = layers
-        self.embed = FullyConnectedLayer(condition_dim, cmap_dim)
-        for index in range(layers):
-            setattr(self, f"fc{index}", FullyConnectedLayer(cmap_dim, cmap_dim, activation="lrelu",
-                                                            lr_multiplier=lr_multiplier))
-
-    def forward(self, condition: torch.Tensor) -> torch.Tensor:
-        """condition: [B, c_dim + pose_dim] -> cmap [B, cmap_dim]."""
-        x = normalize_2nd_moment(self.embed(condition.float()))
-        for index in range(self.layers):
-            x = getattr(self, f"fc{index}")(x)
-        return x
-
-
 class DPoseBranch(nn.Module):
     """Pose head: concat(flatten, camera) -> hidden lrelu layers -> pose [6] (linear)."""
 
@@ -187,8 +169,10 @@ class PoseAwareDiscriminator(nn.Module):
                                        config.img_channels, use_fp16=resolution >= fp16_resolution,
                                        conv_clamp=config.conv_clamp)
             setattr(self, f"b{resolution}", block)
-        self.mapping = ConditionMapping(config.c_dim + config.pose_dim, cmap_dim, config.mapping_layers,
-                                        config.mapping_lr_multiplier)
+        # Condition-only mapping (no z, no truncation): embed, 2nd-moment normalisation, lrelu FCs.
+        self.mapping = MappingNetwork(z_dim=0, c_dim=config.c_dim + config.pose_dim, w_dim=cmap_dim, num_ws=None,
+                                      num_layers=config.mapping_layers, lr_multiplier=config.mapping_lr_multiplier,
+                                      w_avg_beta=None)
         self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim, config.mbstd_group, config.mbstd_channels,
                                         config.conv_clamp)
         self.pose_branch = DPoseBranch(channels[4] * 16 + config.c_dim, config.pose_hidden, config.pose_dim)
@@ -234,7 +218,7 @@ class PoseAwareDiscriminator(nn.Module):
         pose, out = self.predict_pose(x, camera)
         if out is None:
             out, _ = self.trunk(x)
-        cmap = self.mapping(torch.cat([camera, pose.detach()], dim=1))
+        cmap = self.mapping(None, torch.cat([camera, pose.detach()], dim=1))
         logits = (out * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
         return DiscriminatorOutput(logits=logits, pose=pose)
 

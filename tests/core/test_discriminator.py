@@ -75,7 +75,7 @@ def test_logit_is_projection_on_condition_mapping():
         x = discriminator.assemble_input(image, raw, mask)
         out, _ = discriminator.trunk(x)
         result = discriminator(image, raw, mask, camera)
-        cmap = discriminator.mapping(torch.cat([camera, result.pose], dim=1))
+        cmap = discriminator.mapping(None, torch.cat([camera, result.pose], dim=1))
     expected = (out * cmap).sum(1, keepdim=True) / cmap.shape[1] ** 0.5
     torch.testing.assert_close(result.logits, expected)
 
