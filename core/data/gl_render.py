@@ -221,6 +221,7 @@ class OffscreenMeshRenderer:
         band_colours: tuple = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
         band_width: float = 0.0,
         normals: np.ndarray | None = None,
+        two_sided_faces: int = 0,
     ) -> np.ndarray:
         """Premultiplied RGBA float32 [R, R, 4] in [0, 1]; alpha is the anti-aliased coverage (the mask).
 
@@ -228,7 +229,8 @@ class OffscreenMeshRenderer:
         light_direction: [3] toward the light, world axes; light_terms: ambient, diffuse, specular;
         band: [V] per-vertex value, where it is < 0 the surface takes band_colours[0], where it is in
         [0, band_width) band_colours[1] (None: vertex colours everywhere); normals: [V, 3] unit vertex
-        normals (None: computed here). Faces must be counter-clockwise seen from outside: back faces are culled.
+        normals (None: computed here). Faces must be counter-clockwise seen from outside: back faces are culled,
+        except for the last `two_sided_faces` faces (open shells such as hair).
         """
         GL = self.GL
         normals = vertex_normals(vertices, faces) if normals is None else normals
@@ -254,7 +256,12 @@ class OffscreenMeshRenderer:
         GL.glUniform3f(self._uniforms["band_edge"], *band_colours[1])
         GL.glUniform1f(self._uniforms["band_width"], band_width)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-        GL.glDrawElements(GL.GL_TRIANGLES, indices.size, GL.GL_UNSIGNED_INT, None)
+        closed = len(indices) - two_sided_faces
+        GL.glDrawElements(GL.GL_TRIANGLES, closed * 3, GL.GL_UNSIGNED_INT, None)
+        if two_sided_faces:
+            GL.glDisable(GL.GL_CULL_FACE)
+            GL.glDrawElements(GL.GL_TRIANGLES, two_sided_faces * 3, GL.GL_UNSIGNED_INT, ctypes.c_void_p(closed * 12))
+            GL.glEnable(GL.GL_CULL_FACE)
         raw = GL.glReadPixels(0, 0, self.size, self.size, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
         pixels = np.frombuffer(raw, dtype=np.uint8).reshape(self.resolution, self.supersample, self.resolution, -1, 4)
         # The background is cleared to zero, so averaging the sub-pixels gives premultiplied colour and coverage.

@@ -7,6 +7,7 @@ that centre. A scene moves every prop with the head joint's rest-to-posed transf
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -27,8 +28,9 @@ class PropMesh:
     """Triangles of all props of one identity in the canonical frame."""
 
     vertices: np.ndarray  # [P, 3] float64
-    faces: np.ndarray  # [Q, 3] int64
+    faces: np.ndarray  # [Q, 3] int64, closed props first, then the open hair shell
     colours: np.ndarray  # [P, 3] float64, linear RGB
+    open_faces: int = 0  # how many trailing faces belong to open shells (drawn from both sides)
 
 
 def direction(elevation_deg, azimuth_deg) -> np.ndarray:
@@ -233,17 +235,13 @@ def hair_shell(head: HeadSurface, look: Appearance) -> tuple[np.ndarray, np.ndar
     corners = vertices[faces]
     normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     inward = (normal * (corners.mean(axis=1) - head.centre)).sum(axis=1) < 0
-    faces[inward] = faces[inward][:, ::-1]
-    # The shell is open, so it gets a second, inward-facing copy with its own vertices (culling stays on).
-    return np.concatenate([vertices, vertices]), np.concatenate([faces, faces[:, ::-1] + len(vertices)])
+    faces[inward] = faces[inward][:, ::-1]  # outward, so vertex normals point away from the scalp
+    return vertices, faces
 
 
 def build_props(head: HeadSurface, look: Appearance) -> PropMesh:
     """All props of one identity on its head (canonical frame)."""
     builder = _Builder()
-    hair_vertices, hair_faces = hair_shell(head, look)
-    if len(hair_faces):
-        builder.add(hair_vertices, hair_faces, look.hair_colour)
     if look.hair_style == "bun":
         bun_centre = head.surface(35.0, 180.0) + direction(35.0, 180.0) * (look.hair_thickness + 0.02)
         builder.ellipsoid(bun_centre, (0.034, 0.03, 0.03), look.hair_colour, rings=8, segments=12)
@@ -265,7 +263,11 @@ def build_props(head: HeadSurface, look: Appearance) -> PropMesh:
     builder.ellipsoid(nose_centre, np.array([0.012, 0.011, 0.012]) * look.nose_size, look.skin)
     mouth_centre = head.surface(MOUTH_ELEVATION, 0.0) - forward * 0.003
     builder.ellipsoid(mouth_centre, (look.mouth_width, 0.0055, 0.007), look.lip_colour)
-    return builder.mesh()
+    # The hair shell is open (from below, its inside shows), so it goes last and is drawn two-sided.
+    hair_vertices, hair_faces = hair_shell(head, look)
+    if len(hair_faces):
+        builder.add(hair_vertices, hair_faces, look.hair_colour)
+    return dataclasses.replace(builder.mesh(), open_faces=len(hair_faces))
 
 
 def neckline_distance(canonical_vertices: np.ndarray, look: Appearance) -> np.ndarray:

@@ -42,6 +42,7 @@ class PosedMesh:
     band: np.ndarray  # [N] height above the clothing's neckline (< 0: shirt; props are +1)
     head_joint: np.ndarray  # [3] posed head joint
     normals: np.ndarray | None = None  # [N, 3] unit vertex normals (None: the renderer computes them)
+    open_faces: int = 0  # trailing faces of open shells (hair), drawn from both sides
 
 
 class Dresser:
@@ -111,7 +112,7 @@ class DressedIdentity:
     def canonical_mesh(self) -> PosedMesh:
         """The ground-truth mesh in the canonical (rest-pose) frame: body and props."""
         vertices = np.concatenate([self.body_vertices, self.props.vertices])
-        return PosedMesh(vertices, self.faces, self.colours, self.band, self.head_joint)
+        return PosedMesh(vertices, self.faces, self.colours, self.band, self.head_joint, None, self.props.open_faces)
 
     def posed_mesh(self, body_vertices: np.ndarray, head_transform: np.ndarray, head_joint: np.ndarray) -> PosedMesh:
         """Assemble a posed person from the body's posed vertices [V, 3] and the head joint's transform [4, 4]."""
@@ -119,7 +120,7 @@ class DressedIdentity:
         props = self.props.vertices @ rotation.T + head_transform[:3, 3]
         normals = np.concatenate([self.dresser.body_normals(body_vertices), self.prop_normals @ rotation.T])
         vertices = np.concatenate([body_vertices, props])
-        return PosedMesh(vertices, self.faces, self.colours, self.band, head_joint, normals)
+        return PosedMesh(vertices, self.faces, self.colours, self.band, head_joint, normals, self.props.open_faces)
 
 
 def pose_identities(identities: list[DressedIdentity], poses: np.ndarray) -> list[PosedMesh]:

@@ -118,6 +118,7 @@ class SceneRenderer:
                 mesh.vertices, mesh.faces, mesh.colours, spec.camera, np.asarray(light.direction),
                 (light.ambient, light.diffuse, light.specular),
                 band=mesh.band, band_colours=person.band_colours, band_width=COLLAR_WIDTH, normals=mesh.normals,
+                two_sided_faces=mesh.open_faces,
             )
             results.append(composite(rgba, light))
         return results

@@ -66,11 +66,11 @@ def test_hair_sits_on_the_scalp_and_faces_outward(dresser):
     look = dataclasses.replace(sample_appearance(np.random.default_rng(0)), hair_style="short", hair_thickness=0.015,
                                hairline_deg=30.0, hair_part=0.0)
     vertices, faces = hair_shell(head, look)
-    outer = faces[: len(faces) // 2]
+    outer = faces
     corners = vertices[outer]
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     outward = (normals * (corners.mean(axis=1) - head.centre)).sum(axis=1)
-    assert (outward >= -1e-12).all()  # outer copy faces away from the head (back faces are culled)
+    assert (outward >= -1e-12).all()  # wound away from the head, so vertex normals point outward
     used = vertices[np.unique(outer)]
     radius = np.linalg.norm(used - head.centre, axis=1)
     directions = (used - head.centre) / radius[:, None]
