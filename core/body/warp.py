@@ -52,6 +52,9 @@ class ExactWarp:
         self.pose = _as_pose_batch(pose, body.device)
         self.thickness = float(thickness)
         faces = body.faces[body.faces_inside_box(box_warp)]
+        if len(faces) == 0:
+            raise ValueError(f"no face of the body model ({body.source}) lies inside the box of side {box_warp}: "
+                             "nothing could guide the warp; use the model's box_warp (1.0 for SMPL-sized bodies)")
         posed = body.pose_vertices(self.pose, betas)[:, faces]  # [B, F', 3, 3]
         canonical = body.canonical_vertices[faces]  # [F', 3, 3]
         self.rotation, self.translation = rigid_face_maps(posed, canonical)  # [B, F', 3, 3], [B, F', 3]

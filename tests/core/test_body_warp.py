@@ -136,3 +136,8 @@ def test_warp_modes_and_cache(cpu_body):
     cache.get(POSE * 0.5)
     cache.get(POSE * 0.25)
     assert cache.get(POSE) is not first  # evicted after two newer poses
+
+
+def test_a_box_without_faces_is_a_clear_error(cpu_body):
+    with pytest.raises(ValueError, match="inside the box"):
+        ExactWarp(cpu_body, POSE, box_warp=0.01)
