@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.checkpoint import CheckpointError
 from core.generate.media import VideoWriter, check_video_target, write_png
 from core.generate.options import (
@@ -45,7 +46,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth-samples", type=int, default=None, help="coarse samples per ray")
     parser.add_argument("--importance-samples", type=int, default=None, help="fine samples per ray")
     parser.add_argument("--warp", choices=["grid", "exact"], default="grid", help="body warp for posed renders")
-    parser.add_argument("--warp-resolution", type=int, default=64, help="warp grid nodes per side")
+    parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
+                        help="warp grid nodes per side (default %(default)s)")
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.camera import orbit_camera
 from core.paths import CameraKey, CameraPath, LatentKey, frame_times, evaluate
 from core.latents import blended_ws
@@ -52,7 +53,7 @@ class RenderSettings:
     cond_pitch_deg: float = 0.0  # pitch of the conditioning camera
     cond_pose_deg: tuple[float, ...] | None = None  # conditioning body pose; None = the rendered pose
     warp_mode: str = "grid"  # body warp for posed renders: grid (fast per frame) or exact (no grid to build)
-    warp_resolution: int = 64  # nodes per side of the warp grid (fewer: quicker to build, coarser)
+    warp_resolution: int = DEFAULT_GRID_RESOLUTION  # nodes per side of the warp grid (fewer: quicker, coarser)
     body_model_path: str | None = None  # SMPL-format body file (None: the shipped stand-in)
     output_size: int | None = None  # resize every output to this many pixels per side (None: native)
 
