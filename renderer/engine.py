@@ -213,6 +213,11 @@ class Renderer:
             extras["unsupported"] = unsupported
         return extras
 
+    def release_memory(self) -> None:
+        """Drop the cached tensors (after a job ran out of memory), safely beside a running render."""
+        with self.lock:
+            self._forget_tensors()
+
     def _forget_tensors(self) -> None:
         """After running out of memory: drop cached tensors so that the next request has room."""
         for cache in (self._ws, self._planes, self._warps, self._views, self.inspect_cache):

@@ -27,6 +27,8 @@ MESH_SPACES = ("canonical", "posed")  # the rest-pose shape, or the shape the re
 MESH_FILE_FORMATS = (".ply", ".obj", ".glb")  # mesh files the export writes (core.mesh.export_mesh)
 PROGRESS_INTERVAL_S = 0.1  # at most this often a running job sends a progress status
 EXTRACTION_SHARE = 0.95  # fraction of the progress bar given to extraction; the rest is writing files
+# Peak memory of an extraction in grids: the grid, its closed/smoothed copy and marching cubes' float64 copy.
+GRID_COPIES_AT_PEAK = 5
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class MeshJob:
     stem: str = "mesh"  # file name without suffix: <stem>.ply, <stem>_grid.npy
     formats: tuple[str, ...] = (".ply",)  # mesh files to write, from MESH_FILE_FORMATS
     save_grid: bool = False  # also write the raw density grid as <stem>_grid.npy (float32, indexed [x, y, z])
-    memory_budget: int | None = None  # bytes the density grid may take; None = core.mesh's default (4 GiB)
+    memory_budget: int | None = None  # bytes the density grid may take; None = default_memory_budget()
 
     def __post_init__(self) -> None:
         if self.space not in MESH_SPACES:
@@ -157,6 +159,8 @@ def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], Non
     from core.mesh import GridTooLargeError, MeshCancelled
     from renderer.engine import describe_error
 
+    if not isinstance(job, MeshJob):
+        return job.run(job_id, renderer, send, cancelled)  # other job kinds (renderer/path_jobs.py) run themselves
     if cancelled():
         return JobStatus(job_id, "cancelled", message="cancelled before it started")
     reporter = _ProgressReporter(job_id, send)
@@ -169,7 +173,7 @@ def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], Non
         return JobStatus(job_id, "error", error=f"mesh job: {error}")
     except Exception as error:  # noqa: BLE001 - a failed job is reported; the worker keeps serving renders
         if isinstance(error, MemoryError):
-            renderer._forget_tensors()  # the next render must have room
+            renderer.release_memory()  # the next render must have room
             return JobStatus(job_id, "error", error=f"mesh job ran out of memory ({error}); lower the resolution")
         return JobStatus(job_id, "error", error=f"mesh job: {describe_error(error)}")
     return JobStatus(job_id, "done", 1.0, message=f"{len(products.vertices)} vertices, {len(products.faces)} faces",
@@ -181,11 +185,11 @@ def extract_and_export(job: MeshJob, renderer, report: Callable[..., None],
     """The mesh of `job` as numpy arrays, its files written atomically; raises on cancel and on errors."""
     import torch
 
-    from core.mesh import DEFAULT_MEMORY_BUDGET, MeshOptions, export_mesh, generator_mesh, save_grid
+    from core.mesh import MeshOptions, export_mesh, generator_mesh, save_grid
     from core.mesh.grid import check_grid_budget
     from core.rendering.volume import CROPPED_SIGMA
 
-    budget = job.memory_budget or DEFAULT_MEMORY_BUDGET
+    budget = job.memory_budget or default_memory_budget()
     check_grid_budget(job.resolution, budget)  # before loading anything: a too-large job fails at once
     scene = renderer.scene(job.request)
     point_warp = scene.point_warp if job.space == "posed" else None
@@ -219,6 +223,30 @@ def extract_and_export(job: MeshJob, renderer, report: Callable[..., None],
     timings["export"] = (time.perf_counter() - start) * 1e3
     return MeshProducts(mesh.vertices.astype(np.float32), mesh.faces.astype(np.int32), mesh.colors, tuple(paths),
                         float(mesh.level), value_range, timings)
+
+
+def default_memory_budget() -> int:
+    """Bytes a job's density grid may take: core.mesh's default, less where free memory cannot hold the peak.
+
+    A grid that would push the worker into the out-of-memory killer is refused up front with a message
+    naming a resolution that fits, instead of taking the worker (and the renders) down with it.
+    """
+    from core.mesh import DEFAULT_MEMORY_BUDGET
+
+    available = available_memory_bytes()
+    return DEFAULT_MEMORY_BUDGET if available is None else min(DEFAULT_MEMORY_BUDGET, available // GRID_COPIES_AT_PEAK)
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes, or None where there is no such file (not Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class _ProgressReporter:

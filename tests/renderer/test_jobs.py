@@ -109,7 +109,11 @@ def test_cancel_stops_a_running_job_and_the_next_job_runs(client, tmp_path):
 def test_too_large_job_is_an_error_result_and_rendering_goes_on(client):
     job_id = client.start_job(MeshJob(REQUEST, resolution=2048, level=LEVEL, formats=()))
     final = client.wait_job(job_id, timeout_s=30)
-    assert final.state == "error" and "use a resolution of at most 1024" in final.error
+    assert final.state == "error" and "use a resolution of at most" in final.error
+    # An explicit budget is the one applied: 64^3 float32 needs 1 MiB.
+    small_budget = client.wait_job(client.start_job(MeshJob(REQUEST, resolution=64, level=LEVEL, formats=(),
+                                                            memory_budget=1 << 19)))
+    assert small_budget.state == "error" and "use a resolution of at most 50 " in small_budget.error
     client.submit(REQUEST)
     assert client.wait(60).ok
 
