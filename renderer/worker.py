@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from renderer.jobs import JobRunner, JobStatus, MeshJob
+from renderer.path_jobs import PathRenderJob
 from renderer.requests import RenderRequest, RenderResult
 
 MODES = ("process", "inline")
@@ -98,12 +99,12 @@ class RenderClient:
                 return result
             time.sleep(interval_s)
 
-    def start_job(self, job: MeshJob) -> int:
+    def start_job(self, job: MeshJob | PathRenderJob) -> int:
         """Start a background job (queued behind running ones); returns its id. Never blocks."""
         if self._closed:
             raise RuntimeError("RenderClient.start_job after close(); create a new client")
-        if not isinstance(job, MeshJob):
-            raise TypeError(f"start_job takes a MeshJob, got {type(job).__name__}")
+        if not isinstance(job, (MeshJob, PathRenderJob)):
+            raise TypeError(f"start_job takes a MeshJob or PathRenderJob, got {type(job).__name__}")
         self._job_id += 1
         self._jobs[self._job_id] = JobStatus(self._job_id, "queued", message="sent to the render worker")
         if self.mode == "inline":
