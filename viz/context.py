@@ -52,6 +52,7 @@ class WidgetContext:
     info: RuntimeInfo  # read-only runtime facts
     commands: deque = field(default_factory=deque)  # (name, argument) pairs executed by the app each frame
     defaults: AppState = field(default_factory=AppState)  # what "Reset" goes back to
+    wanted_extras: set = field(default_factory=set)  # extra products the panels drawn this frame ask for
 
     def post(self, name: str, argument: Any = None) -> None:
         """Asks the app to carry out a command (e.g. "open_checkpoint", "screenshot", "record")."""

@@ -15,6 +15,7 @@ from renderer.requests import RenderRequest, RenderResult
 from viz.capture import VideoRecorder, save_png, timestamped_path
 from viz.context import RuntimeInfo, WidgetContext
 from viz.history import EditHistory
+from viz.inspect_request import with_inspect_extras
 from viz.request_builder import RequestGate, build_request
 from viz.state import AppState, StateFileError, load_state, remember_recent, save_state, wrap_degrees
 
@@ -117,6 +118,8 @@ class Controller:
         self.run_commands()
         self.history.commit(self.state, editing=editing)
         request = build_request(self.state, self.device, preview=dragging)
+        request = with_inspect_extras(request, self.state.inspect, self.context.wanted_extras)
+        self.context.wanted_extras.clear()
         if not self.gate.needs_send(request):
             return None
         self.client.submit(request)

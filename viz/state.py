@@ -143,6 +143,33 @@ class UiState:
 
 
 @dataclass
+class InspectState:
+    """Settings of the inspection panels (tri-grid, density slice, ray profile, mesh); not undone."""
+
+    plane_mode: str = "pca"  # tri-grid pictures: pca (3 components as RGB) | channel (one channel, colour map)
+    plane_channel: int = 0  # feature channel shown in channel mode
+    plane_colormap: str = "viridis"  # colour map of channel mode: viridis | magma | gray
+    slice_axis: str = "z"  # axis orthogonal to the density slice: x | y | z
+    slice_offset: float = 0.0  # world coordinate of the slice along its axis
+    slice_quantity: str = "sigma_raw"  # sigma_raw | density | opacity
+    slice_space: str = "canonical"  # canonical (rest pose) | posed (as the body pose warps it)
+    slice_colormap: str = "magma"  # colour map of the slice
+    slice_body: bool = True  # draw the body cross-section and thickness shell over the slice
+    ray_enabled: bool = False  # ask for the ray profile of `ray_pixel`
+    ray_pixel: tuple[float, float] = (0.0, 0.0)  # (row, column) of the shown image whose ray is plotted
+    mesh_resolution: int = 128  # grid samples per side of the mesh extraction
+    mesh_level: float = 10.0  # iso-level on raw sigma
+    mesh_space: str = "canonical"  # canonical | posed
+    mesh_crop: bool = True  # apply the renderer's side-wall crop before extracting
+    mesh_grid_smoothing: float = 0.0  # Gaussian sigma in voxels on the grid before marching cubes
+    mesh_taubin_steps: int = 0  # Taubin smoothing steps on the mesh afterwards
+    mesh_view_mode: str = "lit"  # lit | normals | wireframe
+    mesh_show_body: bool = True  # draw the body mesh and skeleton in the mesh view
+    export_folder: str = ""  # where exports go; empty = the user data folder's meshes/
+    export_formats: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # write .ply, .obj, .glb, grid .npy (1 = on)
+
+
+@dataclass
 class AppState:
     """The complete, JSON-serialisable state of the visualizer."""
 
@@ -153,6 +180,7 @@ class AppState:
     render: RenderOptions = field(default_factory=RenderOptions)  # output and sampling
     capture: CaptureState = field(default_factory=CaptureState)  # screenshot and video settings
     ui: UiState = field(default_factory=UiState)  # remembered layout choices
+    inspect: InspectState = field(default_factory=InspectState)  # inspection panels' settings
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict with a format tag, ready for JSON."""
