@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Gaussian sigma in voxels on the grid before marching cubes (default 0)")
     parser.add_argument("--no-colors", action="store_true", help="skip the vertex colours")
     parser.add_argument("--warp", choices=["grid", "exact"], default="grid",
-                        help="body warp of posed shapes: grid (default, as the renders) or exact (slow, 8x per point)")
+                        help="body warp of posed shapes: grid (default, as the renders) or exact "
+                             "(about 100x slower per point)")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
                         help="nodes per side of the grid warp (default %(default)s, as the renders)")
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
