@@ -67,6 +67,11 @@ class MeshJob:
         """A copy with some fields changed (validated like a new job)."""
         return dataclasses.replace(self, **changes)
 
+    def run(self, job_id: int, renderer, send: Callable[[JobStatus], None],
+            cancelled: Callable[[], bool]) -> JobStatus:
+        """Extract and export to the final status (done, cancelled or error); never raises (JobRunner's contract)."""
+        return run_job(job_id, self, renderer, send, cancelled)
+
 
 @dataclass(frozen=True, eq=False)
 class MeshProducts:
@@ -90,7 +95,7 @@ class JobStatus:
     fraction: float = 0.0  # progress from 0 to 1
     message: str = ""  # what it is doing, in words for a status line
     error: str | None = None  # why it failed, with what to change (state "error")
-    result: MeshProducts | None = None  # the products (state "done")
+    result: Any = None  # the products of state "done": MeshProducts for a MeshJob, the job kind's own otherwise
 
     @property
     def finished(self) -> bool:
@@ -105,6 +110,9 @@ class JobCancelled(Exception):
 class JobRunner:
     """Runs jobs one at a time on a daemon thread; statuses go to `send(JobStatus)`.
 
+    A job is any picklable object with `run(job_id, renderer, send, cancelled) -> JobStatus` (final status,
+    never raising): MeshJob here, PathRenderJob in renderer/path_jobs.py.
+
     `renderer()` returns the Renderer whose caches and lock the jobs share with the render loop.
     """
 
@@ -116,7 +124,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def start(self, job_id: int, job: MeshJob) -> None:
+    def start(self, job_id: int, job: Any) -> None:
         """Queue `job` under `job_id`; it starts when the jobs before it have finished."""
         with self._lock:
             self._cancel_flags[job_id] = threading.Event()
@@ -148,7 +156,11 @@ class JobRunner:
             job_id, job = item
             with self._lock:
                 flag = self._cancel_flags[job_id]
-            self._send(run_job(job_id, job, self._renderer(), self._send, flag.is_set))
+            try:
+                final = job.run(job_id, self._renderer(), self._send, flag.is_set)
+            except Exception as error:  # noqa: BLE001 - a job kind that breaks its contract must not stop the queue
+                final = JobStatus(job_id, "error", error=f"{type(job).__name__} failed: {type(error).__name__}: {error}")
+            self._send(final)
             with self._lock:
                 self._cancel_flags.pop(job_id, None)
 
