@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--posed", nargs="+", default=None, metavar="ANGLES",
                         help='body pose in degrees: "nx,ny,nz,hx,hy,hz", "nx,ny,nz hx,hy,hz" or "NECK,HEAD"')
     parser.add_argument("--resolution", type=int, default=256, help="grid samples per side (default %(default)s)")
-    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL, help="iso-level on raw sigma (default %(default)s)")
+    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                        help="iso-level on raw sigma (default %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="mesh file: .ply, .obj or .glb")
     parser.add_argument("--grid-out", type=Path, default=None, help="also save the raw density grid as .npy")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
