@@ -15,6 +15,7 @@ from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
 from viz.gl_utils import ImageTexture, read_window_pixels
 from viz.menus import model_label, show_menus, show_status
+from viz.path_session import PathSession
 from viz.shortcuts import handle_shortcuts
 from viz.state import AppState, StateFileError, load_state, save_state
 from viz.viewport import Viewport
@@ -23,6 +24,7 @@ from widgets.capture_widget import CaptureWidget
 from widgets.checkpoint_widget import CheckpointWidget
 from widgets.help_widget import HelpWidget
 from widgets.latent_widget import LatentWidget
+from widgets.paths_widget import PathsWidget
 from widgets.performance_widget import PerformanceWidget
 from widgets.pose_widget import PoseWidget
 from widgets.render_widget import RenderWidget
@@ -31,7 +33,7 @@ VIEW_WINDOW = "View"
 # (panel title, dock space) in tab order; the first panel of each space is shown in front.
 PANEL_LAYOUT = (
     ("Latent", "LeftTop"), ("Model", "LeftTop"),
-    ("Camera", "LeftBottom"),
+    ("Camera", "LeftBottom"), ("Paths", "LeftBottom"),
     ("Pose", "RightTop"), ("Render", "RightTop"),
     ("Capture", "RightBottom"), ("Performance", "RightBottom"),
 )
@@ -83,6 +85,8 @@ class VisualizerApp:
             "Pose": PoseWidget(context), "Render": RenderWidget(context),
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
         }
+        self.paths = PathSession(context, lambda: self.controller.client, config.device)
+        self.panels["Paths"] = PathsWidget(context, self.paths)
         self.help = HelpWidget(context)
         self.frames_after_first_render = 0  # frames since the first result (image or error), for `config.frames`
         self.screenshot_written: Path | None = None
@@ -206,6 +210,7 @@ class VisualizerApp:
             controller.new_image = False
         handle_shortcuts(controller.context)
         self._animating = controller.advance_animations(elapsed)
+        self._animating = self.paths.advance(elapsed) or self._animating  # path playback drives the state
         self._apply_presentation_mode()
         self._update_title()
         self.help(True)
