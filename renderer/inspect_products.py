@@ -7,6 +7,7 @@ pixel conventions are core.inspect's (docs/inspect.md).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,9 @@ import torch
 from renderer.requests import InspectOptions, RenderRequest
 
 INSPECT_PRODUCTS = ("planes", "density_slice", "ray_profile")
+# The thickness shell is measured on at most this many pixels per side and scaled up: its exact point-to-body
+# distances cost about 6 s at 256^2 on 2 CPU cores (2 s at 128^2), and the render loop waits for them.
+SHELL_MAX_RESOLUTION = 128
 
 
 def inspect_products(renderer, scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
@@ -105,7 +109,10 @@ def density_slice_product(renderer, scene, request: RenderRequest, options: Insp
 
 
 def body_overlay(renderer, scene, pose_deg: tuple[float, ...] | None, slice_options, half_extent: float) -> dict:
-    """The body surface's cross-section segments [K, 2, 2] (row, column) and its thickness shell mask and contour."""
+    """The body surface's cross-section segments [K, 2, 2] (row, column) and its thickness shell mask and contour.
+
+    The shell is measured on at most SHELL_MAX_RESOLUTION^2 pixels and scaled up to the slice's resolution.
+    """
     from core.inspect import body_cross_section, mask_outline, thickness_shell
     from renderer.engine import pose_radians
 
@@ -116,9 +123,21 @@ def body_overlay(renderer, scene, pose_deg: tuple[float, ...] | None, slice_opti
         vertices = body.canonical_vertices if pose is None else body.pose_vertices(pose)[0]
         segments = body_cross_section(vertices, body.faces, slice_options.axis, slice_options.offset,
                                       slice_options.resolution, half_extent)
-        shell = thickness_shell(body, None if pose is None else pose[0], slice_options, thickness=config.thickness,
+        coarse = dataclasses.replace(slice_options, resolution=min(slice_options.resolution, SHELL_MAX_RESOLUTION),
+                                     half_extent=half_extent)
+        shell = thickness_shell(body, None if pose is None else pose[0], coarse, thickness=config.thickness,
                                 box_warp=config.rendering.box_warp)
+    shell = nearest_upsampled(shell, slice_options.resolution)
     return {"body_segments": segments, "shell_mask": shell, "shell_contour": mask_outline(shell)}
+
+
+def nearest_upsampled(mask: np.ndarray, size: int) -> np.ndarray:
+    """`mask: [r, r]` resampled to [size, size] by nearest pixel centre (both span the same square)."""
+    coarse = mask.shape[0]
+    if coarse == size:
+        return mask
+    index = ((np.arange(size) + 0.5) * coarse / size).astype(np.int64)
+    return mask[index[:, None], index[None, :]]
 
 
 def ray_profile_product(renderer, scene, request: RenderRequest, options: InspectOptions,

@@ -12,7 +12,7 @@ import torch
 from core.bench.harness import BenchContext
 
 # Each name is a module core.bench.<name> with run(ctx) -> dict[str, float]; missing ones are skipped.
-SECTIONS = ["generator", "body", "data", "train", "viz", "mesh", "generate"]
+SECTIONS = ["generator", "body", "data", "train", "viz", "mesh", "generate", "inspect_extras"]
 
 
 def main(argv: list[str] | None = None) -> int:

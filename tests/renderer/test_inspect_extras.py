@@ -158,3 +158,15 @@ def test_bad_inspect_input_gives_clear_errors_and_keeps_the_render(renderer):
         InspectOptions(slice_axis="w")
     with pytest.raises(ValueError, match="low < high"):
         InspectOptions(slice_value_range=(1.0, 0.0))
+
+
+def test_coarse_shell_is_scaled_up_by_nearest_pixel_centre():
+    from renderer.inspect_products import nearest_upsampled
+
+    mask = np.array([[True, False], [False, True]])
+    assert np.array_equal(nearest_upsampled(mask, 4), np.kron(mask, np.ones((2, 2), bool)))
+    assert np.array_equal(nearest_upsampled(mask, 2), mask)
+    odd = nearest_upsampled(np.eye(3, dtype=bool), 7)
+    # Fine pixel centres (i + 0.5) * 3 / 7 = 0.21, 0.64, 1.07, 1.5, 1.93, 2.36, 2.79 fall in coarse pixels:
+    coarse = np.array([0, 0, 1, 1, 1, 2, 2])
+    assert np.array_equal(odd, coarse[:, None] == coarse[None, :])
