@@ -10,7 +10,7 @@ from widgets.common import em, help_marker, option_combo, section
 
 PRESET_BUTTONS = (("Turntable", "turntable"), ("Nod", "nod"), ("Shake", "shake"), ("Look around", "lookaround"),
                   ("Seed morph", "morph"))
-LIST_ROWS = 6  # keyframe rows visible before the list scrolls
+LIST_ROWS = 4  # keyframe rows visible before the list scrolls
 
 
 def describe(index: int, key: Keyframe) -> str:
@@ -74,7 +74,8 @@ class PathsWidget:
         if changed:
             session.set_duration(index, float(duration))
         imgui.same_line()
-        imgui.set_next_item_width(em(7))
+        label_room = imgui.calc_text_size("Easing").x + imgui.get_style().item_inner_spacing.x
+        imgui.set_next_item_width(max(em(4), imgui.get_content_region_avail().x - label_room))
         easing = option_combo("Easing", key.easing, EASINGS)
         if easing != key.easing:
             session.set_easing(index, easing)
@@ -104,8 +105,8 @@ class PathsWidget:
                 imgui.same_line()
             if imgui.button(label, (width, 0)):
                 session.apply_preset(name)
-        section("File")
-        imgui.set_next_item_width(-em(8))
+        imgui.spacing()
+        imgui.set_next_item_width(-em(6.5))
         _, session.file = imgui.input_text_with_hint("##path file", "path.json", session.file)
         imgui.set_item_tooltip("The path as JSON; python -m core.generate video --path FILE.json reads it")
         imgui.same_line()
@@ -137,21 +138,22 @@ class PathsWidget:
     def _render(self) -> None:
         session, video = self.session, self.session.video
         section("Render to file")
-        imgui.set_next_item_width(em(5))
+        imgui.set_next_item_width(em(2.5))
         changed, fps = imgui.input_int("fps", video.fps, 0, 0)
         if changed:
             video.fps = min(120, max(1, fps))
         imgui.same_line()
-        imgui.set_next_item_width(em(5))
-        changed, seconds = imgui.input_float("seconds", video.seconds, 0.0, 0.0, "%.2f")
+        imgui.set_next_item_width(em(3))
+        changed, seconds = imgui.input_float("seconds", video.seconds, 0.0, 0.0, "%.1f")
         if changed:
             video.seconds = max(0.0, float(seconds))
-        help_marker("0 seconds = the path's own length. A looping path leaves out its last keyframe (= the first).")
-        imgui.set_next_item_width(em(5))
+        imgui.set_item_tooltip("0 = the path's own length. A looping path leaves out its last keyframe (= the first).")
+        imgui.same_line()
+        imgui.set_next_item_width(em(3.5))
         changed, resolution = imgui.input_int("resolution", video.resolution, 0, 0)
         if changed:
             video.resolution = max(0, resolution - resolution % 2)  # MP4 frames need even sides
-        help_marker("Pixels per side; 0 = the model's output size.")
+        imgui.set_item_tooltip("Pixels per side; 0 = the model's output size.")
         imgui.set_next_item_width(-1)
         _, video.out_file = imgui.input_text_with_hint("##video file", "output .mp4 (empty: capture folder)",
                                                       video.out_file)
