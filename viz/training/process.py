@@ -161,14 +161,18 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ")
-        except OSError:
-            return True
-        return b"core.train" in text
-    return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():  # no /proc (macOS): trust the signal test
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    if state == "Z":  # exited, not yet reaped by its parent
+        return False
+    # An empty command line is a process between fork and exec: give it the benefit of the doubt.
+    return not cmdline or b"core.train" in cmdline
 
 
 class ActiveRuns:
