@@ -20,6 +20,7 @@ PRESETS = ("tiny", "small", "paper-256", "paper-512")  # core.config presets (re
 LOSS_DEFAULTS = ("Loss/G/loss", "Loss/D/loss")  # curves shown before the user picks others
 POSE_DEFAULTS = ("Pose/G_vs_data/neck_deg", "Pose/G_vs_data/head_deg", "Pose/D_real/neck_deg",
                  "Pose/D_real/head_deg")
+MARKERS_BELOW = 20  # series shorter than this show a marker per tick
 LOG_LINES_SHOWN = 12  # lines of the log tail in the panel
 STATUS_COLOURS = {"running": (0.4, 0.9, 0.4, 1.0), "stopping": (0.95, 0.8, 0.3, 1.0),
                   "failed": (1.0, 0.4, 0.35, 1.0), "finished": (0.6, 0.8, 1.0, 1.0)}
@@ -40,9 +41,13 @@ class TrainingWidget:
         self.plotted_points: dict[str, int] = {}  # series -> points drawn in the newest frame (tests read it)
         self.grid_texture = ImageTexture()  # the newest sample grid
         self._grid_shown: tuple[Path | None, int] = (None, 0)  # (file, mtime) in the texture
+        self._fold_form = False  # close the launch form in the next frame
+
+    def poll(self) -> None:
+        """Reads the run's new files and follows snapshots; the app calls it every frame, shown or not."""
+        self.session.update(self.context.state)
 
     def __call__(self, show: bool) -> None:
-        self.session.update(self.context.state)
         if not show:
             return
         self._launch_form()
@@ -56,6 +61,11 @@ class TrainingWidget:
 
     def _launch_form(self) -> None:
         session, options = self.session, self.session.options
+        if self._fold_form:  # a started run needs the room for its curves
+            imgui.set_next_item_open(False, imgui.Cond_.always)
+            self._fold_form = False
+        if not imgui.collapsing_header("New run", imgui.TreeNodeFlags_.default_open):
+            return
         imgui.begin_disabled(session.running)
         width = -em(7.5)
         imgui.set_next_item_width(width)
@@ -120,7 +130,7 @@ class TrainingWidget:
         session = self.session
         imgui.begin_disabled(session.running)
         if imgui.button("Start training"):
-            session.start()
+            self._fold_form = session.start()
         imgui.end_disabled()
         imgui.same_line()
         imgui.begin_disabled(not session.running or session.status == "stopping")
@@ -148,7 +158,7 @@ class TrainingWidget:
         if watched is not None:
             imgui.same_line()
             imgui.text_disabled(str(watched))
-        for message in session.messages[-2:]:
+        for message in session.messages[-1:]:
             imgui.push_text_wrap_pos(0.0)
             imgui.text_disabled(message)
             imgui.pop_text_wrap_pos()
@@ -198,21 +208,28 @@ class TrainingWidget:
                     if ticked:
                         (self.shown_series.add if on else self.shown_series.discard)(name)
             imgui.end_popup()
-        self._plot("Losses", "loss", lambda name: not name.startswith(("Pose/", "Eval/")))
-        self._plot("Pose error", "degrees", lambda name: name.startswith(("Pose/", "Eval/")))
+        half_width = (imgui.get_content_region_avail().x - imgui.get_style().item_spacing.x) / 2
+        self._plot("Losses", "loss", half_width, lambda name: not name.startswith(("Pose/", "Eval/")))
+        imgui.same_line()
+        self._plot("Pose error", "degrees", half_width, lambda name: name.startswith(("Pose/", "Eval/")))
 
-    def _plot(self, title: str, unit: str, belongs) -> None:
+    def _plot(self, title: str, unit: str, width: float, belongs) -> None:
         stats = self.session.watcher.stats
         names = sorted(name for name in self.shown_series if belongs(name))
-        if not implot.begin_plot(title, (-1, em(9))):
+        if not implot.begin_plot(title, (width, em(13))):
             return
         implot.setup_axes("kimg", unit, implot.AxisFlags_.auto_fit, implot.AxisFlags_.auto_fit)
+        implot.setup_legend(implot.Location_.north_east)
         for name in names:
             xs, ys = stats.series(name)
             if not xs:
                 continue
             ys = smooth(ys, min(max(self.smoothing, 0.0), 0.95))
-            implot.plot_line(name, np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+            spec = implot.Spec()
+            if len(xs) < MARKERS_BELOW:  # a line needs two points: early on, show each tick as a dot
+                spec.marker = implot.Marker_.circle
+            implot.plot_line(name.split("/", 1)[1], np.asarray(xs, dtype=np.float64),
+                             np.asarray(ys, dtype=np.float64), spec)
             self.plotted_points[name] = len(xs)
         implot.end_plot()
 
