@@ -32,8 +32,16 @@ def test_record_play_and_render_a_path(tmp_path):
         ctx.window_focus("//Paths")
         ctx.item_click("//Paths/Add keyframe")
         seen["keys"] = app.paths.path.keyframes
+        ctx.window_focus("//Pose")
+        ctx.item_input_value("//Pose/Neck nod", 20.0)
+        ctx.window_focus("//Paths")
+        ctx.item_click("//Paths/Add keyframe")
+        seen["posed key"] = app.paths.path.keyframes[-1]
+        ctx.item_click("//Paths/Delete")  # the new keyframe is selected; a posed path would be slow to film here
+        seen["after delete"] = app.paths.path.keyframes
         settle(ctx, app)
-        seen["before play"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg, app.state.latent.seed)
+        seen["before play"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg, app.state.latent.seed,
+                               app.state.pose.neck_deg)
 
         ctx.item_click("//Paths/Play")
         yaws = []
@@ -42,7 +50,8 @@ def test_record_play_and_render_a_path(tmp_path):
         seen["renders while playing"] = app.info.renders
         ctx.item_click("//Paths/Stop")
         ctx.yield_(2)
-        seen["after stop"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg, app.state.latent.seed)
+        seen["after stop"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg, app.state.latent.seed,
+                              app.state.pose.neck_deg)
 
         ctx.item_input_value("//Paths/##path file", str(path_file))
         ctx.item_click("//Paths/Save")
@@ -59,9 +68,13 @@ def test_record_play_and_render_a_path(tmp_path):
     assert (first.camera.yaw_deg, first.latent.seeds) == (0.0, ((0, 1.0),))
     assert (second.time_s, second.camera.yaw_deg, second.camera.pitch_deg) == (1.0, 60.0, 15.0)
     assert second.latent.seeds == ((7, 1.0),)
+    posed = seen["posed key"]
+    assert (posed.time_s, posed.pose_deg, posed.camera.yaw_deg) == (2.0, (20.0, 0, 0, 0, 0, 0), 60.0)
+    assert seen["after delete"] == seen["keys"]
     yaws = seen["played yaws"]
     assert len(yaws) >= 4 and all(0.0 <= yaw <= 60.0 for yaw in yaws), "playback moves the camera along the path"
-    assert seen["after stop"] == seen["before play"] == (60.0, 15.0, 7), "Stop restores the state before playback"
+    assert seen["after stop"] == seen["before play"] == (60.0, 15.0, 7, (20.0, 0.0, 0.0)), \
+        "Stop restores the state before playback"
 
     job = seen["job"]
     assert job.state == "done", job.error

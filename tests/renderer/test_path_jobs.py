@@ -81,3 +81,15 @@ def test_missing_checkpoint_is_an_error_status_not_a_crash(tmp_path):
         status = client.wait_job(client.start_job(job), timeout_s=60)
     assert status.state == "error" and "missing.pt" in status.error
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_path_job_runs_in_the_worker_process_beside_renders(tmp_path):
+    job = make_job(tmp_path / "process.mp4")
+    with RenderClient(mode="process", torch_threads=1) as client:
+        job_id = client.start_job(job)  # the job and its path cross the process boundary by pickling
+        client.submit(RenderRequest(checkpoint="preset:tiny", yaw_deg=30.0))
+        rendered = client.wait(timeout_s=120)
+        status = client.wait_job(job_id, timeout_s=120)
+    assert rendered is not None and rendered.error is None, "renders are still answered while the job runs"
+    assert status.state == "done", status.error
+    assert iio.imread(tmp_path / "process.mp4").shape == (4, 32, 32, 3)
