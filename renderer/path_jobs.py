@@ -46,7 +46,7 @@ class PathRenderJob:
             raise ValueError(f"fps must be positive, got {self.fps}")
         if self.seconds is not None and self.seconds <= 0:
             raise ValueError(f"seconds must be positive, got {self.seconds}")
-        self.frames  # noqa: B018 - a single-keyframe path without seconds fails here, with frame_count's message
+        frame_count(self.path, self.fps, self.seconds)  # a single keyframe without `seconds` has no length
 
     @property
     def frames(self) -> int:
