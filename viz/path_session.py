@@ -152,6 +152,10 @@ class PathSession:
         client = self.client_source()
         if client is None or self.rendering:
             return
+        if not hasattr(client, "start_job"):
+            self.context.info.message("this render client runs no background jobs; start the app's own worker",
+                                      "error")
+            return
         try:
             job = self.render_job()
         except ValueError as error:

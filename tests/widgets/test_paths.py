@@ -167,3 +167,39 @@ def test_presets_carry_the_current_identity_and_render_as_a_job(tmp_path):
     assert job.path == session.path and job.out_file == str(tmp_path / "morph.mp4")
     assert job.request.checkpoint == "preset:tiny" and job.resolution == 32 and job.frames == 24
     assert session.job_status.state == "done"
+
+
+class SlowJobClient(FakeJobClient):
+    """A job that runs until it is cancelled."""
+
+    def __init__(self):
+        super().__init__()
+        self.cancelled = []
+
+    def job_progress(self, job_id):
+        from renderer.jobs import JobStatus
+
+        if job_id in self.cancelled:
+            return JobStatus(job_id, "cancelled", 0.25, message="cancelled after 1 of 4 frames; no file written")
+        return JobStatus(job_id, "running", 0.25, message="frame 1 of 4")
+
+    def cancel_job(self, job_id):
+        self.cancelled.append(job_id)
+
+
+def test_cancel_from_the_panel_reaches_the_job_and_the_status_bar(tmp_path):
+    client = SlowJobClient()
+    session = make_session(tmp_path, client)
+    session.start_render()
+    assert client.jobs == [] and session.context.info.last_message[0] == "error", "no keyframes: nothing to render"
+    session.add_keyframe()
+    session.video.seconds = 1.0
+    session.start_render()
+    session.advance(0.1)
+    assert session.rendering and session.job_status.fraction == 0.25
+    session.start_render()
+    assert len(client.jobs) == 1, "one path render at a time"
+    session.cancel_render()
+    session.advance(0.1)
+    assert client.cancelled == [1] and not session.rendering
+    assert session.context.info.last_message == ("warning", "path video cancelled after 1 of 4 frames; no file written")
