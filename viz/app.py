@@ -22,12 +22,15 @@ from viz.viewport import Viewport
 from widgets.camera_widget import CameraWidget
 from widgets.capture_widget import CaptureWidget
 from widgets.checkpoint_widget import CheckpointWidget
+from widgets.density_widget import DensityWidget
 from widgets.help_widget import HelpWidget
 from widgets.latent_widget import LatentWidget
+from widgets.mesh_widget import MeshWidget
 from widgets.paths_widget import PathsWidget
 from widgets.performance_widget import PerformanceWidget
 from widgets.pose_widget import PoseWidget
 from widgets.render_widget import RenderWidget
+from widgets.trigrid_widget import TrigridWidget
 
 VIEW_WINDOW = "View"
 # (panel title, dock space) in tab order; the first panel of each space is shown in front.
@@ -36,6 +39,7 @@ PANEL_LAYOUT = (
     ("Camera", "LeftBottom"), ("Paths", "LeftBottom"),
     ("Pose", "RightTop"), ("Render", "RightTop"),
     ("Capture", "RightBottom"), ("Performance", "RightBottom"),
+    ("Tri-grid", "MainDockSpace"), ("Density", "MainDockSpace"), ("Mesh", "MainDockSpace"),
 )
 TestFunction = Callable[["imgui.test_engine.TestContext"], None]
 
@@ -84,6 +88,9 @@ class VisualizerApp:
             "Latent": LatentWidget(context), "Model": CheckpointWidget(context), "Camera": CameraWidget(context),
             "Pose": PoseWidget(context), "Render": RenderWidget(context),
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
+            "Tri-grid": TrigridWidget(context),
+            "Density": DensityWidget(context, lambda: self.controller.last_image),
+            "Mesh": MeshWidget(context, lambda: self.controller.client),
         }
         self.paths = PathSession(context, lambda: self.controller.client, config.device)
         self.panels["Paths"] = PathsWidget(context, self.paths)
