@@ -29,10 +29,11 @@ def test_camera_and_seed_edits_render_new_images_and_undo_restores_them(tmp_path
         front = settle(ctx, app)
         seen["texture"] = (app.texture.uploads, app.texture.size, front.shape)
         seen["reset disabled at default"] = is_disabled(ctx, "//Camera/Reset##yaw")
+        before_drag = len(client.submitted)
         ctx.item_drag_with_delta("//Camera/Yaw", (30, 0))
         turned = settle(ctx, app)
         seen["yaw"] = app.state.camera.yaw_deg
-        seen["previews"] = [request.preview for request in client.submitted[1:]]
+        seen["previews"] = [request.preview for request in client.submitted[before_drag:]]
         seen["turned"] = differs(front, turned)
         seen["reset disabled after edit"] = is_disabled(ctx, "//Camera/Reset##yaw")
 
