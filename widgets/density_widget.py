@@ -19,6 +19,7 @@ QUANTITIES = ("sigma_raw", "density", "opacity")
 SPACES = ("canonical", "posed")
 COLORMAPS = ("magma", "viridis", "gray")
 OFFSET_LIMIT = 0.5  # slices beyond half the render box show nothing
+CROPPED_BELOW = -999.0  # the renderer gives cropped samples raw sigma -1000: they are left out of the plot
 SHELL_COLOR = np.array([80, 220, 255], np.uint8)  # thickness shell outline, painted into the slice picture
 BODY_COLOR = (1.0, 1.0, 1.0, 0.9)  # body cross-section lines
 # World axes along (columns, rows) of a slice and their signs (core/inspect/slices.py).
@@ -97,7 +98,7 @@ class DensityWidget:
             self._picture, self._picture_source = slice_picture(product), id(product["image"])
         resolution = self._picture.shape[0]
         bar_width = imgui.get_font_size() * 4
-        side = max(min(imgui.get_content_region_avail().x - bar_width, imgui.get_font_size() * 22), 32.0)
+        side = max(min(imgui.get_content_region_avail().x - bar_width, imgui.get_font_size() * 18), 32.0)
         origin = imgui.get_cursor_screen_pos()
         hover = hoverable_image(self.textures.show("slice", self._picture), (side, side), (resolution, resolution))
         self._body_lines(product, origin, side, resolution)
@@ -120,10 +121,12 @@ class DensityWidget:
         draw = imgui.get_window_draw_list()
         scale = side / resolution
         color = imgui.get_color_u32(BODY_COLOR)
+        draw.push_clip_rect(origin, (origin.x + side, origin.y + side), True)  # the body reaches below the slice
         # Segment ends are (row, column) in index space: pixel centres at integers.
         for (row_a, col_a), (row_b, col_b) in np.asarray(segments, dtype=np.float32):
             draw.add_line((origin.x + (col_a + 0.5) * scale, origin.y + (row_a + 0.5) * scale),
                           (origin.x + (col_b + 0.5) * scale, origin.y + (row_b + 0.5) * scale), color, 1.5)
+        draw.pop_clip_rect()
 
     def _ray(self, inspect, extras: dict) -> None:
         image = self.shown_image()
@@ -131,7 +134,7 @@ class DensityWidget:
             imgui.text_disabled("no render yet")
             return
         height, width = image.shape[:2]
-        thumb = imgui.get_font_size() * 8
+        thumb = imgui.get_font_size() * 6
         hover = hoverable_image(self.textures.show("render", image), (thumb, thumb * height / width), (height, width))
         if hover is not None and imgui.is_item_clicked():
             row, column = (int(np.clip(round(v), 0, n - 1)) for v, n in zip(hover, (height, width)))
@@ -150,9 +153,11 @@ class DensityWidget:
         depths = np.asarray(profile["depths"], np.float64)
         weights = np.asarray(profile["weights"], np.float64)
         middles = (depths[1:] + depths[:-1]) / 2.0 if len(weights) == len(depths) - 1 else depths[:len(weights)]
-        if implot.begin_plot("##ray profile", (-1.0, imgui.get_font_size() * 12)):
-            implot.setup_axes("depth (world units)", "")
-            implot.plot_line("raw sigma", depths, np.asarray(profile["sigma_raw"], np.float64))
+        sigma = np.asarray(profile["sigma_raw"], np.float64)
+        inside = sigma > CROPPED_BELOW
+        if implot.begin_plot("##ray profile", (-1.0, imgui.get_font_size() * 11)):
+            implot.setup_axes("depth (world units)", "", implot.AxisFlags_.auto_fit, implot.AxisFlags_.auto_fit)
+            implot.plot_line("raw sigma", depths[inside], sigma[inside])
             implot.plot_line("weight x 10", middles, weights * 10.0)
             implot.plot_scatter("samples", depths, np.zeros_like(depths))
             implot.plot_inf_lines("rendered depth", np.array([profile["depth"]], np.float64))

@@ -76,7 +76,10 @@ class TrigridWidget:
         images = product["images"]  # [3, D, H, W, 3]
         _, depth, height, width, _ = images.shape
         spacing = imgui.get_style().item_spacing.x
-        cell = max((imgui.get_content_region_avail().x - spacing * (depth - 1)) / depth, 16.0)
+        available = imgui.get_content_region_avail()
+        # Three rows of pictures, each under one line of statistics, fit the panel without scrolling.
+        fit_height = (available.y - 3 * imgui.get_text_line_height_with_spacing()) / 3 * width / height - spacing
+        cell = max(min((available.x - spacing * (depth - 1)) / depth, fit_height), 16.0)
         self.hovered = None
         for plane, name in enumerate(product["plane_names"]):
             stats = product["statistics"][plane]

@@ -3,6 +3,7 @@ a mesh extracted as a background job appears in the GL view, Cancel stops a job,
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ def make_app(tmp_path) -> VisualizerApp:
 
 def screenshot(ctx, app, name: str) -> None:
     if SCREENSHOT_FOLDER:
-        app.controller.pending_window_capture = os.path.join(SCREENSHOT_FOLDER, name)
+        app.controller.pending_window_capture = Path(SCREENSHOT_FOLDER) / name
         ctx.yield_(2)
 
 
