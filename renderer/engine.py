@@ -29,7 +29,7 @@ SAMPLING_SEED = 0
 # Nodes per side of the warp grid below which a preview does not go.
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
-EXTRA_PRODUCTS = ("predicted_pose", "planes", "density_slice", "ray_profile")
+EXTRA_PRODUCTS = ("predicted_pose", "planes", "density_slice", "ray_profile", "body_mesh")
 TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
 
 
@@ -208,6 +208,13 @@ class Renderer:
             extras["predicted_pose"] = predicted_pose_deg(scene.generator, request, scene.device)
         if any(name in INSPECT_PRODUCTS for name in request.extras):
             extras.update(inspect_products(self, scene, request, shown_size))
+        if "body_mesh" in request.extras:
+            from renderer.body_products import body_mesh_product
+
+            try:
+                extras["body_mesh"] = body_mesh_product(self, scene, request)
+            except Exception as error:  # noqa: BLE001 - the overlay's failure must not cost the user the render
+                extras.setdefault("errors", {})["body_mesh"] = describe_error(error)
         unsupported = [name for name in request.extras if name not in EXTRA_PRODUCTS]
         if unsupported:
             extras["unsupported"] = unsupported
