@@ -1,10 +1,10 @@
-"""Adds the inspection panels' extras ("planes", "density_slice", "ray_profile") to the frame's request."""
+"""Adds the inspection panels' extras (tri-grid pictures, density slice, ray profile, body mesh) to the frame's request."""
 from __future__ import annotations
 
 from renderer.requests import InspectOptions, RenderRequest
 from viz.state import InspectState
 
-INSPECT_EXTRAS = ("planes", "density_slice", "ray_profile")  # in the order the renderer lists them
+INSPECT_EXTRAS = ("planes", "density_slice", "ray_profile", "body_mesh")  # in the order the renderer lists them
 
 
 def inspect_options(inspect: InspectState) -> InspectOptions:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from imgui_bundle import imgui
 
+from renderer.gl.mesh_buffers import segment_vertices
 from renderer.jobs import MeshJob
 from viz.context import WidgetContext
 from viz.request_builder import build_request
@@ -20,7 +22,21 @@ from widgets.mesh_view_panel import MeshViewPanel
 RESOLUTIONS = (64, 96, 128, 192, 256, 384, 512)  # grid samples per side; memory and time grow with the cube
 SPACES = ("canonical", "posed")
 VIEW_MODES = ("lit", "normals", "wireframe")
+BODY_COLOR = np.array([0.55, 0.75, 1.0], np.float32)  # see-through body: light blue against the clay surface
+BONE_COLOR = (1.0, 0.85, 0.2)  # skeleton bones
+HIGHLIGHT_COLOR = (1.0, 0.25, 0.25)  # the neck and head joints the pose sliders turn
 EXPORT_FORMATS = (".ply", ".obj", ".glb", "grid .npy")  # the order of InspectState.export_formats
+
+
+def skeleton_lines(joints: np.ndarray, parents: np.ndarray, highlighted: tuple[int, ...]) -> np.ndarray:
+    """Line vertex data [2K, 9] of the bones (parent -> joint) of `joints: [J, 3]`; bones into `highlighted` in red."""
+    children = np.array([index for index, parent in enumerate(parents) if parent >= 0])
+    pairs = np.stack([np.asarray(parents)[children], children], axis=1)
+    lines = segment_vertices(joints, pairs, BONE_COLOR)
+    for bone, child in enumerate(children):
+        if child in highlighted:
+            lines[2 * bone:2 * bone + 2, 6:9] = HIGHLIGHT_COLOR
+    return lines
 
 
 class MeshWidget:
@@ -36,6 +52,7 @@ class MeshWidget:
         self.mesh = None  # MeshProducts of the newest extraction
         self.mesh_uploaded = False  # the view holds `self.mesh`
         self.exported: tuple[str, ...] = ()  # files the last export wrote
+        self._body_key: tuple | None = None  # (product identity, space) of the body layers in the view
 
     def __call__(self, show: bool) -> None:
         self._follow_job()
@@ -56,7 +73,9 @@ class MeshWidget:
             if imgui.radio_button(mode, inspect.mesh_view_mode == mode):
                 inspect.mesh_view_mode = mode
             imgui.same_line()
-        imgui.new_line()
+        _, inspect.mesh_show_body = imgui.checkbox("Body and skeleton", inspect.mesh_show_body)
+        help_marker("The body model (see-through) and its joints, in the mesh's space; neck and head joints in red.")
+        self._body(inspect)
         available = imgui.get_content_region_avail()
         export_height = imgui.get_frame_height_with_spacing() * 4.5
         side = max(min(available.x, available.y - export_height), 64.0)
@@ -146,6 +165,25 @@ class MeshWidget:
         if self.exported:
             imgui.same_line()
             imgui.text_disabled(f"wrote {', '.join(Path(path).name for path in self.exported)}")
+
+    def _body(self, inspect) -> None:
+        """Keeps the body and skeleton layers in step with the newest "body_mesh" extra and the chosen space."""
+        view = self.view.ensure_view()
+        if inspect.mesh_show_body:
+            self.context.wanted_extras.add("body_mesh")
+        product = self.context.info.extras.get("body_mesh")
+        if product is not None and (id(product), inspect.mesh_space) != self._body_key:
+            posed = inspect.mesh_space == "posed"
+            vertices = product["posed_vertices" if posed else "vertices"]
+            joints = product["posed_joints" if posed else "joints"]
+            view.set_mesh("body", vertices, product["faces"], np.broadcast_to(BODY_COLOR, vertices.shape), alpha=0.3)
+            view.set_lines("skeleton", skeleton_lines(joints, product["parents"],
+                                                      (product["neck_index"], product["head_index"])))
+            if self.mesh is None:
+                self.view.camera.frame(vertices.min(axis=0), vertices.max(axis=0))
+            self._body_key = (id(product), inspect.mesh_space)
+        for layer in ("body", "skeleton"):
+            view.set_visible(layer, inspect.mesh_show_body)
 
     # ----- jobs -----
 

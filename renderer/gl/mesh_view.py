@@ -2,7 +2,8 @@
 
 Draws on the GUI's main thread in the GUI's GL context (3.3 core); no torch. Modes: "lit" (headlight
 Lambert with vertex colours), "normals" (normal as colour) and "wireframe" (lit with dark edges on top).
-Layers are triangle meshes (the extracted surface, the body) or line sets (the skeleton).
+Layers are triangle meshes (the extracted surface, the body) or line sets (the skeleton, drawn last and
+through the surfaces so that joints inside the body stay visible).
 """
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ class MeshView:
         GL.glUseProgram(self._program)
         self._uniform_matrix("view_matrix", camera.view())
         self._uniform_matrix("projection_matrix", camera.projection(width / height))
-        opaque = [layer for layer in self.layers.values() if layer.visible and layer.alpha >= 1.0]
+        opaque = [layer for layer in self.layers.values() if layer.visible and layer.alpha >= 1.0 and not layer.lines]
         blended = [layer for layer in self.layers.values() if layer.visible and layer.alpha < 1.0]
         for layer in opaque:
             self._draw_layer(layer, mode)
@@ -150,9 +151,12 @@ class MeshView:
             for layer in blended:
                 self._draw_layer(layer, "lit" if mode == "wireframe" else mode)
             GL.glDepthMask(GL.GL_TRUE)
+        GL.glDisable(GL.GL_DEPTH_TEST)  # lines (the skeleton) show through the surfaces around them
+        for layer in self.layers.values():
+            if layer.visible and layer.lines:
+                self._draw_layer(layer, mode)
         GL.glUseProgram(0)
         GL.glBindVertexArray(0)
-        GL.glDisable(GL.GL_DEPTH_TEST)
         if self.keep_pixels:
             self.last_pixels = self.read_pixels()
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, int(previous_framebuffer))

@@ -1,5 +1,6 @@
 """The inspection panels in the real window under Xvfb: tri-grid and density products follow the seed,
-a mesh extracted as a background job appears in the GL view, Cancel stops a job, Export writes files."""
+the body overlay and a mesh extracted as a background job appear in the GL view, Cancel stops a job,
+Export writes files that trimesh loads."""
 from __future__ import annotations
 
 import os
@@ -92,8 +93,14 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
         ctx.window_focus("//Mesh")
         ctx.yield_(2)
         mesh.view.view.keep_pixels = True
+        app.state.inspect.mesh_show_body = False
         ctx.yield_(2)
         seen["empty view"] = mesh.view.view.last_pixels.copy()
+        app.state.inspect.mesh_show_body = True
+        wait_until(ctx, lambda: "body" in mesh.view.view.layers, 60, "the body overlay")
+        ctx.yield_(2)
+        seen["body view"] = mesh.view.view.last_pixels.copy()
+        seen["skeleton vertices"] = mesh.view.view.layers["skeleton"].count
         ctx.item_click("//Mesh/Extract")
         wait_until(ctx, lambda: mesh.mesh is not None, 60, "the extracted mesh")
         ctx.yield_(3)
@@ -124,6 +131,9 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
     background = np.round(np.array(BACKGROUND[:3]) * 255)
     empty, view, mesh = seen["empty view"], seen["view"], seen["mesh"]
     assert np.abs(empty.astype(float) - background).max() <= 1, "before extraction the view is empty"
+    body = np.abs(seen["body view"].astype(float) - background).max(axis=-1) > 10
+    assert 0.01 < body.mean() < 0.9, "the see-through body is drawn"
+    assert seen["skeleton vertices"] == 2 * 23, "SMPL's 23 bones"
     covered = np.abs(view.astype(float) - background).max(axis=-1) > 10
     assert 0.05 < covered.mean() < 0.95, "the framed mesh covers part of the view"
     assert covered[view.shape[0] // 2, view.shape[1] // 2], "the mesh is centred"
