@@ -260,6 +260,6 @@ class TrainingWidget:
         imgui.begin_child("training log", (-1, imgui.get_text_line_height_with_spacing() * LOG_LINES_SHOWN),
                           imgui.ChildFlags_.borders)
         imgui.text_unformatted(source.text(last=LOG_LINES_SHOWN * 4))
-        if imgui.get_scroll_y() >= imgui.get_scroll_max_y() - 1:
+        if not imgui.is_window_hovered():  # stays at the end unless the user is reading (hovering) the log
             imgui.set_scroll_here_y(1.0)
         imgui.end_child()

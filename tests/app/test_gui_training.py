@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from imgui_bundle import hello_imgui, imgui
 
 from core.checkpoint import load_checkpoint
 from tests.app.driver import differs, make_config, settle, wait_until
@@ -34,6 +35,8 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
     seen = {}
 
     def drive(ctx):
+        # Real training on a busy 2-core machine can pass the test engine's 60 s watchdog.
+        imgui.test_engine.get_io(hello_imgui.get_imgui_test_engine()).config_watchdog_kill_test = 240.0
         ctx.item_input_value("//Camera/Yaw", 30.0)
         before = settle(ctx, app)
         app.focus_panel("Training")
