@@ -30,6 +30,7 @@ from widgets.paths_widget import PathsWidget
 from widgets.performance_widget import PerformanceWidget
 from widgets.pose_widget import PoseWidget
 from widgets.render_widget import RenderWidget
+from widgets.training_widget import TrainingWidget
 from widgets.trigrid_widget import TrigridWidget
 
 VIEW_WINDOW = "View"
@@ -40,6 +41,7 @@ PANEL_LAYOUT = (
     ("Pose", "RightTop"), ("Render", "RightTop"),
     ("Capture", "RightBottom"), ("Performance", "RightBottom"),
     ("Tri-grid", "MainDockSpace"), ("Density", "MainDockSpace"), ("Mesh", "MainDockSpace"),
+    ("Training", "MainDockSpace"),
 )
 TestFunction = Callable[["imgui.test_engine.TestContext"], None]
 
@@ -94,6 +96,8 @@ class VisualizerApp:
         }
         self.paths = PathSession(context, lambda: self.controller.client, config.device)
         self.panels["Paths"] = PathsWidget(context, self.paths)
+        self.training = TrainingWidget(context, Path(config.config_dir) / "training_runs.json")
+        self.panels["Training"] = self.training
         self.help = HelpWidget(context)
         self.frames_after_first_render = 0  # frames since the first result (image or error), for `config.frames`
         self.screenshot_written: Path | None = None
@@ -216,6 +220,7 @@ class VisualizerApp:
             self.texture.upload(controller.last_image)
             controller.new_image = False
         handle_shortcuts(controller.context)
+        self.training.poll()  # runs while its tab is hidden too: follow mode and a dying run are noticed
         self._animating = controller.advance_animations(elapsed)
         self._animating = self.paths.advance(elapsed) or self._animating  # path playback drives the state
         self._apply_presentation_mode()

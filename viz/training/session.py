@@ -95,7 +95,6 @@ class TrainingSession:
     def reattach_remembered(self) -> bool:
         """At start-up: watch the newest remembered launch that still runs."""
         records = self.active_runs.load()
-        self.active_runs.save(records)
         if not records:
             return False
         self._watch_process(TrainingProcess(records[-1]))
