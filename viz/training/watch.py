@@ -1,6 +1,7 @@
 """Watching a run folder (stats, log, image grids, snapshots) and checking a dataset in a subprocess."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -95,8 +96,6 @@ def format_duration(seconds: float | None) -> str:
 
 def run_total_kimg(run_dir: str | Path) -> float | None:
     """The run's target kimg from training_options.json (None if unreadable)."""
-    import json
-
     try:
         options = json.loads((Path(run_dir) / "training_options.json").read_text())
         return float(options["training"]["total_kimg"])
