@@ -206,6 +206,7 @@ class Controller:
                 "open_checkpoint": self.open_checkpoint,
                 "record": self.set_recording,
                 "screenshot": self._screenshot,
+                "render_again": lambda _: self.gate.forget(),  # e.g. the checkpoint file was rewritten
             }.get(name)
             if handler is None:
                 self.info.message(f"unknown command {name!r}", "error")
