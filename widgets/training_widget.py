@@ -46,6 +46,9 @@ class TrainingWidget:
     def poll(self) -> None:
         """Reads the run's new files and follows snapshots; the app calls it every frame, shown or not."""
         self.session.update(self.context.state)
+        if self.session.rewritten_snapshot:
+            self.session.rewritten_snapshot = False
+            self.context.post("render_again")
 
     def __call__(self, show: bool) -> None:
         if not show:

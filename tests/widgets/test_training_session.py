@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.widgets.fakes import FakeClient
+from viz.controller import Controller
 from viz.state import AppState
 from viz.training.process import (ActiveRuns, LaunchOptions, RunRecord, TrainingProcess, build_command,
                                   display_command, process_alive, validate)
@@ -159,6 +161,12 @@ def test_follow_mode_points_the_viewer_at_each_new_snapshot_and_keeps_the_rest(t
     session.follow = True
     session.update(state)
     assert state.checkpoint == str(run_dir / "snapshot-000001.pt")
+    assert not session.rewritten_snapshot
+    time.sleep(0.01)
+    (run_dir / "snapshot-000001.pt").write_bytes(b"two, retrained")  # short runs rewrite the same name
+    os.utime(run_dir / "snapshot-000001.pt", ns=(time.time_ns(), time.time_ns() + 10**9))
+    session.update(state)
+    assert session.rewritten_snapshot and state.checkpoint == str(run_dir / "snapshot-000001.pt")
     assert not session.attach(tmp_path)  # not a run folder
     assert "is not a run folder" in session.messages[-1]
 
@@ -209,3 +217,11 @@ def test_the_training_panel_keeps_the_gui_process_free_of_torch():
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
     assert output.returncode == 0, output.stderr
     assert output.stdout.strip() == "False"
+
+
+def test_render_again_resends_an_unchanged_request_so_a_rewritten_snapshot_is_loaded(tmp_path):
+    controller = Controller(AppState(checkpoint="preset:tiny"), FakeClient(), "cpu", tmp_path / "captures")
+    assert controller.end_frame(editing=False, dragging=False) is not None
+    assert controller.end_frame(editing=False, dragging=False) is None  # unchanged: not sent again
+    controller.context.post("render_again")
+    assert controller.end_frame(editing=False, dragging=False) is not None

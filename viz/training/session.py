@@ -30,6 +30,7 @@ class TrainingSession:
         self.dataset_check: DatasetCheck | None = None  # the newest dataset check
         self.follow = True  # switch the viewer to each new snapshot
         self.followed: SnapshotFile | None = None  # the snapshot the viewer was last pointed at
+        self.rewritten_snapshot = False  # the followed file was replaced under the same name: render it again
         self.status = "idle"  # idle | running | stopping | finished | failed | watching
         self.messages: list[str] = []  # what happened, newest last (the panel shows the end)
         self.ended_log = ""  # the end of the log of a process that died
@@ -155,9 +156,11 @@ class TrainingSession:
         newest = self.watcher.newest_snapshot
         if not self.follow or newest is None or newest == self.followed:
             return
+        # Short runs rewrite snapshot-000000.pt: the same path needs a new render to load the new weights.
+        self.rewritten_snapshot = self.followed is not None and self.followed.path == newest.path
         self.followed = newest
         state.checkpoint = str(newest.path)
-        self._say(f"viewer follows {newest.path.name}")
+        self._say(f"viewer follows {newest.path.name}" + (" (rewritten)" if self.rewritten_snapshot else ""))
 
     def _ended(self) -> None:
         """The process is gone: finished, stopped, or died (then the end of its output says why)."""
