@@ -18,6 +18,7 @@ from viz.context import WidgetContext
 from viz.request_builder import build_request
 from widgets.common import help_marker, option_combo, section
 from widgets.mesh_view_panel import MeshViewPanel
+from widgets.pose_gizmo import GIZMO_JOINTS, draw_gizmo
 
 RESOLUTIONS = (64, 96, 128, 192, 256, 384, 512)  # grid samples per side; memory and time grow with the cube
 SPACES = ("canonical", "posed")
@@ -53,6 +54,7 @@ class MeshWidget:
         self.mesh_uploaded = False  # the view holds `self.mesh`
         self.exported: tuple[str, ...] = ()  # files the last export wrote
         self._body_key: tuple | None = None  # (product identity, space) of the body layers in the view
+        self.gizmo_joint = "off"  # joint the rotation gizmo sits on: off | neck | head
 
     def __call__(self, show: bool) -> None:
         self._follow_job()
@@ -75,11 +77,15 @@ class MeshWidget:
             imgui.same_line()
         _, inspect.mesh_show_body = imgui.checkbox("Body and skeleton", inspect.mesh_show_body)
         help_marker("The body model (see-through) and its joints, in the mesh's space; neck and head joints in red.")
+        imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 5)
+        self.gizmo_joint = option_combo("Gizmo", self.gizmo_joint, GIZMO_JOINTS)
+        help_marker("A rotation gizmo on the neck or head joint: dragging its rings turns the Pose panel's angles.")
         self._body(inspect)
         available = imgui.get_content_region_avail()
         export_height = imgui.get_frame_height_with_spacing() * 4.5
         side = max(min(available.x, available.y - export_height), 64.0)
-        self.view((available.x, side), inspect.mesh_view_mode)
+        self.view((available.x, side), inspect.mesh_view_mode, self._gizmo_overlay(inspect))
         self._export(inspect)
 
     # ----- parts of the panel -----
@@ -184,6 +190,20 @@ class MeshWidget:
             self._body_key = (id(product), inspect.mesh_space)
         for layer in ("body", "skeleton"):
             view.set_visible(layer, inspect.mesh_show_body)
+
+    def _gizmo_overlay(self, inspect):
+        """The gizmo drawing callback for the view, or None when off or before the body has arrived."""
+        product = self.context.info.extras.get("body_mesh")
+        if self.gizmo_joint == "off" or product is None:
+            return None
+        joints = product["posed_joints" if inspect.mesh_space == "posed" else "joints"]
+        position = joints[product[f"{self.gizmo_joint}_index"]]
+        pose = self.context.state.pose
+
+        def overlay(x: float, y: float, width: float, height: float, draw_list) -> None:
+            draw_gizmo(pose, self.gizmo_joint, position, self.view.camera, (x, y, width, height), draw_list)
+
+        return overlay
 
     # ----- jobs -----
 

@@ -3,6 +3,7 @@ the body overlay and a mesh extracted as a background job appear in the GL view,
 Export writes files that trimesh loads."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -80,6 +81,32 @@ def test_trigrid_and_density_panels_follow_the_seed(tmp_path):
     assert 0.0 <= profile["opacity"] <= 1.0
 
 
+def drag_gizmo_ring(ctx, app, mesh) -> tuple:
+    """Drags the gizmo's outer (screen-axis) ring a quarter turn; returns the head angles before and after."""
+    from imgui_bundle import imgui
+
+    from renderer.gl.orbit import project
+
+    product = app.info.extras["body_mesh"]
+    view = mesh.view.view
+    width, height = view.size
+    joint = product["joints"][product["head_index"]][None]
+    centre = project(joint, mesh.view.camera.view(), mesh.view.camera.projection(width / height), (width, height))[0]
+    item = ctx.item_info("//Mesh/mesh view").rect_full.min
+    cx, cy = item.x + centre[0], item.y + centre[1]
+    radius = 0.09 * height  # ImGuizmo's outer ring: a fixed share of the view height
+    before = app.state.pose.head_deg
+    ctx.mouse_move_to_pos(imgui.ImVec2(cx + radius * 0.707, cy - radius * 0.707))
+    ctx.yield_(2)
+    ctx.mouse_down(0)
+    for step in range(1, 6):
+        angle = math.radians(45 - 9 * step)
+        ctx.mouse_move_to_pos(imgui.ImVec2(cx + radius * math.cos(angle), cy - radius * math.sin(angle)))
+    ctx.mouse_up(0)
+    ctx.yield_(2)
+    return before, app.state.pose.head_deg
+
+
 def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(tmp_path):
     app = make_app(tmp_path)
     app.state.inspect.mesh_resolution = 64
@@ -106,7 +133,10 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
         ctx.yield_(3)
         seen["view"] = mesh.view.view.last_pixels.copy()
         seen["mesh"] = mesh.mesh
+        mesh.gizmo_joint = "head"
+        ctx.yield_(3)
         screenshot(ctx, app, "inspect_mesh_panel.png")
+        seen["gizmo drag"] = drag_gizmo_ring(ctx, app, mesh)
         ctx.item_click("//Mesh/wireframe")
         ctx.yield_(2)
         seen["wireframe"] = mesh.view.view.last_pixels.copy()
@@ -120,6 +150,7 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
         wait_until(ctx, lambda: mesh.job_id is None, 60, "the cancelled job to stop")
         seen["cancelled"] = mesh.status.state
 
+        app.state.pose.head_deg = (0.0, 0.0, 0.0)  # the pose conditions the latent: back to the extracted mesh's
         app.state.inspect.mesh_resolution = 64
         app.state.inspect.export_folder = str(out)
         app.state.inspect.export_formats = (1.0, 1.0, 1.0, 1.0)
@@ -138,6 +169,8 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
     assert 0.05 < covered.mean() < 0.95, "the framed mesh covers part of the view"
     assert covered[view.shape[0] // 2, view.shape[1] // 2], "the mesh is centred"
     assert np.abs(seen["wireframe"].astype(int) - view.astype(int)).mean() > 1.0, "wireframe draws edges"
+    before, after = seen["gizmo drag"]
+    assert before == (0.0, 0.0, 0.0) and np.abs(np.array(after)).max() > 1.0, "dragging the gizmo turns the head"
     assert seen["running"] and seen["cancelled"] == "cancelled"
     names = sorted(path.name for path in out.iterdir())
     stem = "mesh_seed0_canonical"

@@ -51,3 +51,28 @@ def test_skeleton_lines_join_each_joint_to_its_parent_and_mark_neck_and_head(bod
     assert np.allclose(lines[2 * bone, :3], joints[parents[highlighted[1]]])
     assert np.allclose(lines[2 * bone + 1, :3], joints[highlighted[1]])
     assert np.allclose(lines[2 * bone, 6:9], HIGHLIGHT_COLOR) and np.allclose(lines[0, 6:9], BONE_COLOR)
+
+
+def test_axis_angle_round_trip_and_rotation_about_x():
+    from widgets.pose_gizmo import axis_angle_deg_from_rotation, rotation_from_axis_angle_deg
+
+    rotation = rotation_from_axis_angle_deg((90.0, 0.0, 0.0))
+    assert np.allclose(rotation @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], atol=1e-12), "+90 about x takes +y to +z"
+    for vector in ((10.0, -20.0, 5.0), (0.0, 0.0, 0.0), (0.0, 179.9, 0.0), (-45.0, 30.0, 60.0)):
+        assert np.allclose(axis_angle_deg_from_rotation(rotation_from_axis_angle_deg(vector)), vector, atol=1e-6)
+    half_turn = axis_angle_deg_from_rotation(rotation_from_axis_angle_deg((0.0, 0.0, 180.0)))
+    assert np.allclose(np.abs(half_turn), (0.0, 0.0, 180.0), atol=1e-6)
+
+
+def test_gizmo_on_the_head_keeps_the_neck_and_writes_the_head_relative_to_it():
+    from viz.state import PoseState
+    from widgets.pose_gizmo import joint_world_rotation, rotation_from_axis_angle_deg, set_joint_world_rotation
+
+    pose = PoseState(neck_deg=(15.0, 0.0, 0.0), head_deg=(0.0, 10.0, 0.0))
+    target = rotation_from_axis_angle_deg((15.0, 0.0, 0.0)) @ rotation_from_axis_angle_deg((0.0, -25.0, 5.0))
+    set_joint_world_rotation(pose, "head", target)
+    assert pose.neck_deg == (15.0, 0.0, 0.0)
+    assert np.allclose(pose.head_deg, (0.0, -25.0, 5.0), atol=1e-3)
+    assert np.allclose(joint_world_rotation(pose, "head"), target, atol=1e-4)
+    set_joint_world_rotation(pose, "neck", rotation_from_axis_angle_deg((90.0, 0.0, 0.0)))
+    assert pose.neck_deg == (60.0, 0.0, 0.0), "angles are clamped to the pose limits"
