@@ -42,6 +42,7 @@ class TrainingWidget:
         self.grid_texture = ImageTexture()  # the newest sample grid
         self._grid_shown: tuple[Path | None, int] = (None, 0)  # (file, mtime) in the texture
         self._fold_form = False  # close the launch form in the next frame
+        self._curve_cache: dict[str, tuple] = {}  # series -> (cache key, kimg, smoothed values)
 
     def poll(self) -> None:
         """Reads the run's new files and follows snapshots; the app calls it every frame, shown or not."""
@@ -224,17 +225,26 @@ class TrainingWidget:
         implot.setup_axes("kimg", unit, implot.AxisFlags_.auto_fit, implot.AxisFlags_.auto_fit)
         implot.setup_legend(implot.Location_.north_east)
         for name in names:
-            xs, ys = stats.series(name)
-            if not xs:
+            xs, ys = self._smoothed(name)
+            if not len(xs):
                 continue
-            ys = smooth(ys, min(max(self.smoothing, 0.0), 0.95))
             spec = implot.Spec()
             if len(xs) < MARKERS_BELOW:  # a line needs two points: early on, show each tick as a dot
                 spec.marker = implot.Marker_.circle
-            implot.plot_line(name.split("/", 1)[1], np.asarray(xs, dtype=np.float64),
-                             np.asarray(ys, dtype=np.float64), spec)
+            implot.plot_line(name.split("/", 1)[1], xs, ys, spec)
             self.plotted_points[name] = len(xs)
         implot.end_plot()
+
+    def _smoothed(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(kimg, smoothed values) of a statistic, recomputed only when a tick arrived or the smoothing moved."""
+        xs, ys = self.session.watcher.stats.series(name)
+        key = (id(self.session.watcher), self.session.watcher.stats.generation, len(xs), self.smoothing)
+        cached = self._curve_cache.get(name)
+        if cached is None or cached[0] != key:
+            smoothed = smooth(ys, min(max(self.smoothing, 0.0), 0.95))
+            cached = (key, np.asarray(xs, dtype=np.float64), np.asarray(smoothed, dtype=np.float64))
+            self._curve_cache[name] = cached
+        return cached[1], cached[2]
 
     def _samples(self) -> None:
         watcher = self.session.watcher

@@ -39,9 +39,11 @@ def test_stats_reader_skips_broken_lines_and_restarts_on_a_replaced_file(tmp_pat
     reader = StatsReader(path)
     assert reader.poll() == 2
     assert reader.bad_lines == 2
+    assert reader.series("Loss/G/loss") == ([0.004, 0.008], [2.0, 1.0])
     path.write_text(_line(0.004, 9.0))  # a shorter file: rewritten from the start
-    reader.poll()
-    assert reader.series("Loss/G/loss")[1][-1] == 9.0
+    assert reader.poll() == 1
+    assert reader.series("Loss/G/loss") == ([0.004], [9.0])
+    assert len(reader.rows) == 1 and reader.generation == 1
 
 
 def test_flatten_keeps_means_and_plain_numbers_and_drops_the_rest():
@@ -69,3 +71,15 @@ def test_smoothing_is_a_debiased_moving_average():
     assert smooth([4.0] * 5, 0.9) == pytest.approx([4.0] * 5)  # a constant stays itself: no start-up bias
     with pytest.raises(ValueError, match="smoothing weight"):
         smooth([1.0], 1.0)
+
+
+def test_a_large_file_is_read_in_bounded_pieces_without_losing_lines(tmp_path):
+    path = tmp_path / "stats.jsonl"
+    path.write_text("".join(_line(0.004 * tick, float(tick)) for tick in range(1, 51)))
+    reader = StatsReader(path)
+    reader._lines.max_bytes = 1000  # about 10 lines per poll
+    polls = 0
+    while reader.poll():
+        polls += 1
+    assert polls >= 5
+    assert reader.series("Loss/G/loss")[1] == [float(tick) for tick in range(1, 51)]

@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 TAIL_LINES = 200  # log lines kept for the panel
+MAX_READ_BYTES = 4 << 20  # per poll: a long run's stats (tens of MB) are read over several frames, not in one stall
 
 
 class _AppendedBytes:
     """Yields the complete new lines of a growing file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_bytes: int = MAX_READ_BYTES):
         self.path = Path(path)  # the file followed (it may not exist yet)
+        self.max_bytes = max_bytes  # most bytes read per call
         self._offset = 0  # bytes consumed so far
         self._pending = b""  # the start of a line whose newline has not been written yet
+        self.restarted = False  # the file shrank and was read again from its start (the reader clears this)
 
     def new_lines(self) -> list[str]:
         """Complete lines appended since the previous call (decoded, without newlines)."""
@@ -29,12 +32,12 @@ class _AppendedBytes:
         except FileNotFoundError:
             return []
         if size < self._offset:  # replaced or truncated: start over
-            self._offset, self._pending = 0, b""
+            self._offset, self._pending, self.restarted = 0, b"", True
         if size == self._offset:
             return []
         with open(self.path, "rb") as stream:
             stream.seek(self._offset)
-            data = stream.read(size - self._offset)
+            data = stream.read(min(size - self._offset, self.max_bytes))
         self._offset += len(data)
         *complete, self._pending = (self._pending + data).split(b"\n")
         return [line.decode("utf-8", errors="replace").rstrip("\r") for line in complete]
@@ -49,7 +52,9 @@ class StatsReader:
     def __init__(self, path: str | Path):
         self._lines = _AppendedBytes(path)
         self.rows: list[dict[str, float]] = []  # one flat {name: value} per tick, in file order
+        self._columns: dict[tuple[str, str], tuple[list[float], list[float]]] = {}  # (y, x) name -> (xs, ys)
         self.bad_lines = 0  # complete lines that were not a JSON object (skipped)
+        self.generation = 0  # counts restarts on a rewritten file (caches of derived curves compare it)
 
     @property
     def path(self) -> Path:
@@ -57,8 +62,13 @@ class StatsReader:
 
     def poll(self) -> int:
         """Reads what was appended; returns the number of new rows."""
+        lines = self._lines.new_lines()
+        if self._lines.restarted:  # a rewritten file: its rows replace the old ones
+            self._lines.restarted = False
+            self.rows, self._columns = [], {}
+            self.generation += 1
         before = len(self.rows)
-        for line in self._lines.new_lines():
+        for line in lines:
             if not line.strip():
                 continue
             try:
@@ -69,7 +79,12 @@ class StatsReader:
             if not isinstance(record, dict):
                 self.bad_lines += 1
                 continue
-            self.rows.append(flatten_stats(record))
+            row = flatten_stats(record)
+            self.rows.append(row)
+            for (name, x_name), (xs, ys) in self._columns.items():
+                if name in row and x_name in row:
+                    xs.append(row[x_name])
+                    ys.append(row[name])
         return len(self.rows) - before
 
     def names(self) -> list[str]:
@@ -77,13 +92,13 @@ class StatsReader:
         return sorted({name for row in self.rows for name in row})
 
     def series(self, name: str, x_name: str = "Progress/kimg") -> tuple[list[float], list[float]]:
-        """(x, y) of the rows that have both `x_name` and `name`."""
-        xs, ys = [], []
-        for row in self.rows:
-            if name in row and x_name in row:
-                xs.append(row[x_name])
-                ys.append(row[name])
-        return xs, ys
+        """(x, y) of the rows that have both `x_name` and `name` (kept up to date after the first call: the panel
+        asks every frame). The lists are the reader's own: do not modify them."""
+        key = (name, x_name)
+        if key not in self._columns:
+            self._columns[key] = ([row[x_name] for row in self.rows if name in row and x_name in row],
+                                  [row[name] for row in self.rows if name in row and x_name in row])
+        return self._columns[key]
 
     def latest(self, name: str, default: float | None = None) -> float | None:
         for row in reversed(self.rows):
