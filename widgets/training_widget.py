@@ -76,6 +76,8 @@ class TrainingWidget:
         changed, options.data = imgui.input_text("Dataset", options.data)
         if changed:
             session.dataset_check = None
+        if imgui.is_item_deactivated_after_edit():  # check a newly typed dataset at once
+            session.check_dataset()
         imgui.same_line()
         if imgui.small_button("Check"):
             session.check_dataset()

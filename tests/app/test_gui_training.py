@@ -47,7 +47,9 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         ctx.item_input_value("//Training/Batch", 4)
         ctx.item_input_value("//Training/Extra options", FAST_OPTIONS)
         ctx.yield_(2)
-        seen["command"] = widget.session.options
+        check = widget.session.dataset_check  # typing a dataset checks it in a subprocess
+        wait_until(ctx, lambda: check is not None and check.done, 60, "the dataset check")
+        seen["check"] = (check.ok, check.summary)
         ctx.item_click("//Training/Start training")
         wait_until(ctx, lambda: widget.session.watcher is not None and widget.session.watcher.stats.rows,
                    120, "the first stats line")
@@ -72,6 +74,7 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         app.state.ui.presentation = False
 
     app.run(drive)
+    assert seen["check"][0] and "count: 8" in seen["check"][1], seen["check"]
     assert seen["plotted"], seen
     assert seen["image change"] > 1.0, seen
     assert seen["yaw kept"] == 30.0  # following a snapshot keeps the camera

@@ -129,7 +129,8 @@ def test_a_new_session_reattaches_to_a_remembered_run_and_can_stop_it(tmp_path):
 
 def _write_run(run_dir: Path, ticks: int) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "training_options.json").write_text(json.dumps({"training": {"total_kimg": 0.04}}))
+    (run_dir / "training_options.json").write_text(json.dumps({"training": {"total_kimg": 0.04},
+                                                               "data": "/data/synth", "preset": "small"}))
     with open(run_dir / "stats.jsonl", "a") as stream:
         for tick in range(ticks):
             stream.write(json.dumps({"Progress/kimg": 0.004 * (tick + 1), "Timing/img_per_s": 2.0,
@@ -146,6 +147,9 @@ def test_follow_mode_points_the_viewer_at_each_new_snapshot_and_keeps_the_rest(t
     session.update(state)
     assert state.checkpoint == "preset:tiny"  # no snapshot yet
     assert session.total_kimg() == 0.04 and session.watcher.progress()["kimg"] == 0.008
+    # The launch form is filled from the run, so that Resume can start at once.
+    assert (session.options.data, session.options.preset, session.options.outdir) == (
+        "/data/synth", "small", str(run_dir.parent))
     (run_dir / ".snapshot-000000.pt.abc.partial").write_bytes(b"half")  # an unfinished atomic write is ignored
     session.update(state)
     assert state.checkpoint == "preset:tiny"

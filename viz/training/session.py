@@ -12,7 +12,7 @@ from pathlib import Path
 from viz.state import AppState
 from viz.training.files import LogTail
 from viz.training.process import ActiveRuns, LaunchOptions, TrainingProcess, validate
-from viz.training.watch import DatasetCheck, RunWatcher, SnapshotFile, run_total_kimg
+from viz.training.watch import DatasetCheck, RunWatcher, SnapshotFile, read_run_options, run_total_kimg
 
 DEATH_LOG_LINES = 15  # lines of the console log shown when the process dies
 
@@ -89,6 +89,7 @@ class TrainingSession:
         self.watcher = RunWatcher(run_dir)
         self.followed = None
         self.status = "running" if self.process is not None else "watching"
+        self._prefill_from_run(run_dir)
         self._say(f"watching {run_dir}")
         self._last_poll = 0.0
         return True
@@ -161,6 +162,16 @@ class TrainingSession:
         self.followed = newest
         state.checkpoint = str(newest.path)
         self._say(f"viewer follows {newest.path.name}" + (" (rewritten)" if self.rewritten_snapshot else ""))
+
+    def _prefill_from_run(self, run_dir: Path) -> None:
+        """Fills an empty launch form from the run's options, so that Resume works after attaching."""
+        options = read_run_options(run_dir)
+        if not self.options.data and isinstance(options.get("data"), str):
+            self.options.data = options["data"]
+        if not self.options.outdir:
+            self.options.outdir = str(run_dir.parent)
+        if isinstance(options.get("preset"), str):
+            self.options.preset = options["preset"]
 
     def _ended(self) -> None:
         """The process is gone: finished, stopped, or died (then the end of its output says why)."""

@@ -94,12 +94,20 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
 
 
+def read_run_options(run_dir: str | Path) -> dict:
+    """The run's training_options.json ({} if missing or unreadable)."""
+    try:
+        options = json.loads((Path(run_dir) / "training_options.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return options if isinstance(options, dict) else {}
+
+
 def run_total_kimg(run_dir: str | Path) -> float | None:
     """The run's target kimg from training_options.json (None if unreadable)."""
     try:
-        options = json.loads((Path(run_dir) / "training_options.json").read_text())
-        return float(options["training"]["total_kimg"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return float(read_run_options(run_dir)["training"]["total_kimg"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
