@@ -1,6 +1,8 @@
 """The training panel drives a real tiny training run: start, watch curves, follow a snapshot, stop."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,12 @@ def make_tiny_dataset(folder: Path) -> Path:
     subprocess.run([sys.executable, "-m", "core.data", "synth", "--out", str(folder), "--count", "8",
                     "--resolution", "64", "--workers", "1"], cwd=REPO_ROOT, check=True, capture_output=True)
     return folder
+
+
+def kill_leftover(session) -> None:
+    """A failed test must not leave a training running (it lives in its own session)."""
+    if session.process is not None and session.process.alive():
+        os.killpg(session.process.record.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -73,7 +81,10 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         seen["messages"] = list(widget.session.messages)
         app.state.ui.presentation = False
 
-    app.run(drive)
+    try:
+        app.run(drive)
+    finally:
+        kill_leftover(widget.session)
     assert seen["check"][0] and "count: 8" in seen["check"][1], seen["check"]
     assert seen["plotted"], seen
     assert seen["image change"] > 1.0, seen

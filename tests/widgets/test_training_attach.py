@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,9 +52,13 @@ def test_attach_to_a_command_line_run_shows_its_curves_and_resume_continues_it(t
                                     extra_args=FAST_OPTIONS)
     assert session.resume_from(str(run_dir))
     deadline = time.monotonic() + 120
-    while session.status == "running" and time.monotonic() < deadline:
-        session.update(state)
-        time.sleep(0.2)
+    try:
+        while session.status == "running" and time.monotonic() < deadline:
+            session.update(state)
+            time.sleep(0.2)
+    finally:
+        if session.process.alive():  # a failed test must not leave a training running
+            os.killpg(session.process.record.pid, signal.SIGKILL)
     assert session.status == "finished", session.messages + [session.ended_log]
     resumed = session.watcher.run_dir
     assert resumed != run_dir and resumed.parent == outdir

@@ -16,7 +16,7 @@ from viz.state import AppState
 from viz.training.process import (ActiveRuns, LaunchOptions, RunRecord, TrainingProcess, build_command,
                                   display_command, process_alive, validate)
 from viz.training.session import TrainingSession
-from viz.training.watch import DatasetCheck, RunWatcher, format_duration, time_left_s
+from viz.training.watch import DatasetCheck, format_duration, time_left_s
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Stands in for core.train: on SIGINT it writes a "snapshot" and exits 0, as the trainer does.
