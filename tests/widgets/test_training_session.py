@@ -27,16 +27,17 @@ def stop(signum, frame):
     Path(sys.argv[1]).write_text("last snapshot")
     with open(sys.argv[2], "a") as log:
         log.write("[00:00:00] stopped by signal; the last snapshot is complete\n")
-    sys.exit(0)
+    sys.exit(int(sys.argv[3]))
 signal.signal(signal.SIGINT, stop)
 time.sleep(60)
 """
 
 
-def _fake_trainer(tmp_path: Path, marker: Path) -> TrainingProcess:
+def _fake_trainer(tmp_path: Path, marker: Path, exit_code: int = 0) -> TrainingProcess:
     console, run_dir = tmp_path / "console.log", tmp_path / "00000-tiny-fake"
     run_dir.mkdir(exist_ok=True)
-    command = [sys.executable, "-c", FAKE_TRAINER, str(marker), str(run_dir / "log.txt"), "core.train"]
+    command = [sys.executable, "-c", FAKE_TRAINER, str(marker), str(run_dir / "log.txt"), str(exit_code),
+               "core.train"]
     popen = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
     record = RunRecord(pid=popen.pid, command=command, outdir=str(tmp_path), console_log=str(console),
                        started=time.time(), run_dir=str(run_dir))
@@ -229,3 +230,15 @@ def test_render_again_resends_an_unchanged_request_so_a_rewritten_snapshot_is_lo
     assert controller.end_frame(editing=False, dragging=False) is None  # unchanged: not sent again
     controller.context.post("render_again")
     assert controller.end_frame(editing=False, dragging=False) is not None
+
+
+def test_a_launcher_that_exits_1_after_a_clean_stop_counts_as_stopped(tmp_path):
+    # torchrun reports exit status 1 after forwarding SIGINT although its workers wrote the last snapshot.
+    process = _fake_trainer(tmp_path, tmp_path / "snapshot.txt", exit_code=1)
+    session = TrainingSession(tmp_path / "runs.json", poll_interval_s=0.0)
+    session._watch_process(process)
+    time.sleep(0.3)
+    session.stop()
+    _wait(lambda: _status_after_update(session) != "stopping", 10, "the stand-in launcher to exit")
+    assert process.exit_code == 1
+    assert session.status == "finished" and session.messages[-1] == "training stopped; its last snapshot is complete"

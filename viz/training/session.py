@@ -185,7 +185,8 @@ class TrainingSession:
         code = self.process.exit_code
         log_lines = list(self.watcher.log.lines) if self.watcher is not None else []
         cleanly = any("training finished" in line or "last snapshot is complete" in line for line in log_lines[-3:])
-        if code == 0 or (code is None and cleanly):
+        # torchrun itself exits 1 after forwarding SIGINT (its convention): the run's own log decides then.
+        if code == 0 or cleanly:
             self.status = "finished"
             self._say("training " + ("stopped; its last snapshot is complete" if log_lines and "signal" in
                                      log_lines[-1] else "finished"))
