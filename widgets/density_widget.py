@@ -12,7 +12,7 @@ from imgui_bundle import imgui, implot
 
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo, section, slider_float
-from widgets.inspect_common import TextureSet, colorbar, hoverable_image, waiting_text
+from widgets.inspect_common import ProductMemory, TextureSet, colorbar, hoverable_image, waiting_text
 
 AXES = ("x", "y", "z")
 QUANTITIES = ("sigma_raw", "density", "opacity")
@@ -52,6 +52,7 @@ class DensityWidget:
         self.context = context
         self.shown_image = shown_image  # returns the newest rendered image [H, W, 3] (the ray is picked on it)
         self.textures = TextureSet()
+        self.memory = ProductMemory()
         self._picture_source: int | None = None
         self._picture: np.ndarray | None = None
 
@@ -64,7 +65,7 @@ class DensityWidget:
             self.context.wanted_extras.add("ray_profile")
         self._settings(inspect)
         extras = self.context.info.extras
-        product = extras.get("density_slice")
+        product = self.memory.get(extras, "density_slice")
         if product is None:
             waiting_text(extras, "density_slice")
         else:
@@ -143,7 +144,7 @@ class DensityWidget:
         imgui.begin_group()
         imgui.text("click the render")
         imgui.text(f"pixel row {int(inspect.ray_pixel[0])}, column {int(inspect.ray_pixel[1])}")
-        profile = extras.get("ray_profile")
+        profile = self.memory.get(extras, "ray_profile")
         if profile is not None:
             imgui.text(f"depth {profile['depth']:.3f}, opacity {profile['opacity']:.3f}")
         imgui.end_group()

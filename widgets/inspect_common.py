@@ -94,6 +94,24 @@ def _colorbar_image(name: str) -> np.ndarray:
     return _COLORBAR_CACHE[name]
 
 
+class ProductMemory:
+    """The newest product of each extra, kept while results without it arrive.
+
+    Previews (sent while any item is dragged or clicked) leave the extras out, so their results carry
+    none; showing the last product meanwhile keeps the panels' layout still under the mouse.
+    """
+
+    def __init__(self):
+        self.products: dict[str, Any] = {}
+
+    def get(self, info_extras: dict[str, Any], name: str) -> Any:
+        """The product `name` of the newest result that had one (None before the first)."""
+        product = info_extras.get(name)
+        if product is not None:
+            self.products[name] = product
+        return self.products.get(name)
+
+
 def product_error(info_extras: dict[str, Any], name: str) -> str | None:
     """The renderer's error text for extra `name`, if it failed."""
     return (info_extras.get("errors") or {}).get(name)

@@ -17,6 +17,7 @@ from renderer.jobs import MeshJob
 from viz.context import WidgetContext
 from viz.request_builder import build_request
 from widgets.common import help_marker, option_combo, section
+from widgets.inspect_common import ProductMemory
 from widgets.mesh_view_panel import MeshViewPanel
 from widgets.pose_gizmo import GIZMO_JOINTS, draw_gizmo
 
@@ -47,6 +48,7 @@ class MeshWidget:
         self.context = context
         self.client = client  # returns the render client (set once the window is up)
         self.view = MeshViewPanel()
+        self.memory = ProductMemory()  # the newest body_mesh product
         self.job_id: int | None = None  # the running job
         self.job_exports = False  # the running job writes files
         self.status = None  # newest JobStatus of the running or last job
@@ -177,7 +179,7 @@ class MeshWidget:
         view = self.view.ensure_view()
         if inspect.mesh_show_body:
             self.context.wanted_extras.add("body_mesh")
-        product = self.context.info.extras.get("body_mesh")
+        product = self.memory.get(self.context.info.extras, "body_mesh")
         if product is not None and (id(product), inspect.mesh_space) != self._body_key:
             posed = inspect.mesh_space == "posed"
             vertices = product["posed_vertices" if posed else "vertices"]
@@ -193,7 +195,7 @@ class MeshWidget:
 
     def _gizmo_overlay(self, inspect):
         """The gizmo drawing callback for the view, or None when off or before the body has arrived."""
-        product = self.context.info.extras.get("body_mesh")
+        product = self.memory.get(self.context.info.extras, "body_mesh")
         if self.gizmo_joint == "off" or product is None:
             return None
         joints = product["posed_joints" if inspect.mesh_space == "posed" else "joints"]

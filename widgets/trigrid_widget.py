@@ -10,7 +10,7 @@ from imgui_bundle import imgui
 
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo
-from widgets.inspect_common import TextureSet, colormaps, hoverable_image, waiting_text
+from widgets.inspect_common import ProductMemory, TextureSet, colormaps, hoverable_image, waiting_text
 
 PLANE_MODES = ("pca", "channel")
 COLORMAPS = ("viridis", "magma", "gray")
@@ -45,6 +45,7 @@ class TrigridWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
         self.textures = TextureSet()
+        self.memory = ProductMemory()
         self.hovered: tuple[int, int, int, int] | None = None  # (plane, slice, row, column) under the mouse
 
     def __call__(self, show: bool) -> None:
@@ -52,7 +53,7 @@ class TrigridWidget:
             return
         self.context.wanted_extras.add("planes")
         inspect = self.context.state.inspect
-        product = self.context.info.extras.get("planes")
+        product = self.memory.get(self.context.info.extras, "planes")
 
         imgui.set_next_item_width(imgui.get_font_size() * 7)
         inspect.plane_mode = option_combo("Colouring", inspect.plane_mode, PLANE_MODES, ("PCA RGB", "one channel"))

@@ -56,7 +56,7 @@ def test_trigrid_and_density_panels_follow_the_seed(tmp_path):
         ctx.window_focus("//Density")
         wait_until(ctx, lambda: newest(app, "density_slice") is not None, 60, "the density slice")
         before = newest(app, "density_slice")
-        app.state.inspect.ray_enabled = True
+        ctx.item_click("//Density/Plot the ray of a clicked pixel")
         app.state.inspect.ray_pixel = (32.0, 32.0)  # the middle of the tiny model's 64-pixel image
         wait_until(ctx, lambda: newest(app, "ray_profile") is not None, 60, "the ray profile")
         ctx.yield_(3)

@@ -71,3 +71,14 @@ def test_shell_outline_is_painted_into_the_slice_picture():
     picture = slice_picture({"image": image, "shell_contour": contour})
     assert tuple(picture[1, 2]) == (80, 220, 255) and picture.sum() == 80 + 220 + 255
     assert image.sum() == 0, "the product's own image is left alone"
+
+
+def test_products_are_kept_while_preview_results_carry_none():
+    from widgets.inspect_common import ProductMemory
+
+    memory = ProductMemory()
+    assert memory.get({}, "planes") is None
+    first, second = {"images": 1}, {"images": 2}
+    assert memory.get({"planes": first}, "planes") is first
+    assert memory.get({}, "planes") is first, "a preview result without extras keeps the last product on screen"
+    assert memory.get({"planes": second}, "planes") is second
