@@ -82,6 +82,8 @@ class MeshView:
         self.size: tuple[int, int] = (0, 0)  # (width, height) of the framebuffer
         self.layers: dict[str, _Layer] = {}
         self.draws = 0  # frames drawn (tests check that the view was drawn)
+        self.version = 0  # bumped by every change of the layers, so that an unchanged picture is not redrawn
+        self._drawn_key: tuple | None = None  # (version, size, camera, mode) of the picture in the texture
         self.keep_pixels = False  # read every drawn picture back into `last_pixels` (tests; costs a read-back)
         self.last_pixels: np.ndarray | None = None  # [H, W, 3] uint8 of the last draw when `keep_pixels`
         self._framebuffer: int | None = None
@@ -102,6 +104,7 @@ class MeshView:
         GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
         GL.glBindVertexArray(0)
         self.layers[name] = _Layer(vao, (vbo, ebo), indices.size, False, alpha)
+        self.version += 1
 
     def set_lines(self, name: str, line_vertices: np.ndarray) -> None:
         """Replaces layer `name` by line segments: `line_vertices: [2K, 9]` (mesh_buffers.segment_vertices)."""
@@ -109,14 +112,17 @@ class MeshView:
         vao, vbo = self._vertex_array(np.ascontiguousarray(line_vertices, dtype=np.float32))
         GL.glBindVertexArray(0)
         self.layers[name] = _Layer(vao, (vbo,), len(line_vertices), True, 1.0)
+        self.version += 1
 
     def set_visible(self, name: str, visible: bool) -> None:
-        if name in self.layers:
+        if name in self.layers and self.layers[name].visible != visible:
             self.layers[name].visible = visible
+            self.version += 1
 
     def remove(self, name: str) -> None:
         layer = self.layers.pop(name, None)
         if layer is not None:
+            self.version += 1
             GL.glDeleteVertexArrays(1, [layer.vao])
             GL.glDeleteBuffers(len(layer.buffers), list(layer.buffers))
 
@@ -127,6 +133,9 @@ class MeshView:
         if mode not in VIEW_MODES:
             raise ValueError(f"mesh view mode {mode!r} unknown; choose one of {', '.join(VIEW_MODES)}")
         width, height = max(int(size[0]), 1), max(int(size[1]), 1)
+        key = (self.version, width, height, repr(camera), mode)
+        if key == self._drawn_key and self.texture_id is not None:
+            return self.texture_id  # software GL takes tens of ms per frame for a large mesh: draw only on change
         self._ensure_target(width, height)
         previous_framebuffer = GL.glGetIntegerv(GL.GL_FRAMEBUFFER_BINDING)
         previous_viewport = GL.glGetIntegerv(GL.GL_VIEWPORT)
@@ -162,6 +171,7 @@ class MeshView:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, int(previous_framebuffer))
         GL.glViewport(*(int(v) for v in previous_viewport))
         self.draws += 1
+        self._drawn_key = key
         return self.texture_id
 
     def read_pixels(self) -> np.ndarray:
@@ -186,6 +196,7 @@ class MeshView:
             GL.glDeleteProgram(self._program)
         self._framebuffer = self._depth = self.texture_id = self._program = None
         self.size = (0, 0)
+        self._drawn_key = None
 
     # ----- helpers -----
 
