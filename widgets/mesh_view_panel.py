@@ -7,7 +7,7 @@ from imgui_bundle import imgui
 
 from renderer.gl.mesh_view import MeshView
 from renderer.gl.orbit import OrbitCamera
-from widgets.pose_gizmo import begin_gizmo_frame, gizmo_over
+from widgets.pose_gizmo import begin_gizmo_frame, gizmo_in_use, gizmo_over
 
 # Draws over the view: (screen origin x, y, width, height, draw list).
 Overlay = Callable[[float, float, float, float, object], None]
@@ -33,7 +33,13 @@ class MeshViewPanel:
         texture_id = view.draw((width, height), self.camera, mode)
         origin = imgui.get_cursor_screen_pos()
         io = imgui.get_io()
-        if self._gizmo_hovered and not self.dragging:
+        if gizmo_in_use():
+            # The drag belongs to the gizmo; an active item tells the app that the user is editing (previews,
+            # one undo step for the whole drag) without moving the camera.
+            imgui.invisible_button("mesh view", (width, height))
+            imgui.internal.set_active_id(imgui.get_item_id(), imgui.internal.get_current_window())
+            self.dragging = False
+        elif self._gizmo_hovered and not self.dragging:
             # ImGuizmo only takes a click that no imgui item claims: leave the area to it.
             imgui.dummy((width, height))
         else:

@@ -90,6 +90,11 @@ def gizmo_over() -> bool:
     return bool(_gizmo.is_over() or _gizmo.is_using())
 
 
+def gizmo_in_use() -> bool:
+    """True while a gizmo handle is being dragged."""
+    return bool(_gizmo.is_using())
+
+
 def begin_gizmo_frame() -> None:
     """Once per frame before `draw_gizmo`."""
     _gizmo.begin_frame()

@@ -96,6 +96,7 @@ def drag_gizmo_ring(ctx, app, mesh) -> tuple:
     cx, cy = item.x + centre[0], item.y + centre[1]
     radius = 0.09 * height  # ImGuizmo's outer ring: a fixed share of the view height
     before = app.state.pose.head_deg
+    undo_steps = len(app.controller.history._undo)
     ctx.mouse_move_to_pos(imgui.ImVec2(cx + radius * 0.707, cy - radius * 0.707))
     ctx.yield_(2)
     ctx.mouse_down(0)
@@ -104,7 +105,7 @@ def drag_gizmo_ring(ctx, app, mesh) -> tuple:
         ctx.mouse_move_to_pos(imgui.ImVec2(cx + radius * math.cos(angle), cy - radius * math.sin(angle)))
     ctx.mouse_up(0)
     ctx.yield_(2)
-    return before, app.state.pose.head_deg
+    return before, app.state.pose.head_deg, len(app.controller.history._undo) - undo_steps
 
 
 def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(tmp_path):
@@ -169,7 +170,8 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
     assert 0.05 < covered.mean() < 0.95, "the framed mesh covers part of the view"
     assert covered[view.shape[0] // 2, view.shape[1] // 2], "the mesh is centred"
     assert np.abs(seen["wireframe"].astype(int) - view.astype(int)).mean() > 1.0, "wireframe draws edges"
-    before, after = seen["gizmo drag"]
+    before, after, undo_steps = seen["gizmo drag"]
+    assert undo_steps == 1, "a whole gizmo drag is one undo step"
     assert before == (0.0, 0.0, 0.0) and np.abs(np.array(after)).max() > 1.0, "dragging the gizmo turns the head"
     assert seen["running"] and seen["cancelled"] == "cancelled"
     names = sorted(path.name for path in out.iterdir())
