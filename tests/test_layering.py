@@ -82,3 +82,20 @@ def test_core_never_imports_the_app_layers():
         if module in {"renderer", "viz", "widgets"}
     ]
     assert not offenders, offenders
+
+
+def test_the_gui_process_never_loads_torch():
+    # The window process imports every panel and the render client; torch lives only in the worker.
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for folder in ("viz", "widgets")
+        for path in _python_files(folder)
+    ] + ["renderer.worker", "renderer.requests", "renderer.jobs", "visualizer"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", "a GUI-side module imports torch"

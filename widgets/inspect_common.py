@@ -1,30 +1,17 @@
 """Shared pieces of the inspection panels: textures for product images, hoverable images, colour bars.
 
-No torch here. The colour tables are core.inspect's: its package imports torch, the colour-map module
-itself only numpy, so that one file is loaded by path.
+No torch here: the colour tables come from core.inspect.colormaps, which needs only numpy.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from imgui_bundle import imgui
 
+from core.inspect import colormaps
 from viz.gl_utils import ImageTexture
 
-_COLORMAPS_FILE = Path(__file__).resolve().parent.parent / "core" / "inspect" / "colormaps.py"
-
-
-def _load_colormaps():
-    spec = importlib.util.spec_from_file_location("_inspect_colormaps", _COLORMAPS_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-colormaps = _load_colormaps()
 
 
 class TextureSet:
