@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from core.atomic import atomic_output
 from core.config import GeneratorConfig
 
 FORMAT = "portrait-gan/1"
@@ -39,20 +39,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write `payload` to `path` atomically; returns the final path."""
     path = Path(path)
     _validate_payload(path, payload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        # mkstemp makes owner-only files; snapshots are shared like any file the user writes.
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_output(path) as stream:
+        torch.save(payload, stream)
     return path
 
 
@@ -171,26 +159,6 @@ def _validate_payload(path: Path, payload: Any) -> None:
     for key in ("config", "G_ema"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(path, f"the checkpoint has no {key!r} entry")
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (best effort: not every platform can open a directory)."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def _refused_global(error: BaseException) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.atomic import write_atomic
 
 # The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
 DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
@@ -213,20 +213,7 @@ def remember_recent(recent: list[str], checkpoint: str, limit: int = 10) -> list
 
 def save_state(state: AppState, path: str | Path) -> Path:
     """Writes the state as JSON atomically (temporary file + rename), creating the folder."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(state.to_dict(), indent=2)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, json.dumps(state.to_dict(), indent=2))
 
 
 def load_state(path: str | Path) -> AppState:

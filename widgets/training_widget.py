@@ -220,7 +220,6 @@ class TrainingWidget:
         self._plot("Pose error", "degrees", half_width, lambda name: name.startswith(("Pose/", "Eval/")))
 
     def _plot(self, title: str, unit: str, width: float, belongs) -> None:
-        stats = self.session.watcher.stats
         names = sorted(name for name in self.shown_series if belongs(name))
         if not implot.begin_plot(title, (width, em(13))):
             return

@@ -8,11 +8,11 @@ Coordinates are SMPL's (metres, y up, face toward +z, pelvis near the origin); t
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from core.atomic import atomic_output
 
 STANDIN_VERSION = 1  # bump when the generator below changes; stored in the file
 
@@ -187,7 +187,6 @@ def build_standin_arrays() -> dict[str, np.ndarray]:
     """All arrays of the stand-in in SMPL's file layout (deterministic: same numbers on every run)."""
     neck_offset = SMPL_REST_JOINTS[NECK]
     aligned_vertices, faces = _bust_mesh()
-    aligned_joints = SMPL_REST_JOINTS - neck_offset
     weights = _skinning_weights(aligned_vertices)
     vertices = np.round(aligned_vertices + neck_offset, 6)
     return {
@@ -205,17 +204,7 @@ def build_standin_arrays() -> dict[str, np.ndarray]:
 def write_standin(path: Path) -> Path:
     """Generate the stand-in and write it atomically (temporary file + rename) as a compressed npz."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = build_standin_arrays()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; the body is shared read-only data
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as stream:
+        np.savez_compressed(stream, **arrays)
     return path

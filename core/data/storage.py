@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.atomic import write_atomic
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -123,20 +125,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = Tru
 
     `durable` also fsyncs before the rename (skipped for the thousands of images of a dataset).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            if durable:
-                stream.flush()
-                os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, data, durable=durable)
 
 
 class FileSink:

@@ -8,12 +8,12 @@ the SMPL licence: they are written next to the converted checkpoint, never shipp
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.atomic import atomic_output
 from core.legacy.records import InertRecord
 
 SMPL_LAYER_PATH = "renderer.aligned_SMPL.model"  # where the smplx layer sits in the reference generator
@@ -65,16 +65,6 @@ def body_arrays_from_record(generator: InertRecord) -> dict[str, np.ndarray]:
 
 def write_body_npz(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     """Write `arrays` as an .npz atomically (temporary file, then rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_output(path) as stream:
+        np.savez(stream, **arrays)
+    return Path(path)

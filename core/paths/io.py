@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_atomic
 from core.paths.model import (
     DEFAULT_PSI, EASINGS, PATH_FORMAT, YAW_MODES, CameraKey, CameraPath, Keyframe, LatentKey, validate_path,
 )
@@ -211,17 +211,5 @@ def save_path(path: CameraPath, file: str | os.PathLike) -> Path:
     """Write `path` as JSON atomically (temporary file, then rename); returns the file."""
     validate_path(path)
     file = Path(file)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".partial", dir=file.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(path_to_dict(path), stream, indent=1)
-            stream.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; others should read the path like any file
-        os.replace(temporary, file)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(file, json.dumps(path_to_dict(path), indent=1) + "\n")
     return file

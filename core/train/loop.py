@@ -22,12 +22,12 @@ from core.generator import TriGridGenerator
 from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
 from core.train import distributed
 from core.train.config import TrainingConfig, TrainingError
-from core.train.data import TrainingData, open_training_data
+from core.train.data import open_training_data
 from core.train.evaluate import evaluate_all
 from core.mesh import DEFAULT_MESH_BOUNDS
 from core.train.geometry import GroundTruthSurfaces
 from core.train.grids import save_fake_grids, save_real_grid
-from core.train.phases import RealBatch, TrainingStep, requires_grad
+from core.train.phases import TrainingStep, requires_grad
 from core.train.schedules import schedule_values
 from core.train.snapshots import (Progress, discriminator_config_from_dict, load_training_snapshot, random_state,
                                   restore_random_state, save_snapshot, training_payload)

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import torch
 
+from core.atomic import atomic_output
 from core.train.distributed import DistributedContext, all_reduce_mean
 
 RUN_NAME = re.compile(r"^(\d{5})-")
@@ -24,15 +24,8 @@ RUN_NAME = re.compile(r"^(\d{5})-")
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write `data` as indented JSON to `path` through a temporary file and a rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True)
-        os.chmod(temporary, 0o644)  # readable like any other output file (mkstemp makes it private)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "w", durable=False) as stream:
+        json.dump(data, stream, indent=2, sort_keys=True)
 
 
 def create_run_dir(outdir: str | os.PathLike, preset: str, dataset_name: str) -> Path:

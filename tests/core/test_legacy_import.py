@@ -18,7 +18,7 @@ from core.camera import orbit_camera
 from core.checkpoint import CheckpointError, load_generator, main as checkpoint_main
 from core.config import preset
 from core.generator import TriGridGenerator
-from core.legacy import config_from_released, load_released_generator, read_released_checkpoint
+from core.legacy import config_from_released, load_released_generator
 from core.legacy.companion import companion_json_path, read_companion_json
 from core.legacy.convert import ReleasedCheckpoint
 from core.legacy.records import persistent_record

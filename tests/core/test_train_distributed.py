@@ -78,7 +78,7 @@ def _drift_message(rank, context) -> str:
 def _worker(rank: int, init_file: str, data: str, outdir: str, results: str) -> None:
     torch.set_num_threads(1)
     from core.train.config import TrainingConfig
-    from core.train.distributed import DistributedContext, setup
+    from core.train.distributed import setup
     from core.train.loop import RunOptions, train
 
     context = setup("cpu", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)
