@@ -53,7 +53,9 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         ctx.item_input_value("//Training/Output folder", str(outdir))
         ctx.item_input_value("//Training/kimg", 1.0)
         ctx.item_input_value("//Training/Batch", 4)
-        ctx.item_input_value("//Training/Extra options", FAST_OPTIONS)
+        # Set directly: the field can sit below the panel's fold, where the engine cannot hover it, and
+        # without these options the run is too slow for this test's time limits.
+        widget.extra_options = FAST_OPTIONS
         ctx.yield_(2)
         check = widget.session.dataset_check  # typing a dataset checks it in a subprocess
         wait_until(ctx, lambda: check is not None and check.done, 60, "the dataset check")
