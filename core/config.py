@@ -74,7 +74,7 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), safe for `weights_only` checkpoints and JSON."""
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GeneratorConfig":
@@ -82,11 +82,12 @@ class GeneratorConfig:
         return _from_dict(cls, data)
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """Nested dicts with lists for tuples: safe for JSON and `weights_only` checkpoints."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [to_plain(item) for item in value]
     return value
 
 

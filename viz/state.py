@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import write_atomic
+from core.config import to_plain
 
 # The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
 DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
@@ -184,7 +185,7 @@ class AppState:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict with a format tag, ready for JSON."""
-        return {"format": STATE_FORMAT, **_plain(dataclasses.asdict(self))}
+        return {"format": STATE_FORMAT, **to_plain(dataclasses.asdict(self))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "state") -> "AppState":
@@ -232,15 +233,6 @@ def load_state(path: str | Path) -> AppState:
         return AppState.from_dict(data, source=f"state file {path}")
     except StateFileError as error:
         raise StateFileError(f"{error}; {fix}") from None
-
-
-def _plain(value: Any) -> Any:
-    """Tuples become lists so that JSON round trips compare equal after `_build`."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _build(cls: type, data: dict[str, Any], source: str) -> Any:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from core.config import _from_dict, _plain
+from core.config import _from_dict, to_plain
 
 # Fields that define the schedules: a resumed run keeps the snapshot's values so that no fade jumps.
 SCHEDULE_FIELDS = ("seed", "pose_prior_weight", "pose_prior_kimg", "gpc_reg_prob", "gpc_reg_fade_kimg",
@@ -78,7 +78,7 @@ class TrainingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict for JSON and weights-only checkpoints."""
-        return _plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from core.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from core.config import _from_dict, _plain
+from core.config import _from_dict, to_plain
 from core.networks.discriminator import DiscriminatorConfig
 
 SNAPSHOT_NAME = re.compile(r"^snapshot-(\d{6})\.pt$")
@@ -29,7 +29,7 @@ def snapshot_name(cur_nimg: int) -> str:
 
 def discriminator_config_to_dict(config: DiscriminatorConfig) -> dict[str, Any]:
     """Plain dict of a DiscriminatorConfig (lists for tuples)."""
-    return _plain(dataclasses.asdict(config))
+    return to_plain(dataclasses.asdict(config))
 
 
 def discriminator_config_from_dict(data: dict[str, Any]) -> DiscriminatorConfig:
