@@ -60,6 +60,8 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         check = widget.session.dataset_check  # typing a dataset checks it in a subprocess
         wait_until(ctx, lambda: check is not None and check.done, 60, "the dataset check")
         seen["check"] = (check.ok, check.summary)
+        # The check's result adds lines above the buttons: let the layout settle before the engine aims.
+        ctx.yield_(5)
         ctx.item_click("//Training/Start training")
         wait_until(ctx, lambda: widget.session.watcher is not None and widget.session.watcher.stats.rows,
                    120, "the first stats line")
