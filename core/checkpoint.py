@@ -149,6 +149,24 @@ def generator_payload(generator: torch.nn.Module, metadata: dict[str, Any] | Non
     }
 
 
+def export_generator(snapshot: str | os.PathLike, out: str | os.PathLike, note: str | None = None) -> Path:
+    """Write the G_ema of a training snapshot (or any checkpoint) as a small `kind="generator"` file.
+
+    The metadata keeps what describes the model (preset, kimg, dataset, training command and options, the
+    snapshot's evaluation figures if any) and drops the optimiser and random states with the rest of the run.
+    """
+    snapshot = Path(snapshot)
+    payload = load_checkpoint(snapshot)
+    generator_config_of(snapshot, payload)  # fail here, not in the user's viewer, if the config does not parse
+    metadata = {key: value for key, value in payload.get("metadata", {}).items() if key not in ("progress", "created")}
+    metadata["exported_from"] = snapshot.name
+    if note:
+        metadata["note"] = note
+    exported = {"format": FORMAT, "kind": "generator", "config": payload["config"], "G_ema": payload["G_ema"],
+                "metadata": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **metadata}}
+    return save_checkpoint(out, exported)
+
+
 def _validate_payload(path: Path, payload: Any) -> None:
     if not isinstance(payload, dict):
         raise CheckpointError(path, f"not a checkpoint of this project (a {type(payload).__name__}, not a dict)")
@@ -173,7 +191,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m core.checkpoint info FILE` and `python -m core.checkpoint import FILE.pkl --out FILE.pt`."""
+    """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`, `... export SNAPSHOT --out FILE.pt`."""
     import argparse
     import json
     import sys
@@ -185,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     converter = commands.add_parser("import", help="convert a released 3DPortraitGAN .pkl without running its code")
     converter.add_argument("file")
     converter.add_argument("--out", required=True)
+    exporter = commands.add_parser("export", help="write a training snapshot's G_ema as a small generator file")
+    exporter.add_argument("file", help="snapshot-*.pt of a run (or any checkpoint of this project)")
+    exporter.add_argument("--out", required=True)
+    exporter.add_argument("--note", help="a line stored in the metadata (shown by info and the viewer)")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
@@ -193,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = {"kind": payload["kind"], "metadata": payload.get("metadata", {}), "G_ema_tensors": parameters,
                        "entries": sorted(payload), "config": payload["config"]}
             print(json.dumps(summary, indent=1, default=str))
+        elif args.command == "export":
+            out = export_generator(args.file, args.out, args.note)
+            print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
         else:
             from core.legacy import import_released_checkpoint
 

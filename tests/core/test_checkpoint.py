@@ -115,3 +115,38 @@ def test_preset_spec_opens_the_same_untrained_model_every_time():
     assert not trained and "untrained" in metadata["note"]
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_export_keeps_g_ema_and_the_description_and_drops_the_run_state(tmp_path, capsys):
+    from core.checkpoint import generator_payload, load_generator, main
+    from core.generator import TriGridGenerator
+
+    torch.manual_seed(3)
+    g_ema = TriGridGenerator(preset("tiny"))
+    snapshot = generator_payload(g_ema, {"preset": "tiny", "kimg": 4.0, "command": "python -m core.train ...",
+                                         "progress": {"cur_nimg": 4000}})
+    snapshot.update(kind="training", G={"w": torch.ones(2)}, D={"w": torch.ones(3)}, D_ema={"w": torch.ones(3)},
+                    optimizers={"G": {}, "D": {}}, rng={"torch": torch.zeros(4, dtype=torch.uint8)})
+    source = save_checkpoint(tmp_path / "snapshot-000004.pt", snapshot)
+
+    assert main(["export", str(source), "--out", str(tmp_path / "default.pt"), "--note", "CPU run"]) == 0
+    assert "default.pt" in capsys.readouterr().out
+    exported = load_checkpoint(tmp_path / "default.pt")
+    assert exported["kind"] == "generator"
+    assert not {"G", "D", "D_ema", "optimizers", "rng"} & set(exported)
+    assert exported["metadata"]["kimg"] == 4.0 and exported["metadata"]["command"] == "python -m core.train ..."
+    assert exported["metadata"]["note"] == "CPU run" and exported["metadata"]["exported_from"] == source.name
+    assert "progress" not in exported["metadata"]
+    loaded, _ = load_generator(tmp_path / "default.pt")
+    for name, tensor in g_ema.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_export_of_a_bad_file_names_it_and_writes_nothing(tmp_path, capsys):
+    from core.checkpoint import main
+
+    bad = tmp_path / "snapshot-000001.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["export", str(bad), "--out", str(tmp_path / "out.pt")]) == 1
+    assert str(bad) in capsys.readouterr().err
+    assert not (tmp_path / "out.pt").exists()
