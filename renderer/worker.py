@@ -14,6 +14,7 @@ items and run on a thread of the worker (inline: of this process) while renders 
 from __future__ import annotations
 
 import multiprocessing
+import dataclasses
 import queue
 import time
 from typing import Any
@@ -28,6 +29,8 @@ CLOSE_TIMEOUT_S = 5.0
 # After this many worker deaths without a result in between, poll() stops restarting it (no spawn storm);
 # the newest request is answered with an error and the next submit() starts a worker again.
 MAX_CRASH_STREAK = 2
+# Finished jobs whose products (meshes, frames) stay available; older ones keep only their status.
+KEPT_JOB_RESULTS = 4
 
 
 class RenderClient:
@@ -133,7 +136,7 @@ class RenderClient:
         return self._jobs.get(job_id)
 
     def job_results(self) -> list[JobStatus]:
-        """Final statuses (done, cancelled, error) of jobs that finished since the last call."""
+        """Final statuses (done, cancelled, error) of jobs that finished since the last call (the newest few)."""
         self._collect_job_statuses()
         finished, self._finished_jobs = self._finished_jobs, []
         return finished
@@ -249,7 +252,14 @@ class RenderClient:
             return  # e.g. a status that was in flight when the worker's death had already ended the job
         self._jobs[status.job_id] = status
         if status.finished:
-            self._finished_jobs.append(status)
+            self._finished_jobs = (self._finished_jobs + [status])[-KEPT_JOB_RESULTS:]
+            self._release_old_results()
+
+    def _release_old_results(self) -> None:
+        """A long session extracts many meshes: only the newest KEPT_JOB_RESULTS finished jobs keep their products."""
+        holding = [job_id for job_id, status in self._jobs.items() if status.finished and status.result is not None]
+        for job_id in holding[:-KEPT_JOB_RESULTS]:
+            self._jobs[job_id] = dataclasses.replace(self._jobs[job_id], result=None)
 
     def _fail_running_jobs(self, reason: str) -> None:
         """A worker that died took its jobs with it: end them with `reason` as their error."""

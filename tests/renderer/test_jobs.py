@@ -155,3 +155,18 @@ def test_worker_process_serves_renders_while_a_job_runs_and_a_crash_ends_the_job
         assert final.state == "error" and "render worker stopped" in final.error
         client.submit(REQUEST.replace(yaw_deg=-30.0))
         assert client.wait(120).ok
+
+
+def test_only_the_newest_finished_jobs_keep_their_products(client):
+    from renderer.worker import KEPT_JOB_RESULTS
+
+    job_ids = [client.start_job(MeshJob(REQUEST, resolution=16, level=LEVEL, formats=())) for _ in range(KEPT_JOB_RESULTS + 2)]
+    finals = [_statuses_until_finished(client, job_id)[-1] for job_id in job_ids]
+    assert all(final.state == "done" for final in finals), [final.error for final in finals]
+    # Every job still reports its final state; the two oldest gave their meshes back.
+    statuses = [client.job_progress(job_id) for job_id in job_ids]
+    assert [status.state for status in statuses] == ["done"] * len(job_ids)
+    assert [status.result is not None for status in statuses] == [False] * 2 + [True] * KEPT_JOB_RESULTS
+    handed_out = client.job_results()
+    assert [status.job_id for status in handed_out] == job_ids[-KEPT_JOB_RESULTS:]
+    assert client.job_results() == []
