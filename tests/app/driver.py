@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from imgui_bundle import imgui
 
 from viz.app_config import AppConfig
 
@@ -60,6 +61,21 @@ def wait_until(ctx, condition: Callable[[], bool], timeout_s: float, what: str) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         ctx.yield_()
+
+
+def click_until(ctx, ref: str, condition: Callable[[], bool], what: str, tries: int = 4) -> None:
+    """Clicks `ref` until `condition()` holds. Rarely the engine's hover check misses a button that is in
+    plain view (seen on busy 2-core CI machines); a plain move-and-click does not put the test in the
+    engine's error state, so it can be tried again."""
+    flags = imgui.test_engine.TestOpFlags_.no_check_hovered_id
+    for _ in range(tries):
+        ctx.mouse_move(ref, flags)
+        ctx.mouse_click(0)
+        for _ in range(10):
+            if condition():
+                return
+            ctx.yield_()
+    raise AssertionError(f"{tries} clicks on {ref} did not lead to {what}")
 
 
 def settle(ctx, app, timeout_s: float = 60.0) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from imgui_bundle import hello_imgui, imgui
 
 from core.checkpoint import load_checkpoint
-from tests.app.driver import differs, make_config, settle, wait_until
+from tests.app.driver import click_until, differs, make_config, settle, wait_until
 from viz.app import VisualizerApp
 
 pytestmark = pytest.mark.gui
@@ -62,7 +62,7 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         seen["check"] = (check.ok, check.summary)
         # The check's result adds lines above the buttons: let the layout settle before the engine aims.
         ctx.yield_(5)
-        ctx.item_click("//Training/Start training")
+        click_until(ctx, "//Training/Start training", lambda: widget.session.running, "a started run")
         wait_until(ctx, lambda: widget.session.watcher is not None and widget.session.watcher.stats.rows,
                    120, "the first stats line")
         wait_until(ctx, lambda: sum(widget.plotted_points.values()) > 0, 10, "a curve drawn")
@@ -77,7 +77,7 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         ctx.yield_(3)
         app.controller.pending_window_capture = tmp_path / "training_panel.png"
         ctx.yield_(3)
-        ctx.item_click("//Training/Stop")
+        click_until(ctx, "//Training/Stop", lambda: widget.session.status != "running", "a stopping run")
         wait_until(ctx, lambda: widget.session.status in ("finished", "failed"), 120, "training to stop")
         seen["status"] = widget.session.status
         seen["exit code"] = widget.session.process.exit_code
