@@ -38,8 +38,14 @@ def run(ctx: BenchContext) -> dict[str, float]:
     checkpoint = str(DEFAULT_CHECKPOINT) if uses_default else "preset:small"
     repeats = 3 if ctx.quick else 7
     base = RenderRequest(checkpoint=checkpoint, device=str(ctx.device), deterministic=True,
-                         inspect=InspectOptions(slice_resolution=256, slice_body=False, ray_pixel=(64, 64)))
+                         inspect=InspectOptions(slice_resolution=256, slice_body=False))
     renderer = Renderer(str(ctx.device))
+    shown = renderer.render(base)
+    if shown.error:
+        raise RuntimeError(f"render failed: {shown.error}")
+    # The profiled ray goes through the middle of the shown image, whatever the model's output size.
+    centre = (shown.image.shape[0] // 2, shown.image.shape[1] // 2)
+    base = base.replace(inspect=base.inspect.replace(ray_pixel=centre))
     offsets = (0.01 * step for step in itertools.count(1))  # every slice is new: no cache can answer it
     suffix = ctx.device_name
     figures = {
