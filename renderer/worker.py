@@ -13,8 +13,8 @@ items and run on a thread of the worker (inline: of this process) while renders 
 """
 from __future__ import annotations
 
-import multiprocessing
 import dataclasses
+import multiprocessing
 import queue
 import time
 from typing import Any
