@@ -34,6 +34,8 @@ def test_reference_schedules_at_known_points():
     assert pose_prior_weight(199_999, config) == 0.5
     assert pose_prior_weight(300_000, config) == pytest.approx(0.25)
     assert pose_prior_weight(400_000, config) == 0.0
+    # Without the warp the prior is the branch's only teacher: it keeps its weight.
+    assert pose_prior_weight(400_000, TrainingConfig(warp_mode="none")) == 0.5
     assert blur_sigma(0, config) == 10.0 and blur_sigma(100_000, config) == pytest.approx(5.0)
     assert blur_sigma(300_000, config) == 0.0
     assert density_noise(50_000, config) == pytest.approx(0.75)
