@@ -29,8 +29,9 @@ def swap_probability(cur_nimg: float, config: TrainingConfig) -> float:
 def pose_prior_weight(cur_nimg: float, config: TrainingConfig) -> float:
     """Weight of G's pose prior: constant for `pose_prior_kimg`, then linear to 0 over as long again.
 
-    Without the body warp (`warp_mode` "none") G's pose never reaches the image, so nothing but the prior
-    teaches the branch; it then keeps its full weight instead of fading (a faded branch drifts to any pose).
+    Without the body warp (`warp_mode` "none") G's pose only conditions the mapping, which says nothing about
+    the pose in the image: the prior is then the branch's one teacher and keeps its full weight instead of
+    fading (a faded branch drifts to any pose).
     """
     hold = config.pose_prior_kimg * 1e3
     if cur_nimg < hold or config.warp_mode == "none":
