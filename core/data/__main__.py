@@ -16,6 +16,7 @@ def _synth(args: argparse.Namespace) -> int:
         views_per_identity=args.views_per_identity,
         supersample=args.supersample,
         vary_shape=not args.mean_shape,
+        feature_scale=args.feature_scale,
         body_path=str(Path(args.body).expanduser().resolve()) if args.body else None,
     )
     start = time.perf_counter()
@@ -45,6 +46,13 @@ def _power_of_two(text: str) -> int:
     return value
 
 
+def _feature_scale(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0.5..2.0 (larger features overlap on the face)")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--views-per-identity", type=_positive, default=1, help="consecutive images of one person")
     synth.add_argument("--supersample", type=_positive, default=2, help="anti-aliasing sub-pixels per side")
     synth.add_argument("--mean-shape", action="store_true", help="do not vary the body shape (betas)")
+    synth.add_argument("--feature-scale", type=_feature_scale, default=1.0,
+                       help="size of eyes, brows, nose and mouth (1.5 keeps faces legible at 64 px)")
     synth.add_argument("--body", default=None, help="SMPL model file/folder (default: the shipped stand-in)")
     synth.set_defaults(run=_synth)
 

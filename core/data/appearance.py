@@ -51,6 +51,7 @@ class Appearance:
     collar_colour: tuple[float, float, float]  # trim along the neckline
     neckline: float  # height of the neckline below the neck joint, metres
     v_neck: float  # depth of a V at the front of the neckline, metres
+    feature_scale: float = 1.0  # size of eyes, brows, nose and mouth (> 1 keeps faces legible at 64 px)
 
     def mirrored(self) -> "Appearance":
         """The same person reflected across x = 0 (only the hair parting is asymmetric)."""
@@ -73,8 +74,8 @@ def _random_colour(rng: np.random.Generator, saturation: tuple[float, float], va
     return _triple(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*saturation), rng.uniform(*value)))
 
 
-def sample_appearance(rng: np.random.Generator, vary_shape: bool = True) -> Appearance:
-    """A random person. `vary_shape` False keeps the mean body (betas 0)."""
+def sample_appearance(rng: np.random.Generator, vary_shape: bool = True, feature_scale: float = 1.0) -> Appearance:
+    """A random person. `vary_shape` False keeps the mean body (betas 0); `feature_scale` draws nothing."""
     tone = rng.beta(1.6, 1.6)
     skin = (1 - tone) * LIGHT_SKIN + tone * DARK_SKIN
     style = str(rng.choice(HAIR_STYLES, p=HAIR_STYLE_WEIGHTS))
@@ -101,6 +102,7 @@ def sample_appearance(rng: np.random.Generator, vary_shape: bool = True) -> Appe
         collar_colour=_random_colour(rng, (0.0, 0.6), (0.1, 0.95)),
         neckline=float(rng.uniform(0.03, 0.07)),
         v_neck=float(rng.choice([0.0, rng.uniform(0.02, 0.07)])),
+        feature_scale=float(feature_scale),
     )
 
 

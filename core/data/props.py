@@ -246,23 +246,25 @@ def build_props(head: HeadSurface, look: Appearance) -> PropMesh:
         bun_centre = head.surface(35.0, 180.0) + direction(35.0, 180.0) * (look.hair_thickness + 0.02)
         builder.ellipsoid(bun_centre, (0.034, 0.03, 0.03), look.hair_colour, rings=8, segments=12)
     forward = np.array([0.0, 0.0, 1.0])
+    scale = look.feature_scale
+    eye_size = look.eye_size * scale
     for sign in (-1.0, 1.0):
         azimuth = sign * look.eye_spacing_deg
         # Eyes look straight ahead (+z); the eyeball sits mostly inside the face.
-        eye_centre = head.surface(EYE_ELEVATION, azimuth) - forward * look.eye_size * 0.55
-        builder.ellipsoid(eye_centre, [look.eye_size] * 3, (0.92, 0.92, 0.9))
-        iris_radii = (look.eye_size * 0.55, look.eye_size * 0.55, look.eye_size * 0.15)
-        builder.ellipsoid(eye_centre + forward * look.eye_size * 0.92, iris_radii, look.eye_colour)
+        eye_centre = head.surface(EYE_ELEVATION, azimuth) - forward * eye_size * 0.55
+        builder.ellipsoid(eye_centre, [eye_size] * 3, (0.92, 0.92, 0.9))
+        iris_radii = (eye_size * 0.55, eye_size * 0.55, eye_size * 0.15)
+        builder.ellipsoid(eye_centre + forward * eye_size * 0.92, iris_radii, look.eye_colour)
         brow_rotation = rotation_y(azimuth) @ rotation_z(-sign * look.brow_tilt_deg)
         brow_centre = head.surface(EYE_ELEVATION + BROW_RISE, azimuth * 1.05)
-        builder.ellipsoid(brow_centre, (0.017, 0.0045, 0.006), look.hair_colour, rotation=brow_rotation)
+        builder.ellipsoid(brow_centre, np.array([0.017, 0.0045, 0.006]) * scale, look.hair_colour, rotation=brow_rotation)
         ear_centre = head.surface(EAR_ELEVATION, sign * 90.0) - direction(0.0, sign * 90.0) * 0.006
         ear_radii = (0.018 * look.ear_size, 0.03 * look.ear_size, 0.007)
         builder.ellipsoid(ear_centre, ear_radii, np.asarray(look.skin) * 0.92, rotation=rotation_y(sign * 90.0))
     nose_centre = head.surface(NOSE_ELEVATION, 0.0) - forward * 0.006
-    builder.ellipsoid(nose_centre, np.array([0.012, 0.011, 0.012]) * look.nose_size, look.skin)
+    builder.ellipsoid(nose_centre, np.array([0.012, 0.011, 0.012]) * look.nose_size * scale, look.skin)
     mouth_centre = head.surface(MOUTH_ELEVATION, 0.0) - forward * 0.003
-    builder.ellipsoid(mouth_centre, (look.mouth_width, 0.0055, 0.007), look.lip_colour)
+    builder.ellipsoid(mouth_centre, np.array([look.mouth_width, 0.0055, 0.007]) * scale, look.lip_colour)
     # The hair shell is open (from below, its inside shows), so it goes last and is drawn two-sided.
     hair_vertices, hair_faces = hair_shell(head, look)
     if len(hair_faces):

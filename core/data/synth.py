@@ -42,6 +42,7 @@ class SynthSettings:
     views_per_identity: int = 1  # consecutive images that show the same person
     supersample: int = 2  # sub-pixels per side for anti-aliasing (mask edges become fractional)
     vary_shape: bool = True  # sample body-shape betas per person (False: the mean body)
+    feature_scale: float = 1.0  # size of eyes, brows, nose and mouth (1.5 keeps them legible at 64 px)
     body_path: str | None = None  # SMPL file (.pkl/.npz) or None for the shipped stand-in
 
     def identity_of(self, index: int) -> int:
@@ -50,7 +51,8 @@ class SynthSettings:
 
 def sample_appearance_of(settings: SynthSettings, identity: int) -> Appearance:
     """The appearance of person `identity` (depends only on the seed and the identity)."""
-    return sample_appearance(np.random.default_rng([settings.seed, identity, 1]), vary_shape=settings.vary_shape)
+    rng = np.random.default_rng([settings.seed, identity, 1])
+    return sample_appearance(rng, vary_shape=settings.vary_shape, feature_scale=settings.feature_scale)
 
 
 def sample_scene(settings: SynthSettings, index: int) -> SceneSpec:

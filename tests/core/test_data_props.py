@@ -103,3 +103,25 @@ def test_neckline_and_appearance_records():
     assert look.mirrored().mirrored() == look and look.mirrored().hair_part == -look.hair_part
     with pytest.raises(ValueError, match="unknown appearance fields"):
         Appearance.from_dict({**look.to_dict(), "hat": 1})
+
+
+def test_feature_scale_grows_the_face_features_about_their_places(dresser):
+    rest = dresser.body.canonical_vertices.double().numpy()
+    head = dresser.anchors.surface(rest)
+    plain = dataclasses.replace(sample_appearance(np.random.default_rng(3)), hair_style="bald")
+    bold = sample_appearance(np.random.default_rng(3), feature_scale=1.5)
+    assert dataclasses.replace(bold, hair_style="bald", feature_scale=1.0) == plain  # the scale draws nothing
+    meshes = build_props(head, plain), build_props(head, dataclasses.replace(bold, hair_style="bald"))
+
+    def extent(props, colour):
+        points = props.vertices[np.all(np.isclose(props.colours, colour), axis=1)]
+        return points.max(0) - points.min(0), points.mean(0)
+
+    (mouth_plain, centre_plain), (mouth_bold, centre_bold) = (extent(m, plain.lip_colour) for m in meshes)
+    np.testing.assert_allclose(mouth_bold, 1.5 * mouth_plain, rtol=1e-9)  # one ellipsoid, scaled
+    np.testing.assert_allclose(centre_bold[:2], centre_plain[:2], atol=1e-9)  # at the same place on the face
+    iris_plain, iris_bold = (extent(m, plain.eye_colour)[0] for m in meshes)
+    np.testing.assert_allclose(iris_bold[1] / iris_plain[1], 1.5, rtol=0.05)  # taller irises (x holds the spacing)
+    # Records written before the field existed still load, with features at their original size.
+    old_record = {key: value for key, value in plain.to_dict().items() if key != "feature_scale"}
+    assert Appearance.from_dict(old_record).feature_scale == 1.0
