@@ -17,6 +17,7 @@ def _synth(args: argparse.Namespace) -> int:
         supersample=args.supersample,
         vary_shape=not args.mean_shape,
         feature_scale=args.feature_scale,
+        pose_scale=args.pose_scale,
         body_path=str(Path(args.body).expanduser().resolve()) if args.body else None,
     )
     start = time.perf_counter()
@@ -53,6 +54,13 @@ def _feature_scale(text: str) -> float:
     return value
 
 
+def _pose_scale(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1 (1 is the full pose distribution)")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -76,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--mean-shape", action="store_true", help="do not vary the body shape (betas)")
     synth.add_argument("--feature-scale", type=_feature_scale, default=1.0,
                        help="size of eyes, brows, nose and mouth (1.5 keeps faces legible at 64 px)")
+    synth.add_argument("--pose-scale", type=_pose_scale, default=1.0,
+                       help="multiplies the neck/head angles (0: rest pose, for training with --warp none)")
     synth.add_argument("--body", default=None, help="SMPL model file/folder (default: the shipped stand-in)")
     synth.set_defaults(run=_synth)
 

@@ -43,6 +43,7 @@ class SynthSettings:
     supersample: int = 2  # sub-pixels per side for anti-aliasing (mask edges become fractional)
     vary_shape: bool = True  # sample body-shape betas per person (False: the mean body)
     feature_scale: float = 1.0  # size of eyes, brows, nose and mouth (1.5 keeps them legible at 64 px)
+    pose_scale: float = 1.0  # multiplies every neck/head angle (0: all at rest, for training without the warp)
     body_path: str | None = None  # SMPL file (.pkl/.npz) or None for the shipped stand-in
 
     def identity_of(self, index: int) -> int:
@@ -65,6 +66,7 @@ def sample_scene(settings: SynthSettings, index: int) -> SceneSpec:
     neck_limit, head_limit = POSE_LIMIT_STD * np.array(NECK_STD_DEG), POSE_LIMIT_STD * np.array(HEAD_STD_DEG)
     neck = np.clip(rng.normal(0.0, NECK_STD_DEG), -neck_limit, neck_limit)
     head = np.clip(rng.normal(0.0, HEAD_STD_DEG), -head_limit, head_limit)
+    neck, head = neck * settings.pose_scale, head * settings.pose_scale  # scaled after drawing: same cameras
     pose = pose_from_degrees(neck.tolist(), head.tolist())
     return SceneSpec(
         identity=settings.identity_of(index),

@@ -223,3 +223,12 @@ def test_bad_record_files_are_named(tmp_path):
     (tmp_path / "synth.json").write_text('{"format": "something-else"}')
     with pytest.raises(DatasetError, match=r"synth\.json: has format 'something-else'"):
         read_record(tmp_path)
+
+
+def test_pose_scale_zero_keeps_every_draw_but_the_pose():
+    posed = sample_scene(SETTINGS, 5)
+    rest = sample_scene(dataclasses.replace(SETTINGS, pose_scale=0.0), 5)
+    assert np.abs(posed.pose).max() > 0.01
+    np.testing.assert_array_equal(rest.pose, np.zeros(6))
+    np.testing.assert_array_equal(rest.camera, posed.camera)
+    assert rest.lighting == posed.lighting
