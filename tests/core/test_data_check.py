@@ -157,3 +157,12 @@ def test_malformed_entries(tmp_path, capsys, bad):
 
 def test_nonexistent_path(tmp_path, capsys):
     _expect_error(tmp_path / "nothing", capsys, "does not exist")
+
+
+@pytest.mark.parametrize("option, value, reason", [("--feature-scale", "3", "outside 0.5..2.0"),
+                                                   ("--pose-scale", "-1", "outside 0..1")])
+def test_synth_refuses_out_of_range_scales(tmp_path, capsys, option, value, reason):
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(tmp_path / "new"), "--count", "1", option, value])
+    assert reason in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
