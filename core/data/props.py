@@ -247,7 +247,7 @@ def build_props(head: HeadSurface, look: Appearance) -> PropMesh:
         builder.ellipsoid(bun_centre, (0.034, 0.03, 0.03), look.hair_colour, rings=8, segments=12)
     forward = np.array([0.0, 0.0, 1.0])
     scale = look.feature_scale
-    eye_size = look.eye_size * scale
+    eye_size, brow_radii = look.eye_size * scale, np.array([0.017, 0.0045, 0.006]) * scale
     for sign in (-1.0, 1.0):
         azimuth = sign * look.eye_spacing_deg
         # Eyes look straight ahead (+z); the eyeball sits mostly inside the face.
@@ -257,7 +257,7 @@ def build_props(head: HeadSurface, look: Appearance) -> PropMesh:
         builder.ellipsoid(eye_centre + forward * eye_size * 0.92, iris_radii, look.eye_colour)
         brow_rotation = rotation_y(azimuth) @ rotation_z(-sign * look.brow_tilt_deg)
         brow_centre = head.surface(EYE_ELEVATION + BROW_RISE, azimuth * 1.05)
-        builder.ellipsoid(brow_centre, np.array([0.017, 0.0045, 0.006]) * scale, look.hair_colour, rotation=brow_rotation)
+        builder.ellipsoid(brow_centre, brow_radii, look.hair_colour, rotation=brow_rotation)
         ear_centre = head.surface(EAR_ELEVATION, sign * 90.0) - direction(0.0, sign * 90.0) * 0.006
         ear_radii = (0.018 * look.ear_size, 0.03 * look.ear_size, 0.007)
         builder.ellipsoid(ear_centre, ear_radii, np.asarray(look.skin) * 0.92, rotation=rotation_y(sign * 90.0))
