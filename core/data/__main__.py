@@ -47,18 +47,16 @@ def _power_of_two(text: str) -> int:
     return value
 
 
-def _feature_scale(text: str) -> float:
-    value = float(text)
-    if not 0.5 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0.5..2.0 (larger features overlap on the face)")
-    return value
+def _float_in(low, high, why: str):
+    """An argparse type for a number in [low, high]; `why` explains the range in the error."""
 
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high} ({why})")
+        return value
 
-def _pose_scale(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..1 (1 is the full pose distribution)")
-    return value
+    return parse
 
 
 def _positive(text: str) -> int:
@@ -82,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--views-per-identity", type=_positive, default=1, help="consecutive images of one person")
     synth.add_argument("--supersample", type=_positive, default=2, help="anti-aliasing sub-pixels per side")
     synth.add_argument("--mean-shape", action="store_true", help="do not vary the body shape (betas)")
-    synth.add_argument("--feature-scale", type=_feature_scale, default=1.0,
+    feature_scale = _float_in(0.5, 2.0, "larger features overlap on the face")
+    synth.add_argument("--feature-scale", type=feature_scale, default=1.0,
                        help="size of eyes, brows, nose and mouth (1.5 keeps faces legible at 64 px)")
-    synth.add_argument("--pose-scale", type=_pose_scale, default=1.0,
+    synth.add_argument("--pose-scale", type=_float_in(0, 1, "1 is the full pose distribution"), default=1.0,
                        help="multiplies the neck/head angles (0: rest pose, for training with --warp none)")
     synth.add_argument("--body", default=None, help="SMPL model file/folder (default: the shipped stand-in)")
     synth.set_defaults(run=_synth)
