@@ -40,6 +40,8 @@ def _train_parser() -> argparse.ArgumentParser:
                         help="body warp of fakes (none: faster CPU runs without posed necks)")
     parser.add_argument("--gamma", type=float, default=None, help="R1 weight of image and raw image")
     parser.add_argument("--gamma-seg", type=float, default=None, help="R1 weight of the mask")
+    parser.add_argument("--pose-loss-weight", type=float, default=None,
+                        help="weight of D's pose-head loss on fakes (default 1; 0 for --warp none on rest-pose data)")
     parser.add_argument("--grid-size", type=int, default=None, help="samples per side of the image grids (default 4)")
     parser.add_argument("--eval-images", type=int, default=None, help="held-out images per evaluation (default 16)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
@@ -52,7 +54,7 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
                         ("image_snap_ticks", args.image_snap_ticks),
                         ("neural_resolution_final", args.neural_resolution_final),
                         ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg), ("grid_size", args.grid_size),
-                        ("eval_images", args.eval_images)):
+                        ("eval_images", args.eval_images), ("pose_loss_weight", args.pose_loss_weight)):
         if value is not None:
             overrides[name] = value
     return TrainingConfig.for_run(args.kimg, batch, **overrides)

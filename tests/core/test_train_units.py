@@ -205,3 +205,14 @@ def test_gan_and_pose_losses_of_a_known_critic():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     # D's pose on reals is only logged: 0.1 against 0.5 is 0.4 rad on every axis.
     assert stats["Pose/D_real/neck_deg"].item() == pytest.approx(math.degrees(0.4), rel=1e-5)
+
+
+def test_command_line_loss_weights_reach_the_training_config():
+    from core.train.__main__ import _train_parser, _training_config
+
+    args = _train_parser().parse_args(["--data", "d", "--kimg", "10", "--outdir", "o", "--warp", "none",
+                                       "--gamma", "0.2", "--pose-loss-weight", "0"])
+    config = _training_config(args, batch=4)
+    assert (config.r1_gamma, config.r1_gamma_seg, config.pose_loss_weight) == (0.2, 1.0, 0.0)
+    default = _training_config(_train_parser().parse_args(["--data", "d", "--kimg", "10", "--outdir", "o"]), 4)
+    assert default.pose_loss_weight == 1.0 and default.warp_mode == "exact"
