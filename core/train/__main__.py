@@ -19,6 +19,14 @@ from core.data.storage import DatasetError
 from core.train.config import TrainingConfig, TrainingError
 
 
+def _non_negative(text: str) -> float:
+    """A loss weight: a float >= 0 (a negative weight would train against its own loss)."""
+    value = float(text)
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a weight >= 0")
+    return value
+
+
 def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.train", description="Train a tri-grid portrait GAN.",
                                      epilog="Evaluate a snapshot: python -m core.train eval SNAPSHOT --data PATH")
@@ -38,9 +46,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--freeze-g-pose-branch", action="store_true", help="stages 2-3: stop training G's branch")
     parser.add_argument("--warp", default="exact", choices=["exact", "grid", "none"],
                         help="body warp of fakes (none: faster CPU runs without posed necks)")
-    parser.add_argument("--gamma", type=float, default=None, help="R1 weight of image and raw image")
-    parser.add_argument("--gamma-seg", type=float, default=None, help="R1 weight of the mask")
-    parser.add_argument("--pose-loss-weight", type=float, default=None,
+    parser.add_argument("--gamma", type=_non_negative, default=None, help="R1 weight of image and raw image")
+    parser.add_argument("--gamma-seg", type=_non_negative, default=None, help="R1 weight of the mask")
+    parser.add_argument("--pose-loss-weight", type=_non_negative, default=None,
                         help="weight of D's pose-head loss on fakes (default 1; 0 for --warp none on rest-pose data)")
     parser.add_argument("--grid-size", type=int, default=None, help="samples per side of the image grids (default 4)")
     parser.add_argument("--eval-images", type=int, default=None, help="held-out images per evaluation (default 16)")
