@@ -12,8 +12,9 @@ from typing import Any
 
 # The outputs a request may select; each becomes an RGB uint8 image.
 OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
-# How sample points are moved by the body pose: the cached warp grid or the exact nearest-face warp.
-WARP_MODES = ("grid", "exact")
+# How sample points are moved by the body pose (core.body.warp.WARP_MODES, kept torch-free here):
+# fast = per-body canonical fields, grid = a grid built per pose, exact = the reference nearest-face search.
+WARP_MODES = ("fast", "grid", "exact")
 # Per-pixel noise of the synthesis layers, as in StyleGAN2.
 NOISE_MODES = ("const", "random", "none")
 # The camera's look-at pivot and focal length of the reference cameras (docs/INTERFACES.md "Cameras").
@@ -99,7 +100,7 @@ class RenderRequest:
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged (only the camera or pose moved)
     preview: bool = False  # cheaper render while the user drags: half resolution, half the samples
     noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
-    warp_mode: str = "grid"  # body-pose warp, one of WARP_MODES
+    warp_mode: str = "fast"  # body-pose warp, one of WARP_MODES
     extras: tuple[str, ...] = ()  # names of optional extra products (e.g. "planes") returned in `extras`
     inspect: InspectOptions | None = None  # parameters of the "planes", "density_slice", "ray_profile" extras
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.atomic import write_atomic
 from core.config import to_plain
+from renderer.requests import WARP_MODES
 
 # The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
 DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
@@ -108,7 +109,6 @@ class PoseState:
 
 
 RENDER_OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
-WARP_MODES = ("grid", "exact")
 NOISE_MODES = ("const", "random", "none")
 
 
@@ -122,7 +122,7 @@ class RenderOptions:
     importance_samples: int | None = None  # fine samples per ray; None = the model's default
     deterministic: bool = True  # no jitter: the same request gives the same pixels
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged
-    warp_mode: str = "grid"  # body warp: cached grid (fast) or exact nearest-face
+    warp_mode: str = "fast"  # body warp, one of WARP_MODES (fast: cheap per pose; exact: the reference)
 
 
 @dataclass

@@ -41,6 +41,7 @@ class RenderWidget:
             imgui.same_line()
             if imgui.radio_button(mode, render.warp_mode == mode):
                 render.warp_mode = mode
-        help_marker("grid: cached warp field (fast); exact: nearest body face per sample (slow, reference).")
+        help_marker("fast: rigid neck/head groups, fields built once per body (default); grid: a field built per "
+                    "pose; exact: nearest body face per sample (slow, the reference).")
         if reset_button("Reset render options", render, self.context.defaults.render):
             self.context.state.render = dataclasses.replace(self.context.defaults.render)

@@ -4,6 +4,9 @@ Figures (names are contracts):
 - `viz.preview_latency_ms.<device>`: submit of a changed request (new yaw, preview mode) until its result
   arrives through the process-mode RenderClient, median over several moves.
 - `viz.full_render_ms.<device>`: the same for a full-quality request (the frame shown when the input rests).
+- `viz.pose_change_ms.<device>`: a full-quality request with a new neck/head pose (the camera still), the
+  default warp's per-pose setup included; measured interleaved with the camera moves of `full_render_ms`,
+  so `viz.pose_change_ratio.<device>` (pose change / camera change) compares the two under the same load.
 - `viz.preview_latency_model_is_default`: 1 when checkpoints/default.pt was used, 0 for "preset:tiny".
 - `viz.worker_first_frame_ms.<device>`: from starting the worker to its first frame (spawn, torch import,
   model load, mapping and tri-grid included): what a user waits for after opening the visualizer.
@@ -37,12 +40,20 @@ def run(ctx: BenchContext) -> dict[str, float]:
         _round_trip(client, base.replace(preview=True, yaw_deg=1.0), RENDER_TIMEOUT_S)
         preview = [_round_trip(client, base.replace(preview=True, yaw_deg=2.0 + 3.0 * step), RENDER_TIMEOUT_S)
                    for step in range(moves)]
-        full = [_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step), RENDER_TIMEOUT_S)
-                for step in range(max(3, moves // 2))]
+        # The first posed request builds the body's canonical warp fields (once per worker): not timed.
+        _round_trip(client, base.replace(pose_deg=(5.0, 0.0, 0.0, 0.0, 0.0, 0.0)), STARTUP_TIMEOUT_S)
+        full, posed = [], []
+        for step in range(max(3, moves // 2)):
+            full.append(_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step), RENDER_TIMEOUT_S))
+            pose = (4.0 + 2.0 * step, -10.0 + 3.0 * step, 0.0, -5.0, 8.0 + 2.0 * step, 0.0)
+            posed.append(_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step, pose_deg=pose),
+                                     RENDER_TIMEOUT_S))
     suffix = ctx.device_name
     return {
         f"viz.preview_latency_ms.{suffix}": statistics.median(preview),
         f"viz.full_render_ms.{suffix}": statistics.median(full),
+        f"viz.pose_change_ms.{suffix}": statistics.median(posed),
+        f"viz.pose_change_ratio.{suffix}": statistics.median(p / f for p, f in zip(posed, full)),
         "viz.preview_latency_model_is_default": 1.0 if uses_default else 0.0,
         f"viz.worker_first_frame_ms.{suffix}": first_frame,
     }

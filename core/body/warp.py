@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from core.body.face_index import NearestFaceIndex
+from core.body.fast_warp import FastWarp
 from core.body.model import BodyModel
 from core.body.triangles import rigid_face_maps
 
@@ -139,23 +140,32 @@ def _select(exact: ExactWarp, index: int) -> ExactWarp:
     return view
 
 
-def make_warp(body: BodyModel, pose: torch.Tensor, mode: str = "grid", thickness: float = 0.25,
+WARP_MODES = ("fast", "grid", "exact")  # fast: per-body fields (default); grid: per-pose grid; exact: reference
+POSE_GRADIENT_MODES = ("fast", "exact")  # the modes whose output is differentiable in the pose
+
+
+def make_warp(body: BodyModel, pose: torch.Tensor, mode: str = "fast", thickness: float = 0.25,
               box_warp: float = 1.0, resolution: int = DEFAULT_GRID_RESOLUTION):
-    """A `point_warp` for pose [6] or [B, 6] (radians), or None when every pose value is zero (identity)."""
+    """A `point_warp` for pose [6] or [B, 6] (radians), or None when every pose value is zero (identity).
+
+    `resolution` is the per-pose grid's (mode "grid" only).
+    """
     pose = _as_pose_batch(pose, body.device)
     if not bool(pose.any()):
         return None
+    if mode == "fast":
+        return FastWarp(body, pose, thickness=thickness, box_warp=box_warp)
     if mode == "exact":
         return ExactWarp(body, pose, thickness=thickness, box_warp=box_warp)
     if mode == "grid":
         return GridWarp(body, pose, resolution=resolution, thickness=thickness, box_warp=box_warp)
-    raise ValueError(f"warp mode must be 'grid' or 'exact', got {mode!r}")
+    raise ValueError(f"warp mode must be one of {', '.join(WARP_MODES)}, got {mode!r}")
 
 
 class WarpCache:
     """Build-or-reuse warps keyed by the pose values (a few recent poses, least recently used dropped)."""
 
-    def __init__(self, body: BodyModel, mode: str = "grid", capacity: int = 4, **warp_options):
+    def __init__(self, body: BodyModel, mode: str = "fast", capacity: int = 4, **warp_options):
         self.body, self.mode, self.capacity, self.options = body, mode, capacity, warp_options
         self._warps: OrderedDict[tuple, object] = OrderedDict()
 

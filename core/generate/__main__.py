@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from core.body.warp import DEFAULT_GRID_RESOLUTION
+from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.checkpoint import CheckpointError
 from core.generate.media import VideoWriter, check_video_target, write_png
 from core.generate.options import (
@@ -45,9 +45,10 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--neural-resolution", type=int, default=None, help="rays per side (default: the model's)")
     parser.add_argument("--depth-samples", type=int, default=None, help="coarse samples per ray")
     parser.add_argument("--importance-samples", type=int, default=None, help="fine samples per ray")
-    parser.add_argument("--warp", choices=["grid", "exact"], default="grid", help="body warp for posed renders")
+    parser.add_argument("--warp", choices=WARP_MODES, default="fast",
+                        help="body warp for posed renders: fast (default, as the viewer), grid or exact")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
-                        help="warp grid nodes per side (default %(default)s)")
+                        help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
 
 

@@ -52,7 +52,7 @@ class RenderSettings:
     cond_yaw_deg: float = 0.0  # yaw of the camera the mapping is conditioned on (0 = front, as in training)
     cond_pitch_deg: float = 0.0  # pitch of the conditioning camera
     cond_pose_deg: tuple[float, ...] | None = None  # conditioning body pose; None = the rendered pose
-    warp_mode: str = "grid"  # body warp for posed renders: grid (fast per frame) or exact (no grid to build)
+    warp_mode: str = "fast"  # body warp for posed renders, one of core.body.warp.WARP_MODES (as the viewer)
     warp_resolution: int = DEFAULT_GRID_RESOLUTION  # nodes per side of the warp grid (fewer: quicker, coarser)
     body_model_path: str | None = None  # SMPL-format body file (None: the shipped stand-in)
     output_size: int | None = None  # resize every output to this many pixels per side (None: native)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.body.warp import DEFAULT_GRID_RESOLUTION
+from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.camera import orbit_camera
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
@@ -46,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grid-smooth", type=float, default=0.0,
                         help="Gaussian sigma in voxels on the grid before marching cubes (default 0)")
     parser.add_argument("--no-colors", action="store_true", help="skip the vertex colours")
-    parser.add_argument("--warp", choices=["grid", "exact"], default="grid",
-                        help="body warp of posed shapes: grid (default, as the renders) or exact "
+    parser.add_argument("--warp", choices=WARP_MODES, default="fast",
+                        help="body warp of posed shapes: fast (default, as the renders), grid or exact "
                              "(about 100x slower per point)")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
-                        help="nodes per side of the grid warp (default %(default)s, as the renders)")
+                        help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
     parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
     return parser
 

@@ -44,8 +44,13 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-snap-ticks", type=int, default=None, help="ticks between image grids (default 25)")
     parser.add_argument("--neural-resolution-final", type=int, default=None, help="fade R to this (stage 3)")
     parser.add_argument("--freeze-g-pose-branch", action="store_true", help="stages 2-3: stop training G's branch")
-    parser.add_argument("--warp", default="exact", choices=["exact", "grid", "none"],
-                        help="body warp of fakes (none: faster CPU runs without posed necks)")
+    parser.add_argument("--warp", default="fast", choices=["fast", "exact", "grid", "none"],
+                        help="body warp of fakes: fast (default; rigid neck/head groups), exact (the reference's "
+                             "nearest-face search, slow), grid (no pose gradient: needs --freeze-g-pose-branch), "
+                             "none (no posed necks)")
+    parser.add_argument("--body", default=None,
+                        help="SMPL body file or folder, or 'standin' (default: the body a synthetic dataset was "
+                             "made with, else the shipped stand-in)")
     parser.add_argument("--gamma", type=_non_negative, default=None, help="R1 weight of image and raw image")
     parser.add_argument("--gamma-seg", type=_non_negative, default=None, help="R1 weight of the mask")
     parser.add_argument("--pose-loss-weight", type=_non_negative, default=None,
@@ -78,7 +83,7 @@ def train_main(argv: list[str]) -> int:
     on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     batch = args.batch or (32 if on_cuda else 4)
     options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
-                         device=args.device, progress_bar=not args.no_progress,
+                         device=args.device, progress_bar=not args.no_progress, body=args.body,
                          command=" ".join(shlex.quote(part) for part in ["python", "-m", "core.train", *argv]))
     try:
         train(options, _training_config(args, batch))

@@ -55,7 +55,7 @@ class TrainingConfig:
     ema_rampup: float | None = 0.05  # half-life is at most this fraction of the images seen so far; None = off
     mbstd_group: int = 4  # minibatch-standard-deviation group size of D
     train_g_pose_branch: bool = True  # train G's pose branch (stage 1) or freeze it (stages 2 and 3)
-    warp_mode: str = "exact"  # body warp of fakes: exact (a pose renders once: a grid would not pay) | grid | none
+    warp_mode: str = "fast"  # body warp of fakes: fast (default) | exact (the reference) | grid (frozen branch) | none
     tick_kimg: float = 4.0  # one progress tick (a stats.jsonl line) every this many kimg
     snap_ticks: int = 50  # snapshot and evaluation every this many ticks
     image_snap_ticks: int = 25  # image grids every this many ticks

@@ -21,6 +21,8 @@ from core.config import GeneratorConfig, preset as generator_preset
 from core.generator import TriGridGenerator
 from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
 from core.train import distributed
+from core.body.warp import POSE_GRADIENT_MODES, make_warp
+from core.train.body_choice import describe as describe_body, load_training_body, training_body_path
 from core.train.config import TrainingConfig, TrainingError
 from core.train.data import open_training_data
 from core.train.evaluate import evaluate_all
@@ -53,6 +55,7 @@ class RunOptions:
     init_method: str | None = None  # process-group rendezvous (tests); None = torchrun's environment
     rank: int | None = None  # explicit rank (tests); None = from the environment
     world_size: int | None = None  # explicit world size (tests); None = from the environment
+    body: str | None = None  # body model file (`--body`); None = the dataset's recorded body or the stand-in
     extra_metadata: dict[str, Any] = field(default_factory=dict)  # stored in every snapshot
 
 
@@ -86,17 +89,20 @@ def _step_seed(seed: int, rank: int, step: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
 
 
-def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig):
+def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig,
+                      body_path: str | None = None, pose_gradient: bool = True):
     """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
 
-    The exact warp is differentiable in the pose, so G's pose branch also learns from the adversarial loss.
+    The fast and exact warps are differentiable in the pose, so G's pose branch also learns from the
+    adversarial loss; a warp without that gradient is refused while the branch trains (`pose_gradient`).
     """
     if mode == "none":
         return None
-    from core.body import load_body_model
-    from core.body.warp import make_warp
-
-    body = load_body_model(None, device=device)
+    if pose_gradient and mode not in POSE_GRADIENT_MODES:
+        raise TrainingError(f"--warp {mode} carries no gradient to G's pose branch (its field is built without "
+                            f"gradients), so the branch could not learn from the images; use --warp "
+                            f"{' or '.join(POSE_GRADIENT_MODES)}, or add --freeze-g-pose-branch")
+    body = load_training_body(body_path, device)
     thickness, box_warp = generator_config.thickness, generator_config.rendering.box_warp
     return lambda pose: make_warp(body, pose, mode=mode, thickness=thickness, box_warp=box_warp)
 
@@ -127,6 +133,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         generator_config = generator_preset(options.preset)
         discriminator_config = DiscriminatorConfig.for_generator(generator_config, config.mbstd_group)
         preset_name = options.preset
+    body_path = training_body_path(options.body, options.data)
     data = open_training_data(options.data, options.masks, generator_config.img_resolution, context, config)
 
     torch.manual_seed(config.seed)
@@ -167,7 +174,8 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
             "resume": str(snapshot_path) if payload is not None else None, "world_size": context.world_size,
             "device": str(device), "command": options.command, "dataset_size": data.size,
         })
-        log(f"run folder {run_dir}; {data.describe()}; {context.world_size} process(es) on {device}")
+        log(f"run folder {run_dir}; {data.describe()}; {context.world_size} process(es) on {device}; "
+            f"body {describe_body(body_path)}, warp {config.warp_mode}")
         if payload is not None:
             log(f"resuming {snapshot_path} at {progress.cur_nimg / 1000:.3f} kimg"
                 + ("; G's optimiser restarts (pose-branch training switched)" if restarted_g_optimizer else ""))
@@ -178,7 +186,8 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     sampler = distributed.InfiniteSampler(data.train_size, context.rank, context.world_size, config.seed,
                                           progress.sampler_position)
     step = TrainingStep(G, D, G_ema, D_ema, G_opt, D_opt, config, context, data.labels(device),
-                        make_warp_factory(config.warp_mode, device, generator_config))
+                        make_warp_factory(config.warp_mode, device, generator_config, body_path,
+                                          config.train_g_pose_branch))
     stop = _StopRequest()
     stop.install()
     collector = StatsCollector()
@@ -192,6 +201,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     def write_snapshot(reason: str) -> None:
         metadata = {"preset": preset_name, "dataset": str(data.path), "command": options.command,
                     "blur_sigma": schedule.blur_sigma, "neural_resolution": schedule.neural_resolution,
+                    "body_path": body_path, "warp_mode": config.warp_mode,
                     **options.extra_metadata}
         path = save_snapshot(run_dir, training_payload(
             G=G, G_ema=G_ema, D=D, D_ema=D_ema, G_opt=G_opt, D_opt=D_opt, progress=progress,

@@ -127,8 +127,8 @@ def test_gradient_reaches_the_pose(cpu_body):
 
 def test_warp_modes_and_cache(cpu_body):
     assert isinstance(make_warp(cpu_body, POSE, "exact"), ExactWarp)
-    with pytest.raises(ValueError, match="grid"):
-        make_warp(cpu_body, POSE, "fast")
+    with pytest.raises(ValueError, match="fast, grid, exact"):
+        make_warp(cpu_body, POSE, "quick")
     cache = WarpCache(cpu_body, mode="grid", capacity=2, resolution=16)
     first = cache.get(POSE)
     assert cache.get(POSE.clone()) is first

@@ -79,7 +79,7 @@ def test_posed_cli_extraction_is_the_warped_grid_of_the_pose_conditioned_latent(
     level = median_level(separable_density_grid(generator, planes, 16, ((-0.4, -0.5, -0.4), (0.4, 0.5, 0.4))))
     rest, turned = tmp_path / "rest.npy", tmp_path / "turned.npy"
     common = ["--seed", str(SEED), "--resolution", "16", "--level", str(level), "--no-colors", "--device", "cpu",
-              "--warp-resolution", "12"]
+              "--warp", "grid", "--warp-resolution", "12"]
     assert main([str(path), *common, "--out", str(tmp_path / "rest.ply"), "--grid-out", str(rest)]) == 0
     assert main([str(path), *common, "--posed", "0,0,0", "0,60,0", "--out", str(tmp_path / "turned.ply"),
                  "--grid-out", str(turned)]) == 0

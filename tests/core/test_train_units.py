@@ -215,7 +215,7 @@ def test_command_line_loss_weights_reach_the_training_config():
     config = _training_config(args, batch=4)
     assert (config.r1_gamma, config.r1_gamma_seg, config.pose_loss_weight) == (0.2, 1.0, 0.0)
     default = _training_config(_train_parser().parse_args(["--data", "d", "--kimg", "10", "--outdir", "o"]), 4)
-    assert default.pose_loss_weight == 1.0 and default.warp_mode == "exact"
+    assert default.pose_loss_weight == 1.0 and default.warp_mode == "fast"
     for option in ("--gamma", "--gamma-seg", "--pose-loss-weight"):
         with pytest.raises(SystemExit):
             _train_parser().parse_args(["--data", "d", "--kimg", "10", "--outdir", "o", option, "-1"])

@@ -39,7 +39,7 @@ def test_requests_are_frozen():
     "changes, named",
     [
         ({"output": "image_normals"}, "image_depth"),
-        ({"warp_mode": "fast"}, "exact"),
+        ({"warp_mode": "quick"}, "exact"),
         ({"noise_mode": "loud"}, "const"),
         ({"pose_deg": (0.0, 1.0)}, "pose_deg"),
         ({"seeds": ()}, "seeds"),

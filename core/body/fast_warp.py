@@ -1,0 +1,245 @@
+"""A pose warp that is cheap per pose and differentiable: the nearest-face rule on a piecewise rigid body.
+
+Under a neck/head pose almost every in-box face of the body moves rigidly with one of three motion groups:
+the static body (identity), the neck (SMPL joint 12's transform) or the head (joint 15's). The nearest posed
+face of a rigid group to a point p is the nearest canonical face of that group to the group's inverse image
+c_g = T_g^-1 p, so a distance field per group, sampled in canonical space and built once per body, answers
+"how far is p from group g" for any pose. The remaining faces blend transforms across the neck (about 8% on
+the stand-in); they are posed exactly per pose and searched among a few candidates that a canonical table
+proposes. The point then moves by the winner's rigid map, as in the reference (reference-spec.md §1.8):
+c_g for a rigid group, the posed-to-canonical triangle map for a blended face. Per pose this costs two
+joint transforms and the posed blended faces; gradients reach the pose through both. The error against
+`ExactWarp` comes from the trilinear distance fields and is measured in docs/body.md.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from core.body.face_index import NearestFaceIndex
+from core.body.model import BodyModel
+from core.body.standin import HEAD, NECK
+from core.body.triangles import FaceConstants, rigid_face_maps, squared_distance
+
+FIELD_RESOLUTION = 64  # nodes per side of the canonical distance fields (built once per body, docs/body.md)
+STILL_TOLERANCE = 1e-6  # a pose that moves no face farther than this leaves every point in place (as ExactWarp)
+RIGID_TOLERANCE = 1e-4  # a vertex whose weights (and pose correctives) differ from one group by less is rigid
+BLEND_MARGIN = 0.03  # a blended face is searched when its guessed distance is within this of the winner's
+CHUNK = 1 << 16  # points carried at a time: keeps the temporaries in cache
+FIELD_MARGIN = 0.15  # distances beyond thickness + this are clamped (farther points cannot move in a portrait pose)
+STATIC, NECK_GROUP, HEAD_GROUP, BLENDED = 0, 1, 2, 3
+BLEND_CANDIDATES = 1  # nearest blended faces kept per node; each of a point's three group images proposes them
+_FIELD_CACHE: dict[tuple, "CanonicalFields"] = {}
+
+
+def _descendants(parents: list[int], joint: int) -> set[int]:
+    found = {joint}
+    for index, parent in enumerate(parents):  # SMPL's kinematic table lists parents before their children
+        if parent in found:
+            found.add(index)
+    return found
+
+
+def face_groups(body: BodyModel, box_warp: float = 1.0, tolerance: float = RIGID_TOLERANCE):
+    """(in-box faces [F', 3], motion group of each [F']): STATIC, NECK_GROUP, HEAD_GROUP or BLENDED."""
+    faces = body.faces[body.faces_inside_box(box_warp)]
+    parents = body.parents.tolist()
+    head_joints = sorted(_descendants(parents, HEAD))
+    neck_joints = sorted(_descendants(parents, NECK) - set(head_joints))
+    weights = body.skinning_weights
+    shares = torch.stack([1 - weights[:, neck_joints + head_joints].sum(1), weights[:, neck_joints].sum(1),
+                          weights[:, head_joints].sum(1)], dim=1)  # [V, 3]
+    vertex_group = torch.where(shares.max(dim=1).values > 1 - tolerance, shares.argmax(dim=1), BLENDED)
+    # Pose correctives of the neck and head rotations bend a vertex away from any rigid motion.
+    correctives = body.posedirs.reshape(23, 9, -1, 3)[[NECK - 1, HEAD - 1]].abs().amax(dim=(0, 1, 3))  # [V]
+    vertex_group = torch.where(correctives > tolerance, BLENDED, vertex_group)
+    corner_groups = vertex_group[faces]  # [F', 3]
+    same = (corner_groups == corner_groups[:, :1]).all(dim=1)
+    return faces, torch.where(same, corner_groups[:, 0], BLENDED)
+
+
+def _nearest_faces(nodes: torch.Tensor, triangles: torch.Tensor, wanted: torch.Tensor, count: int,
+                   chunk: int = 4096) -> torch.Tensor:
+    """The `count` nearest triangles [N, count] of each node where `wanted` [N] (face 0 elsewhere)."""
+    packed = FaceConstants.from_triangles(triangles).packed
+    count = min(count, len(triangles))
+    result = torch.zeros(len(nodes), count, dtype=torch.long, device=nodes.device)
+    rows = torch.nonzero(wanted).squeeze(1)
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        squared = squared_distance(nodes[part, None], packed[None])  # [chunk, F]
+        result[part] = squared.topk(count, dim=1, largest=False).indices
+    return result
+
+
+class CanonicalFields:
+    """Per body: distance fields of the rigid groups and the blended faces, and blended-face candidates.
+
+    Fields span [-extent, extent]^3, extent = box/2 + thickness, at `resolution` nodes per side (grid_sample
+    layout: depth z, height y, width x). `rest` holds (static, blended, any face) distances, sampled at a point
+    itself (then neck and head, for bounds); `neck` and `head` hold (that group, blended), sampled at the point's neck and head images. Values
+    are clamped at thickness + FIELD_MARGIN + a cell diagonal; outside the span a sample reads the border, which
+    is at least the thickness away from every in-box face. `candidates` [G^3, K]: nearest blended faces per node.
+    """
+
+    def __init__(self, body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
+                 resolution: int = FIELD_RESOLUTION):
+        self.thickness, self.box_warp, self.resolution = float(thickness), float(box_warp), int(resolution)
+        self.extent = box_warp / 2 + thickness
+        self.spacing = 2 * self.extent / (resolution - 1)
+        self.diagonal = self.spacing * math.sqrt(3)  # trilinear values of a 1-Lipschitz field are this close
+        self.faces, self.groups = face_groups(body, box_warp)
+        if len(self.faces) == 0:
+            raise ValueError(f"no face of the body model ({body.source}) lies inside the box of side {box_warp}")
+        # Clamped this far out, the fields still bound every point a pose can bring within the thickness.
+        reach = self.thickness + FIELD_MARGIN + self.diagonal
+        axis = torch.linspace(-self.extent, self.extent, resolution, device=body.device)
+        zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")
+        nodes = torch.stack([xx, yy, zz], dim=-1).reshape(-1, 3)
+        canonical = body.canonical_vertices[self.faces]  # [F', 3, 3]
+        distances = {}
+        self.candidates = torch.zeros(len(nodes), 1, dtype=torch.long, device=body.device)
+        with torch.no_grad():
+            for group in (STATIC, NECK_GROUP, HEAD_GROUP, BLENDED):
+                members = torch.nonzero(self.groups == group).squeeze(1)
+                distances[group] = torch.full((len(nodes),), reach, device=body.device)
+                if len(members):
+                    found, _ = NearestFaceIndex(canonical[members], reach, 1 / 16, 1 / 4).query(nodes)
+                    distances[group] = found.clamp_max(reach)
+                if group == BLENDED and len(members):
+                    self.candidates = _nearest_faces(nodes, canonical[members], found < reach, BLEND_CANDIDATES)
+        any_face = torch.stack(list(distances.values())).amin(dim=0)
+
+        def grid(*channels):
+            return torch.stack([c.reshape((resolution,) * 3) for c in channels])[None].contiguous()
+
+        self.rest = grid(distances[STATIC], distances[BLENDED], any_face, distances[NECK_GROUP], distances[HEAD_GROUP])
+        self.neck = grid(distances[NECK_GROUP], distances[BLENDED])
+        self.head = grid(distances[HEAD_GROUP], distances[BLENDED])
+        self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
+
+    @staticmethod
+    def for_body(body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
+                 resolution: int = FIELD_RESOLUTION) -> "CanonicalFields":
+        """Build once per (body, device, thickness, box, resolution) and reuse."""
+        key = (str(body.source), body.faces.shape[0], str(body.device), float(thickness), float(box_warp),
+               int(resolution))
+        if key not in _FIELD_CACHE:
+            _FIELD_CACHE[key] = CanonicalFields(body, thickness, box_warp, resolution)
+        return _FIELD_CACHE[key]
+
+    def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Trilinear values [M, C] of one of the fields at canonical points [M, 3]."""
+        normalised = (points / self.extent).reshape(1, -1, 1, 1, 3)
+        values = F.grid_sample(grid, normalised, mode="bilinear", padding_mode="border", align_corners=True)
+        return values.reshape(grid.shape[1], -1).t()
+
+    def nearest_candidates(self, points: torch.Tensor) -> torch.Tensor:
+        """Blended-face candidates [..., K] (indices into `blended_faces`) at the node nearest each point [..., 3]."""
+        index = ((points + self.extent) / self.spacing).round().long().clamp(0, self.resolution - 1)
+        linear = (index[..., 2] * self.resolution + index[..., 1]) * self.resolution + index[..., 0]
+        return self.candidates[linear]
+
+
+class FastWarp:
+    """Piecewise-rigid nearest-face warp, `warp(points [B, N, 3]) -> [B, N, 3]`, differentiable in the pose.
+
+    pose: [B, 6] radians (or [6]); a pose batch of 1 serves any point batch. The canonical fields are shared
+    by every FastWarp of the same body, so a new pose costs only its joint transforms and blended faces.
+    """
+
+    def __init__(self, body: BodyModel, pose: torch.Tensor, thickness: float = 0.25, box_warp: float = 1.0,
+                 fields: CanonicalFields | None = None):
+        pose = torch.as_tensor(pose, dtype=torch.float32, device=body.device)
+        self.pose = pose[None] if pose.ndim == 1 else pose
+        if self.pose.ndim != 2 or self.pose.shape[1] != 6:
+            raise ValueError(f"pose must be [B, 6] (neck xyz, head xyz axis-angle, radians), got {tuple(pose.shape)}")
+        self.thickness = float(thickness)
+        self.fields = fields or CanonicalFields.for_body(body, thickness, box_warp)
+        vertices, _, transforms = body.forward_kinematics(self.pose)
+        # Inverse rigid maps of the neck and head groups: c = R^T (p - t).
+        moving = transforms[:, [NECK, HEAD], :3]  # [B, 2, 3, 4]
+        self.inverse_rotation = moving[..., :3].transpose(-1, -2)  # [B, 2, 3, 3]
+        self.inverse_translation = -(self.inverse_rotation @ moving[..., 3:])[..., 0]  # [B, 2, 3]
+        faces = self.fields.faces
+        with torch.no_grad():
+            displacement = (vertices.detach()[:, faces] - body.canonical_vertices[faces]).norm(dim=-1)  # [B, F', 3]
+            blended = self.fields.groups == BLENDED
+            # No in-box face (blended face) moves farther than this: bounds for skipping points.
+            self.max_displacement = displacement.flatten(1).amax(dim=1)  # [B]
+            self.max_blend_displacement = (displacement[:, blended].flatten(1).amax(dim=1) if bool(blended.any())
+                                           else torch.zeros_like(self.max_displacement))
+        posed_blended = vertices[:, self.fields.blended_faces]  # [B, Fb, 3, 3]
+        canonical_blended = body.canonical_vertices[self.fields.blended_faces]
+        self.blend_rotation, self.blend_translation = rigid_face_maps(posed_blended, canonical_blended)
+        self.blend_packed = torch.stack([FaceConstants.from_triangles(t.detach()).packed for t in posed_blended])
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        if points.ndim != 3 or points.shape[-1] != 3:
+            raise ValueError(f"points must be [B, N, 3], got {tuple(points.shape)}")
+        if self.pose.shape[0] not in (1, points.shape[0]):
+            raise ValueError(f"points batch {points.shape[0]} does not match the pose batch {self.pose.shape[0]}")
+        return torch.stack([self._warp_one(points[b], min(b, self.pose.shape[0] - 1))
+                            for b in range(points.shape[0])])
+
+    def _warp_one(self, points: torch.Tensor, index: int) -> torch.Tensor:
+        """Points [N, 3] of one sample under pose `index`."""
+        if float(self.max_displacement[index]) <= STILL_TOLERANCE:  # at rest to float rounding: nothing moves
+            return points
+        with torch.no_grad():
+            rest = self.fields.sample(self.fields.rest, points.detach())  # [N, 5]: static, blended, any, neck, head
+            # The fields are 1-Lipschitz and no face moves farther than max_displacement: a lower bound.
+            bound = rest[:, 2] - (self.fields.diagonal + float(self.max_displacement[index]))
+            rows = torch.nonzero(bound < self.thickness).squeeze(1)
+        if len(rows) == 0:
+            return points
+        parts = [self._carry(points, rest, index, rows[start:start + CHUNK]) for start in range(0, len(rows), CHUNK)]
+        return points.index_put((rows,), torch.cat(parts))
+
+    def _carry(self, points: torch.Tensor, rest: torch.Tensor, index: int, rows: torch.Tensor) -> torch.Tensor:
+        """Canonical positions [M, 3] of points[rows], which may move, under pose `index`."""
+        fields = self.fields
+        near = points.index_select(0, rows)  # [M, 3]
+        images = torch.einsum("gij,mj->mgi", self.inverse_rotation[index], near) + self.inverse_translation[index]
+        with torch.no_grad():
+            at_rest = rest.index_select(0, rows)
+            rigid = [at_rest[:, 0]]  # the static group's distance, read at the point itself
+            blend_guess = at_rest[:, 1]
+            ceiling = at_rest[:, 0].clamp_max(self.thickness)
+            for group, field in ((NECK_GROUP, fields.neck), (HEAD_GROUP, fields.head)):
+                image = images[:, group - 1].detach()
+                # |image - point| bounds how much nearer the group's faces can be than at rest: skip the far ones.
+                lower = at_rest[:, 2 + group] - fields.diagonal - (image - near.detach()).norm(dim=-1)
+                ask = torch.nonzero(lower < ceiling).squeeze(1)
+                distance = torch.full_like(ceiling, math.inf)
+                values = fields.sample(field, image[ask])  # [A, 2]: the group, blended
+                distance[ask] = values[:, 0]
+                blend_guess = blend_guess.index_put((ask,), torch.minimum(blend_guess[ask], values[:, 1]))
+                rigid.append(distance)
+            rigid_distance, rigid_group = torch.stack(rigid, 1).min(dim=1)
+            # Blended faces move between the groups: near one, they lie near some group's image.
+            test = torch.nonzero(blend_guess - BLEND_MARGIN < rigid_distance.clamp_max(self.thickness)).squeeze(1)
+            blend_distance = torch.full_like(rigid_distance, math.inf)
+            blend_face = torch.zeros_like(rigid_group)
+            if len(test) and self.blend_packed.shape[1]:
+                proposals = torch.cat([near.detach()[test, None], images.detach()[test]], dim=1)  # [P, 3, 3]
+                blend_distance[test], blend_face[test] = self._nearest_blended(near.detach()[test], proposals, index)
+            use_blend = blend_distance < rigid_distance
+            moved = torch.minimum(rigid_distance, blend_distance) < self.thickness
+        candidates = torch.cat([near[:, None], images], dim=1)  # [M, 3, 3] static (the point), neck, head
+        carried = candidates[torch.arange(len(rows), device=points.device), rigid_group]
+        if bool(use_blend.any()):
+            which = torch.nonzero(use_blend).squeeze(1)
+            face = blend_face[which]
+            blend = (self.blend_rotation[index, face] @ near[which, :, None])[..., 0] + self.blend_translation[index, face]
+            carried = carried.index_put((which,), blend)
+        return torch.where(moved[:, None], carried, near)
+
+    def _nearest_blended(self, points, proposals, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact distance [P] to the nearest blended face among those the canonical table proposes at each
+        point's three group images [P, 3, 3], and that face's index into `blended_faces` [P]."""
+        candidates = self.fields.nearest_candidates(proposals).reshape(len(points), -1)  # [P, 3 * K]
+        best, which = squared_distance(points[:, None], self.blend_packed[index][candidates]).min(dim=1)
+        return best.sqrt(), torch.gather(candidates, 1, which[:, None])[:, 0]
