@@ -37,6 +37,11 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--outdir", type=Path, required=True, help="parent folder of the run folders")
     parser.add_argument("--batch", type=int, default=None, help="global batch (default 32 on CUDA, 4 on CPU)")
     parser.add_argument("--resume", type=Path, default=None, help="run folder or snapshot to continue")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start a new run from this checkpoint's networks (G_ema; D_ema when it has one), "
+                             "with fresh optimisers and schedules")
+    parser.add_argument("--pose-prior-kimg", type=_non_negative, default=None,
+                        help="kimg the pose prior holds before fading over as long again (default: scaled to --kimg)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--tick-kimg", type=float, default=None, help="kimg per progress tick (default: scaled)")
@@ -67,7 +72,8 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
                         ("image_snap_ticks", args.image_snap_ticks),
                         ("neural_resolution_final", args.neural_resolution_final),
                         ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg), ("grid_size", args.grid_size),
-                        ("eval_images", args.eval_images), ("pose_loss_weight", args.pose_loss_weight)):
+                        ("eval_images", args.eval_images), ("pose_loss_weight", args.pose_loss_weight),
+                        ("pose_prior_kimg", args.pose_prior_kimg)):
         if value is not None:
             overrides[name] = value
     return TrainingConfig.for_run(args.kimg, batch, **overrides)
@@ -83,7 +89,7 @@ def train_main(argv: list[str]) -> int:
     on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     batch = args.batch or (32 if on_cuda else 4)
     options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
-                         device=args.device, progress_bar=not args.no_progress, body=args.body,
+                         device=args.device, progress_bar=not args.no_progress, body=args.body, init=args.init,
                          command=" ".join(shlex.quote(part) for part in ["python", "-m", "core.train", *argv]))
     try:
         train(options, _training_config(args, batch))

@@ -36,7 +36,7 @@ from core.train.snapshots import (Progress, discriminator_config_from_dict, load
 from core.train.losses import density_noise_hook
 from core.train.stats import (RunLog, StatsCollector, append_stats_line, create_run_dir, memory_stats,
                               write_json_atomic)
-from core.checkpoint import load_state_into
+from core.checkpoint import generator_config_of, load_checkpoint, load_state_into
 
 
 @dataclass
@@ -48,6 +48,7 @@ class RunOptions:
     preset: str = "tiny"  # generator preset of a fresh run (a resumed run keeps its snapshot's)
     masks: Path | None = None  # mask folder/zip when not beside the images
     resume: Path | None = None  # run folder or snapshot to continue
+    init: Path | None = None  # checkpoint whose G_ema (and D_ema, if it has one) start a new run (`--init`)
     device: str | None = None  # None = cuda:LOCAL_RANK when available, else cpu
     progress_bar: bool = True  # tqdm on rank 0
     echo_log: bool = True  # print log lines as well as writing log.txt
@@ -118,6 +119,9 @@ def train(options: RunOptions, config: TrainingConfig) -> Path | None:
 
 def _train(options: RunOptions, config: TrainingConfig, context: distributed.DistributedContext) -> Path | None:
     device = context.device
+    if options.init is not None and options.resume is not None:
+        raise TrainingError("--init starts a new run from a checkpoint's networks and --resume continues a run; "
+                            "give one of them")
     if config.batch % context.world_size:
         raise TrainingError(f"--batch {config.batch} must be a multiple of the number of processes "
                             f"({context.world_size})")
@@ -129,6 +133,14 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         generator_config = GeneratorConfig.from_dict(payload["config"])
         discriminator_config = discriminator_config_from_dict(payload["metadata"]["discriminator_config"])
         preset_name = payload["metadata"].get("preset", options.preset)
+    elif options.init is not None:
+        init_payload = load_checkpoint(options.init)
+        generator_config = generator_config_of(options.init, init_payload)
+        init_metadata = init_payload.get("metadata", {})
+        discriminator_config = (discriminator_config_from_dict(init_metadata["discriminator_config"])
+                                if "D_ema" in init_payload and "discriminator_config" in init_metadata
+                                else DiscriminatorConfig.for_generator(generator_config, config.mbstd_group))
+        preset_name = init_metadata.get("preset", options.preset)
     else:
         generator_config = generator_preset(options.preset)
         discriminator_config = DiscriminatorConfig.for_generator(generator_config, config.mbstd_group)
@@ -148,6 +160,12 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                              eps=config.adam_eps)
     progress = Progress()
     restarted_g_optimizer = False
+    if payload is None and options.init is not None:
+        # A warm start: networks from the checkpoint, fresh optimisers and schedules (a D it lacks starts anew).
+        for module, key in ((G, "G"), (G_ema, "G_ema"), (D, "D"), (D_ema, "D_ema")):
+            source = key if key in init_payload else {"G": "G_ema", "D": "D_ema"}.get(key)
+            if source in init_payload:
+                load_state_into(options.init, module, init_payload[source], source)
     if payload is not None:
         for module, key in ((G, "G"), (G_ema, "G_ema"), (D, "D"), (D_ema, "D_ema")):
             load_state_into(snapshot_path, module, payload[key], key)
@@ -176,6 +194,9 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         })
         log(f"run folder {run_dir}; {data.describe()}; {context.world_size} process(es) on {device}; "
             f"body {describe_body(body_path)}, warp {config.warp_mode}")
+        if options.init is not None and payload is None:
+            log(f"networks initialised from {options.init}"
+                + ("" if "D_ema" in init_payload else "; D starts from scratch (the checkpoint has none)"))
         if payload is not None:
             log(f"resuming {snapshot_path} at {progress.cur_nimg / 1000:.3f} kimg"
                 + ("; G's optimiser restarts (pose-branch training switched)" if restarted_g_optimizer else ""))
