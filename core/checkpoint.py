@@ -149,8 +149,12 @@ def generator_payload(generator: torch.nn.Module, metadata: dict[str, Any] | Non
     }
 
 
-def export_generator(snapshot: str | os.PathLike, out: str | os.PathLike, note: str | None = None) -> Path:
+def export_generator(snapshot: str | os.PathLike, out: str | os.PathLike, note: str | None = None,
+                     with_discriminator: bool = False) -> Path:
     """Write the G_ema of a training snapshot (or any checkpoint) as a small `kind="generator"` file.
+
+    with_discriminator: keep D_ema too (its config stays in the metadata), so that poses of images can be read
+    with the file (`python -m core.train eval FILE`, the viewer's predicted pose).
 
     The metadata keeps what describes the model (preset, kimg, dataset, training command and options, the
     snapshot's evaluation figures if any) and drops the optimiser and random states with the rest of the run.
@@ -164,6 +168,10 @@ def export_generator(snapshot: str | os.PathLike, out: str | os.PathLike, note: 
         metadata["note"] = note
     exported = {"format": FORMAT, "kind": "generator", "config": payload["config"], "G_ema": payload["G_ema"],
                 "metadata": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **metadata}}
+    if with_discriminator:
+        if "D_ema" not in payload or "discriminator_config" not in metadata:
+            raise CheckpointError(snapshot, "holds no D_ema to keep; export a training snapshot (snapshot-*.pt)")
+        exported["D_ema"] = payload["D_ema"]
     return save_checkpoint(out, exported)
 
 
@@ -207,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     exporter.add_argument("file", help="snapshot-*.pt of a run (or any checkpoint of this project)")
     exporter.add_argument("--out", required=True)
     exporter.add_argument("--note", help="a line stored in the metadata (shown by info and the viewer)")
+    exporter.add_argument("--with-discriminator", action="store_true",
+                          help="keep D_ema too, so the file can read the pose of an image (evaluation, viewer)")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
@@ -216,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                        "entries": sorted(payload), "config": payload["config"]}
             print(json.dumps(summary, indent=1, default=str))
         elif args.command == "export":
-            out = export_generator(args.file, args.out, args.note)
+            out = export_generator(args.file, args.out, args.note, args.with_discriminator)
             print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
         else:
             from core.legacy import import_released_checkpoint

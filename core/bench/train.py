@@ -42,7 +42,7 @@ def _training_step(preset_name: str, device: torch.device, warp_mode: str) -> tu
     context = DistributedContext(rank=0, world_size=1, device=device)
     warp_factory = None
     if warp_mode != "none":
-        from core.train.loop import make_warp_factory
+        from core.train.body_choice import make_warp_factory
 
         warp_factory = make_warp_factory(warp_mode, device, generator_config)
     step = TrainingStep(G, D, copy.deepcopy(G).eval(), copy.deepcopy(D).eval(), G_opt, D_opt, config, context,

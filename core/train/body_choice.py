@@ -1,4 +1,4 @@
-"""Which body model poses the fakes: `--body PATH`, else the body a synthetic dataset records, else the stand-in.
+"""The body warp of the fakes. Which body model poses them: `--body PATH`, else the body a synthetic dataset records, else the stand-in.
 
 A synthetic dataset's synth.json names the body its images were rendered with (`settings.body_path`, None for
 the shipped stand-in). Training with another body would pose the fakes differently from the reals, so a
@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
+from core.body.warp import POSE_GRADIENT_MODES, make_warp
+from core.config import GeneratorConfig
 from core.data.records import RECORD_FILE, read_record
 from core.data.storage import DatasetError
 from core.train.config import TrainingError
@@ -64,3 +68,21 @@ def load_training_body(body_path: str | None, device):
         return load_body_model(body_path, device=device)
     except BodyModelFileError as error:
         raise TrainingError(f"--body: {error}") from error
+
+
+def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig,
+                      body_path: str | None = None, pose_gradient: bool = True):
+    """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
+
+    The fast and exact warps are differentiable in the pose, so G's pose branch also learns from the
+    adversarial loss; a warp without that gradient is refused while the branch trains (`pose_gradient`).
+    """
+    if mode == "none":
+        return None
+    if pose_gradient and mode not in POSE_GRADIENT_MODES:
+        raise TrainingError(f"--warp {mode} carries no gradient to G's pose branch (its field is built without "
+                            f"gradients), so the branch could not learn from the images; use --warp "
+                            f"{' or '.join(POSE_GRADIENT_MODES)}, or add --freeze-g-pose-branch")
+    body = load_training_body(body_path, device)
+    thickness, box_warp = generator_config.thickness, generator_config.rendering.box_warp
+    return lambda pose: make_warp(body, pose, mode=mode, thickness=thickness, box_warp=box_warp)

@@ -1,11 +1,22 @@
-"""Evaluation against the synthetic ground truth: pose errors of D's pose head and of G's pose branch.
+"""Evaluation against the synthetic ground truth: pose figures of D's pose head and G's pose branch, each
+beside a baseline that it must beat, and the geometry figures.
 
-Figures (mean absolute error in degrees over the neck's and the head's three axis-angle values):
-- `Eval/D_pose_real/{neck,head}_deg`: D_ema's pose head on held-out real images against their labels;
-- `Eval/G_pose_data/{neck,head}_deg`: G_ema's pose branch for the held-out cameras against the labels;
-- `Eval/D_pose_fake/{neck,head}_deg`: D_ema on G_ema's posed renders against the pose they were rendered with.
-Written to stats.jsonl at every snapshot and printed by `python -m core.train eval SNAPSHOT --data PATH`.
+Figures (degrees; poses are axis-angle, neck then head; details in docs/training.md "Evaluation"):
+- `Eval/D_pose_real/{neck,head}_deg`: D_ema's pose head on held-out real images against their labels, and
+  per axis `Eval/D_pose_real/<axis>_deg` and `_corr` (axes: neck/head x nod, y turn, z tilt);
+- `Eval/baseline/{zero_pose,mean_pose}/...`: the same errors for always answering the zero pose or the
+  training set's mean pose: a pose head that has learned something is well below both;
+- `Eval/G_pose_dist/<axis>_spread_ratio` and `_w1_deg`: how the distribution of G_ema's poses (random latents,
+  training cameras) matches the data's: spread ratio std(G)/std(data), Wasserstein-1 distance; beside
+  `Eval/baseline/mean_pose/<axis>_w1_deg` (always the mean pose);
+- `Eval/G_pose_data/{neck,head}_deg`: G's pose for a random latent against an unrelated label (kept for
+  old scripts; collapsing to the mean wins it, so it says nothing about learning);
+- `Eval/D_pose_fake/{neck,head}_deg`: D_ema on G_ema's fakes, rendered posed through the body warp;
+- `Eval/canonical/head_yaw_spread_deg`: spread over latents of the canonical (unwarped) head's yaw, beside
+  `Eval/baseline/data_head_yaw_spread_deg`, the spread of the data's neck + head turn: a canonical avatar at
+  rest varies far less than the data;
 - `Eval/geometry/{chamfer,accuracy,completeness}` (world units) on synthetic datasets: see core.train.geometry.
+Written to stats.jsonl at every snapshot and printed by `python -m core.train eval SNAPSHOT --data PATH`.
 """
 from __future__ import annotations
 
@@ -14,11 +25,17 @@ from typing import Callable
 
 import torch
 
+from core.camera import orbit_camera
 from core.train.config import TrainingConfig
 from core.train.losses import DiscriminatorInput, pose_error_deg, real_discriminator_input, run_discriminator
+from core.train.pose_figures import (baseline_figures, cylinder_points, distribution_figures, head_yaw_offsets,
+                                     per_axis_figures)
 from core.train.schedules import ScheduleValues
 
 EVAL_SEED = 321  # latents of the evaluation fakes, fixed so that figures are comparable over time
+DISTRIBUTION_SAMPLES = 512  # latents whose G poses are compared with the data's pose distribution
+CANONICAL_HEADS = 16  # latents whose canonical head yaw is measured
+HEAD_CENTRE_ABOVE_JOINT = 0.06  # the cylinders around the head sit this far above the head joint (world units)
 
 
 def _usable_count(available: int, requested: int, mbstd_group: int) -> int:
@@ -51,13 +68,48 @@ def evaluate_pose(G_ema, D_ema, data, schedule: ScheduleValues, config: Training
                                schedule.blur_sigma)
     figures["Eval/D_pose_fake/neck_deg"], figures["Eval/D_pose_fake/head_deg"] = pose_error_deg(d_fake.pose, g_pose)
     figures["Eval/images"] = count
-    return {name: float(value) for name, value in figures.items()}
+    figures = {name: float(value) for name, value in figures.items()}
+    cameras, poses = data.labels(device)
+    figures.update(per_axis_figures(d_real.pose, real.pose, "Eval/D_pose_real"))
+    figures.update(baseline_figures(real.pose, poses.mean(dim=0, keepdim=True)))
+    figures.update(_distribution(G_ema, cameras, poses, device))
+    return figures
+
+
+def _distribution(G_ema, cameras: torch.Tensor, poses: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """G's pose distribution (random latents, training cameras) against the data's poses at those indices."""
+    generator = torch.Generator().manual_seed(EVAL_SEED + 1)
+    indices = torch.randint(len(cameras), (DISTRIBUTION_SAMPLES,), generator=generator).to(device)
+    z = torch.randn(DISTRIBUTION_SAMPLES, G_ema.config.z_dim, generator=generator).to(device)
+    return distribution_figures(G_ema.predict_pose(z, cameras[indices]), poses[indices])
+
+
+@torch.no_grad()
+def evaluate_canonical_rest(G_ema, head_joint: torch.Tensor, data_poses: torch.Tensor,
+                            device: torch.device) -> dict[str, float]:
+    """Spread of the canonical head's yaw over latents beside the data's head-turn spread (module docstring)."""
+    z = torch.randn(CANONICAL_HEADS, G_ema.config.z_dim, generator=torch.Generator().manual_seed(EVAL_SEED + 2))
+    z = z.to(device)
+    camera = orbit_camera(0.0, 0.0, device=device).expand(CANONICAL_HEADS, -1)
+    ws = G_ema.mapping(z, camera, G_ema.predict_pose(z, camera))
+    planes = G_ema.synthesize_trigrid(ws, noise_mode="const")
+    centre = head_joint.detach().cpu() + torch.tensor([0.0, HEAD_CENTRE_ABOVE_JOINT, 0.0])
+    points = cylinder_points(centre).to(device)
+    sigma, _ = G_ema.sample_density(planes, points[None].expand(CANONICAL_HEADS, -1, -1))
+    density = torch.nn.functional.softplus(sigma[..., 0]).reshape(CANONICAL_HEADS, 90, -1).cpu()
+    yaw = head_yaw_offsets(density)
+    data_yaw = (data_poses[:, 1] + data_poses[:, 4]).rad2deg().cpu()
+    return {"Eval/canonical/head_yaw_spread_deg": float(yaw.std()),
+            "Eval/baseline/data_head_yaw_spread_deg": float(data_yaw.std())}
 
 
 def evaluate_all(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingConfig, device: torch.device,
-                 warp_factory: Callable | None, truth) -> dict[str, float]:
-    """Pose figures, plus the geometry figures when the dataset has ground-truth surfaces (`truth` not None)."""
+                 warp_factory: Callable | None, truth, head_joint: torch.Tensor | None = None) -> dict[str, float]:
+    """Pose figures, the canonical-rest check when the body's head joint is given, and the geometry figures
+    when the dataset has ground-truth surfaces (`truth` not None)."""
     figures = evaluate_pose(G_ema, D_ema, data, schedule, config, device, warp_factory)
+    if head_joint is not None:
+        figures.update(evaluate_canonical_rest(G_ema, head_joint, data.labels(device)[1], device))
     if truth is not None:
         from core.train.geometry import evaluate_geometry
 
@@ -67,19 +119,27 @@ def evaluate_all(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingC
 
 def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | Path | None, device: str,
                       images: int) -> dict[str, float | str]:
-    """Load a training snapshot's G_ema and D_ema and evaluate them on `data_path`'s held-out images."""
-    from core.checkpoint import load_state_into
+    """Evaluate the G_ema and D_ema of a training snapshot, or of an exported file that keeps D
+    (`core.checkpoint export --with-discriminator`, as the shipped default), on `data_path`'s held-out images."""
+    # Late imports: this module is imported by the training loop, and these pull in the loaders beside it.
+    from core.checkpoint import CheckpointError, load_checkpoint, load_state_into
     from core.config import GeneratorConfig
     from core.generator import TriGridGenerator
     from core.networks.discriminator import PoseAwareDiscriminator
+    from core.train.body_choice import load_training_body, make_warp_factory
     from core.train.data import open_training_data
     from core.train.distributed import DistributedContext
-    from core.train.snapshots import discriminator_config_from_dict, load_training_snapshot
+    from core.train.snapshots import discriminator_config_from_dict, latest_snapshot
 
-    path, payload = load_training_snapshot(snapshot)
-    metadata = payload["metadata"]
+    path = latest_snapshot(snapshot)
+    payload = load_checkpoint(path)
+    metadata = payload.get("metadata", {})
+    if "D_ema" not in payload or "discriminator_config" not in metadata:
+        raise CheckpointError(path, "holds no D_ema, so nothing can read poses with it; evaluate a training snapshot "
+                                    "or export one with `python -m core.checkpoint export SNAPSHOT --out FILE "
+                                    "--with-discriminator`")
     context = DistributedContext(rank=0, world_size=1, device=torch.device(device))
-    config = TrainingConfig.from_dict(metadata["training_config"])
+    config = TrainingConfig.from_dict(metadata["training_config"]) if "training_config" in metadata else TrainingConfig()
     config = TrainingConfig(**{**config.__dict__, "eval_images": images, "batch": 1})
     G_ema = TriGridGenerator(GeneratorConfig.from_dict(payload["config"]))
     D_ema = PoseAwareDiscriminator(discriminator_config_from_dict(metadata["discriminator_config"]))
@@ -96,5 +156,8 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     from core.train.geometry import GroundTruthSurfaces
 
     truth = GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)
-    figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, None, truth)
+    body_path = metadata.get("body_path")
+    warps = make_warp_factory("fast", context.device, G_ema.config, body_path, pose_gradient=False)
+    head_joint = load_training_body(body_path, context.device).head_joint
+    figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, warps, truth, head_joint)
     return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)), **figures}

@@ -21,8 +21,8 @@ from core.config import GeneratorConfig, preset as generator_preset
 from core.generator import TriGridGenerator
 from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
 from core.train import distributed
-from core.body.warp import POSE_GRADIENT_MODES, make_warp
-from core.train.body_choice import describe as describe_body, load_training_body, training_body_path
+from core.train.body_choice import (describe as describe_body, load_training_body, make_warp_factory,
+                                    training_body_path)
 from core.train.config import TrainingConfig, TrainingError
 from core.train.data import open_training_data
 from core.train.evaluate import evaluate_all
@@ -88,24 +88,6 @@ class _StopRequest:
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + step * 104_729) % (2**63 - 1)
-
-
-def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig,
-                      body_path: str | None = None, pose_gradient: bool = True):
-    """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
-
-    The fast and exact warps are differentiable in the pose, so G's pose branch also learns from the
-    adversarial loss; a warp without that gradient is refused while the branch trains (`pose_gradient`).
-    """
-    if mode == "none":
-        return None
-    if pose_gradient and mode not in POSE_GRADIENT_MODES:
-        raise TrainingError(f"--warp {mode} carries no gradient to G's pose branch (its field is built without "
-                            f"gradients), so the branch could not learn from the images; use --warp "
-                            f"{' or '.join(POSE_GRADIENT_MODES)}, or add --freeze-g-pose-branch")
-    body = load_training_body(body_path, device)
-    thickness, box_warp = generator_config.thickness, generator_config.rendering.box_warp
-    return lambda pose: make_warp(body, pose, mode=mode, thickness=thickness, box_warp=box_warp)
 
 
 def train(options: RunOptions, config: TrainingConfig) -> Path | None:
@@ -209,6 +191,8 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     step = TrainingStep(G, D, G_ema, D_ema, G_opt, D_opt, config, context, data.labels(device),
                         make_warp_factory(config.warp_mode, device, generator_config, body_path,
                                           config.train_g_pose_branch))
+    # Evaluation always renders posed fakes, also for a run that trains without the warp.
+    eval_warps = step.warp_factory or make_warp_factory("fast", device, generator_config, body_path, False)
     stop = _StopRequest()
     stop.install()
     collector = StatsCollector()
@@ -217,7 +201,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                disable=not (context.is_main and options.progress_bar), file=sys.stderr, dynamic_ncols=True)
     tick_start_nimg, tick_start_time, run_start_time = progress.cur_nimg, time.perf_counter(), time.perf_counter()
     interrupted = False
-    ground_truth = None  # [surfaces or None], built at the first snapshot (synthetic datasets only)
+    ground_truth = None  # [surfaces or None, head joint], built at the first snapshot
 
     def write_snapshot(reason: str) -> None:
         metadata = {"preset": preset_name, "dataset": str(data.path), "command": options.command,
@@ -259,9 +243,10 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                 stats.update(_progress_stats(progress, schedule, tick_start_nimg, elapsed, run_start_time, device))
                 if snapshot_due:
                     if ground_truth is None:
-                        ground_truth = [GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)]
-                    stats.update(evaluate_all(G_ema, D_ema, data, schedule, config, device, step.warp_factory,
-                                              ground_truth[0]))
+                        ground_truth = [GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS),
+                                        load_training_body(body_path, device).head_joint]
+                    stats.update(evaluate_all(G_ema, D_ema, data, schedule, config, device, eval_warps,
+                                              ground_truth[0], ground_truth[1]))
                 append_stats_line(run_dir / "stats.jsonl", stats)
                 log(_tick_line(stats))
                 if progress.tick % config.image_snap_ticks == 0 or done:

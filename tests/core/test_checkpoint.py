@@ -150,3 +150,23 @@ def test_export_of_a_bad_file_names_it_and_writes_nothing(tmp_path, capsys):
     assert main(["export", str(bad), "--out", str(tmp_path / "out.pt")]) == 1
     assert str(bad) in capsys.readouterr().err
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_export_with_discriminator_keeps_d_ema_and_refuses_a_file_without_one(tmp_path, capsys):
+    from core.checkpoint import generator_payload, main
+    from core.generator import TriGridGenerator
+
+    d_ema = {"w": torch.arange(3.0)}
+    snapshot = generator_payload(TriGridGenerator(preset("tiny")), {"preset": "tiny",
+                                                                     "discriminator_config": {"channels": 8}})
+    snapshot.update(kind="training", G={"w": torch.ones(2)}, D={"w": torch.ones(3)}, D_ema=d_ema,
+                    optimizers={"G": {}, "D": {}}, rng={"torch": torch.zeros(4, dtype=torch.uint8)})
+    source = save_checkpoint(tmp_path / "snapshot-000004.pt", snapshot)
+    assert main(["export", str(source), "--out", str(tmp_path / "with-d.pt"), "--with-discriminator"]) == 0
+    exported = load_checkpoint(tmp_path / "with-d.pt")
+    assert torch.equal(exported["D_ema"]["w"], d_ema["w"]) and "D" not in exported and "optimizers" not in exported
+    assert exported["metadata"]["discriminator_config"] == {"channels": 8}
+    generator_only = tmp_path / "generator-only.pt"
+    assert main(["export", str(source), "--out", str(generator_only)]) == 0
+    assert main(["export", str(generator_only), "--out", str(tmp_path / "x.pt"), "--with-discriminator"]) == 1
+    assert "holds no D_ema" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()

@@ -9,9 +9,8 @@ import torch
 
 from core.body.model import STANDIN_PATH
 from core.config import preset
-from core.train.body_choice import training_body_path
+from core.train.body_choice import make_warp_factory, training_body_path
 from core.train.config import TrainingError
-from core.train.loop import make_warp_factory
 
 
 def _synth_dataset(root, body_path):

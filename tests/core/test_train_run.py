@@ -61,6 +61,19 @@ def test_two_tick_run_writes_every_output_and_resume_is_exact(dataset, tmp_path,
     resumed = _only_run(tmp_path / "resumed")
     assert [line["Progress/kimg"] for line in _stats_lines(resumed)] == [0.004]
     assert "resuming" in (resumed / "log.txt").read_text()
+    # Evaluation of an exported file that keeps D, as the shipped default: figures beside their baselines.
+    from core.checkpoint import main as checkpoint_main
+
+    exported = tmp_path / "exported.pt"
+    assert checkpoint_main(["export", str(first / "snapshot-000000.pt"), "--out", str(exported),
+                            "--with-discriminator"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(exported), "--data", str(dataset), "--images", "4"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    for name in ("Eval/D_pose_real/head_turn_corr", "Eval/baseline/zero_pose/head_deg", "Eval/D_pose_fake/neck_deg",
+                 "Eval/G_pose_dist/neck_turn_spread_ratio", "Eval/baseline/mean_pose/head_turn_w1_deg",
+                 "Eval/canonical/head_yaw_spread_deg", "Eval/baseline/data_head_yaw_spread_deg"):
+        assert name in figures and figures[name] == figures[name], name  # present and not NaN
 
     full = load_checkpoint(first / "snapshot-000000.pt")
     continued = load_checkpoint(resumed / "snapshot-000000.pt")
