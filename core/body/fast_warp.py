@@ -27,7 +27,7 @@ FIELD_RESOLUTION = 64  # nodes per side of the canonical distance fields (built 
 STILL_TOLERANCE = 1e-6  # a pose that moves no face farther than this leaves every point in place (as ExactWarp)
 RIGID_TOLERANCE = 1e-4  # a vertex whose weights (and pose correctives) differ from one group by less is rigid
 BLEND_MARGIN = 0.03  # a blended face is searched when its guessed distance is within this of the winner's
-CHUNK = 1 << 16  # points carried at a time: keeps the temporaries in cache
+CHUNK = 1 << 18  # points carried at a time: keeps the temporaries in cache
 FIELD_MARGIN = 0.15  # distances beyond thickness + this are clamped (farther points cannot move in a portrait pose)
 STATIC, NECK_GROUP, HEAD_GROUP, BLENDED = 0, 1, 2, 3
 BLEND_CANDIDATES = 1  # nearest blended faces kept per node; each of a point's three group images proposes them
@@ -78,10 +78,11 @@ class CanonicalFields:
     """Per body: distance fields of the rigid groups and the blended faces, and blended-face candidates.
 
     Fields span [-extent, extent]^3, extent = box/2 + thickness, at `resolution` nodes per side (grid_sample
-    layout: depth z, height y, width x). `rest` holds (static, blended, any face) distances, sampled at a point
-    itself (then neck and head, for bounds); `neck` and `head` hold (that group, blended), sampled at the point's neck and head images. Values
-    are clamped at thickness + FIELD_MARGIN + a cell diagonal; outside the span a sample reads the border, which
-    is at least the thickness away from every in-box face. `candidates` [G^3, K]: nearest blended faces per node.
+    layout: depth z, height y, width x). `rest` holds (static, blended, any face, neck, head) distances, read
+    at a point itself (the last two only for bounds); `neck` and `head` hold (that group, blended), read at the
+    point's neck and head images. Values are clamped at thickness + FIELD_MARGIN + a cell diagonal; outside the
+    span a sample reads the border, at least the thickness from every in-box face. `candidates` [G^3, K]: the
+    nearest blended faces of each node.
     """
 
     def __init__(self, body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
@@ -233,8 +234,8 @@ class FastWarp:
         if bool(use_blend.any()):
             which = torch.nonzero(use_blend).squeeze(1)
             face = blend_face[which]
-            blend = (self.blend_rotation[index, face] @ near[which, :, None])[..., 0] + self.blend_translation[index, face]
-            carried = carried.index_put((which,), blend)
+            blend = (self.blend_rotation[index, face] @ near[which, :, None])[..., 0]
+            carried = carried.index_put((which,), blend + self.blend_translation[index, face])
         return torch.where(moved[:, None], carried, near)
 
     def _nearest_blended(self, points, proposals, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""The body warp of the fakes. Which body model poses them: `--body PATH`, else the body a synthetic dataset records, else the stand-in.
+"""The body warp of the fakes, and which body poses them: `--body PATH`, else the body a synthetic dataset
+records, else the stand-in.
 
 A synthetic dataset's synth.json names the body its images were rendered with (`settings.body_path`, None for
 the shipped stand-in). Training with another body would pose the fakes differently from the reals, so a

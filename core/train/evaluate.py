@@ -45,20 +45,33 @@ def _usable_count(available: int, requested: int, mbstd_group: int) -> int:
     return max(count - count % group, 1)
 
 
+def _neck_head(prefix: str, predicted: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    neck, head = pose_error_deg(predicted, target)
+    return {f"{prefix}/neck_deg": float(neck), f"{prefix}/head_deg": float(head)}
+
+
 @torch.no_grad()
 def evaluate_pose(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingConfig, device: torch.device,
                   warp_factory: Callable | None = None) -> dict[str, float]:
-    """Pose errors (degrees) of D_ema and G_ema on the held-out images; see the module docstring."""
-    count = _usable_count(len(data.held_out), config.eval_images, D_ema.config.mbstd_group)
+    """Pose figures of D_ema and G_ema on the held-out images (module docstring); D_ema None (a file without
+    D, e.g. an older export) gives G's figures and the baselines only."""
+    group = D_ema.config.mbstd_group if D_ema is not None else 1
+    count = _usable_count(len(data.held_out), config.eval_images, group)
     real = data.held_out_batch(count, device)
-    real_input = real_discriminator_input(real.image, real.mask, real.camera, schedule.neural_resolution,
-                                          schedule.blur_sigma)
-    figures = {}
-    d_real = run_discriminator(D_ema, real_input, schedule.blur_sigma)
-    figures["Eval/D_pose_real/neck_deg"], figures["Eval/D_pose_real/head_deg"] = pose_error_deg(d_real.pose, real.pose)
+    cameras, poses = data.labels(device)
+    figures = {"Eval/images": float(count)}
+    figures.update(baseline_figures(real.pose, poses.mean(dim=0, keepdim=True)))
+    figures.update(_distribution(G_ema, cameras, poses, device))
     z = torch.randn(count, G_ema.config.z_dim, generator=torch.Generator().manual_seed(EVAL_SEED)).to(device)
     g_pose = G_ema.predict_pose(z, real.camera)
-    figures["Eval/G_pose_data/neck_deg"], figures["Eval/G_pose_data/head_deg"] = pose_error_deg(g_pose, real.pose)
+    figures.update(_neck_head("Eval/G_pose_data", g_pose, real.pose))
+    if D_ema is None:
+        return figures
+    real_input = real_discriminator_input(real.image, real.mask, real.camera, schedule.neural_resolution,
+                                          schedule.blur_sigma)
+    d_real = run_discriminator(D_ema, real_input, schedule.blur_sigma)
+    figures.update(_neck_head("Eval/D_pose_real", d_real.pose, real.pose))
+    figures.update(per_axis_figures(d_real.pose, real.pose, "Eval/D_pose_real"))
     ws = G_ema.mapping(z, real.camera, g_pose)
     planes = G_ema.synthesize_trigrid(ws, noise_mode="const")
     fake = G_ema.render(ws, planes, real.camera, neural_resolution=schedule.neural_resolution,
@@ -66,13 +79,7 @@ def evaluate_pose(G_ema, D_ema, data, schedule: ScheduleValues, config: Training
                         outputs=("image", "image_raw", "image_mask"))
     d_fake = run_discriminator(D_ema, DiscriminatorInput(fake.image, fake.image_raw, fake.image_mask, real.camera),
                                schedule.blur_sigma)
-    figures["Eval/D_pose_fake/neck_deg"], figures["Eval/D_pose_fake/head_deg"] = pose_error_deg(d_fake.pose, g_pose)
-    figures["Eval/images"] = count
-    figures = {name: float(value) for name, value in figures.items()}
-    cameras, poses = data.labels(device)
-    figures.update(per_axis_figures(d_real.pose, real.pose, "Eval/D_pose_real"))
-    figures.update(baseline_figures(real.pose, poses.mean(dim=0, keepdim=True)))
-    figures.update(_distribution(G_ema, cameras, poses, device))
+    figures.update(_neck_head("Eval/D_pose_fake", d_fake.pose, g_pose))
     return figures
 
 
@@ -120,9 +127,10 @@ def evaluate_all(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingC
 def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | Path | None, device: str,
                       images: int) -> dict[str, float | str]:
     """Evaluate the G_ema and D_ema of a training snapshot, or of an exported file that keeps D
-    (`core.checkpoint export --with-discriminator`, as the shipped default), on `data_path`'s held-out images."""
+    (`core.checkpoint export --with-discriminator`, as the shipped default), on `data_path`'s held-out images.
+    A file without D_ema gets G's figures and the baselines, and `"D": "absent"` says why the rest is missing."""
     # Late imports: this module is imported by the training loop, and these pull in the loaders beside it.
-    from core.checkpoint import CheckpointError, load_checkpoint, load_state_into
+    from core.checkpoint import load_checkpoint, load_state_into
     from core.config import GeneratorConfig
     from core.generator import TriGridGenerator
     from core.networks.discriminator import PoseAwareDiscriminator
@@ -134,19 +142,19 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     path = latest_snapshot(snapshot)
     payload = load_checkpoint(path)
     metadata = payload.get("metadata", {})
-    if "D_ema" not in payload or "discriminator_config" not in metadata:
-        raise CheckpointError(path, "holds no D_ema, so nothing can read poses with it; evaluate a training snapshot "
-                                    "or export one with `python -m core.checkpoint export SNAPSHOT --out FILE "
-                                    "--with-discriminator`")
+    has_d = "D_ema" in payload and "discriminator_config" in metadata  # else G's figures only (an old export)
     context = DistributedContext(rank=0, world_size=1, device=torch.device(device))
-    config = TrainingConfig.from_dict(metadata["training_config"]) if "training_config" in metadata else TrainingConfig()
+    saved = metadata.get("training_config")
+    config = TrainingConfig.from_dict(saved) if saved else TrainingConfig()
     config = TrainingConfig(**{**config.__dict__, "eval_images": images, "batch": 1})
     G_ema = TriGridGenerator(GeneratorConfig.from_dict(payload["config"]))
-    D_ema = PoseAwareDiscriminator(discriminator_config_from_dict(metadata["discriminator_config"]))
     load_state_into(path, G_ema, payload["G_ema"], "G_ema")
-    load_state_into(path, D_ema, payload["D_ema"], "D_ema")
     G_ema.to(context.device).eval()
-    D_ema.to(context.device).eval()
+    D_ema = None
+    if has_d:
+        D_ema = PoseAwareDiscriminator(discriminator_config_from_dict(metadata["discriminator_config"]))
+        load_state_into(path, D_ema, payload["D_ema"], "D_ema")
+        D_ema.to(context.device).eval()
     data = open_training_data(data_path, masks, G_ema.config.img_resolution, context, config)
     schedule = ScheduleValues(swap_prob=0.0, pose_prior_weight=0.0, blur_sigma=float(metadata.get("blur_sigma", 0.0)),
                               density_noise=0.0, neural_resolution=int(metadata.get("neural_resolution",
@@ -160,4 +168,5 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     warps = make_warp_factory("fast", context.device, G_ema.config, body_path, pose_gradient=False)
     head_joint = load_training_body(body_path, context.device).head_joint
     figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, warps, truth, head_joint)
-    return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)), **figures}
+    return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)), "D": "kept" if has_d else "absent",
+            **figures}

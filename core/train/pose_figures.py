@@ -23,7 +23,8 @@ def mean_abs_deg(predicted: torch.Tensor, target: torch.Tensor) -> tuple[float, 
 def baseline_figures(real_pose: torch.Tensor, train_mean_pose: torch.Tensor, prefix: str = "Eval/baseline") -> dict:
     """Errors of predicting the zero pose and of predicting the training set's mean pose for every image."""
     figures = {}
-    for name, guess in (("zero_pose", torch.zeros_like(real_pose)), ("mean_pose", train_mean_pose.expand_as(real_pose))):
+    guesses = (("zero_pose", torch.zeros_like(real_pose)), ("mean_pose", train_mean_pose.expand_as(real_pose)))
+    for name, guess in guesses:
         neck, head = mean_abs_deg(guess, real_pose)
         figures[f"{prefix}/{name}/neck_deg"], figures[f"{prefix}/{name}/head_deg"] = neck, head
         for axis, error in zip(AXES, (guess - real_pose).abs().rad2deg().mean(dim=0)):
