@@ -96,6 +96,28 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     return generator.to(device), dict(payload.get("metadata", {}))
 
 
+def load_discriminator(path: str | os.PathLike, device: torch.device | str = "cpu"):
+    """D_ema of a checkpoint as a PoseAwareDiscriminator in eval mode, or None when the file keeps none
+    (a generator-only export; `export --with-discriminator` keeps it)."""
+    # Late: keeps this module light for the GUI-side tools, as load_generator.
+    from core.config import _from_dict
+    from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
+
+    path = Path(path)
+    if path.suffix == ".pkl":
+        return None
+    payload = load_checkpoint(path)
+    metadata = payload.get("metadata", {})
+    if "D_ema" not in payload or "discriminator_config" not in metadata:
+        return None
+    try:
+        discriminator = PoseAwareDiscriminator(_from_dict(DiscriminatorConfig, metadata["discriminator_config"]))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"its discriminator config does not match this version of the code ({error})")
+    load_state_into(path, discriminator, payload["D_ema"], "D_ema")
+    return discriminator.eval().requires_grad_(False).to(device)
+
+
 def open_generator(spec: str | os.PathLike, device: torch.device | str = "cpu"):
     """(generator in eval mode, metadata, trained?) from a checkpoint path or a `preset:<name>` spec.
 

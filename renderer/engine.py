@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from core.checkpoint import PRESET_PREFIX, open_generator
+from core.checkpoint import PRESET_PREFIX, load_discriminator, open_generator
 from core.display import to_display_image
 from core.latents import blended_ws, style_mixed, z_from_seed
 from renderer.cache import LruCache
@@ -29,7 +29,7 @@ SAMPLING_SEED = 0
 # Nodes per side of the warp grid below which a preview does not go.
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
-EXTRA_PRODUCTS = ("predicted_pose", "planes", "density_slice", "ray_profile", "body_mesh")
+EXTRA_PRODUCTS = ("predicted_pose", "image_pose", "planes", "density_slice", "ray_profile", "body_mesh")
 TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
 
 
@@ -44,6 +44,7 @@ class _LoadedModel:
     key: tuple  # (checkpoint, modification time in ns, device): a changed file is a new model
     generator: torch.nn.Module  # TriGridGenerator in eval mode
     info: dict  # RenderResult.model_info
+    discriminator: torch.nn.Module | None = None  # D_ema when the file keeps one: reads the pose of an image
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -206,6 +207,11 @@ class Renderer:
         extras: dict[str, Any] = {}
         if "predicted_pose" in request.extras:
             extras["predicted_pose"] = predicted_pose_deg(scene.generator, request, scene.device)
+        if "image_pose" in request.extras:
+            try:
+                extras["image_pose"] = self._image_pose_deg(scene, request)
+            except RenderError as error:
+                extras.setdefault("errors", {})["image_pose"] = str(error)
         if any(name in INSPECT_PRODUCTS for name in request.extras):
             extras.update(inspect_products(self, scene, request, shown_size))
         if "body_mesh" in request.extras:
@@ -219,6 +225,21 @@ class Renderer:
         if unsupported:
             extras["unsupported"] = unsupported
         return extras
+
+    def _image_pose_deg(self, scene: Scene, request: RenderRequest) -> tuple[float, ...]:
+        """D_ema's reading of the shown view (neck xyz, head xyz, degrees), from image, raw image and mask."""
+        discriminator = scene.model.discriminator
+        if discriminator is None:
+            raise RenderError("this checkpoint keeps no discriminator, so nothing can read the pose of an image; "
+                              "export one with `python -m core.checkpoint export SNAPSHOT --out FILE "
+                              "--with-discriminator`")
+        neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
+        with torch.inference_mode():
+            output = scene.generator.render(scene.ws, scene.planes, camera, neural_resolution=neural_resolution,
+                                            rendering=rendering, point_warp=scene.point_warp,
+                                            noise_mode=request.noise_mode, outputs=("image", "image_raw", "image_mask"))
+            pose = discriminator(output.image, output.image_raw, output.image_mask, camera).pose[0]
+        return tuple(math.degrees(value) for value in pose.tolist())
 
     def release_memory(self) -> None:
         """Drop the cached tensors (after a job ran out of memory), safely beside a running render."""
@@ -299,7 +320,9 @@ def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedMod
         "kimg": metadata.get("kimg"), "dataset": metadata.get("dataset"), "device": str(device),
         "num_ws": int(generator.num_ws), "note": metadata.get("note", ""),
     }
-    return _LoadedModel(key, generator, info)
+    discriminator = None if checkpoint.startswith(PRESET_PREFIX) else load_discriminator(key[0], device)
+    info["discriminator"] = discriminator is not None
+    return _LoadedModel(key, generator, info, discriminator)
 
 
 def _device(name: str) -> torch.device:

@@ -55,7 +55,8 @@ def build_request(state: AppState, device: str, preview: bool = False) -> Render
         preview=preview,
         noise_mode=latent.noise_mode,
         warp_mode=render.warp_mode,
-        extras=("predicted_pose",) if pose.use_predicted_pose else (),
+        # D's reading of the image costs a second render: asked for once the input rests, not while dragging.
+        extras=(("predicted_pose",) + (() if preview else ("image_pose",))) if pose.use_predicted_pose else (),
     )
 
 

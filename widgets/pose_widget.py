@@ -65,14 +65,19 @@ class PoseWidget:
                 pose.cond_neck_deg, pose.cond_head_deg = ZERO, ZERO
 
         _, pose.use_predicted_pose = imgui.checkbox("Show predicted pose", pose.use_predicted_pose)
-        help_marker("Asks the renderer for the generator's own pose prediction for this latent and camera.")
-        predicted = self.context.info.extras.get("predicted_pose")
+        help_marker("G: the generator's pose branch for this latent and camera. D: the discriminator's pose head "
+                    "reading the shown image (needs a checkpoint that keeps D). Degrees: nod, turn, tilt.")
         if pose.use_predicted_pose:
-            if predicted is None:
-                imgui.text_disabled("(this renderer returns no predicted pose)")
-            else:
+            extras = self.context.info.extras
+            for label, name, button in (("G", "predicted_pose", "Apply predicted pose"),
+                                        ("D", "image_pose", "Apply image pose")):
+                predicted = extras.get(name)
+                if predicted is None:
+                    reason = extras.get("errors", {}).get(name, "not returned yet")
+                    imgui.text_disabled(f"{label}: {reason[:60]}")
+                    continue
                 values = [float(value) for value in predicted]
-                imgui.text("neck " + " ".join(f"{value:+.1f}" for value in values[:3]))
-                imgui.text("head " + " ".join(f"{value:+.1f}" for value in values[3:6]))
-                if imgui.small_button("Apply predicted pose"):
+                imgui.text(f"{label} neck " + " ".join(f"{value:+.1f}" for value in values[:3])
+                           + "  head " + " ".join(f"{value:+.1f}" for value in values[3:6]))
+                if imgui.small_button(button):
                     pose.neck_deg, pose.head_deg = tuple(values[:3]), tuple(values[3:6])

@@ -165,6 +165,39 @@ def test_predicted_pose_extra_is_the_pose_branch_in_degrees(renderer):
     assert result.extras["unsupported"] == ["hologram"]
 
 
+def test_image_pose_extra_is_d_reading_the_shown_view_and_says_why_when_absent(renderer, tmp_path):
+    from core.camera import orbit_camera
+    from core.checkpoint import generator_payload, save_checkpoint
+    from core.generator import TriGridGenerator
+    from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
+
+    torch.manual_seed(5)
+    generator, discriminator = TriGridGenerator(TINY).eval(), PoseAwareDiscriminator(
+        DiscriminatorConfig.for_generator(TINY)).eval()
+    payload = generator_payload(generator, {"preset": "tiny", "discriminator_config": dict(
+        vars(discriminator.config))})
+    without_d = save_checkpoint(tmp_path / "generator-only.pt", dict(payload))
+    payload["D_ema"] = {name: tensor.clone() for name, tensor in discriminator.state_dict().items()}
+    with_d = save_checkpoint(tmp_path / "with-d.pt", payload)
+    request = BASE.replace(checkpoint=str(with_d), yaw_deg=25.0, extras=("image_pose",), neural_resolution=16)
+    result = renderer.render(request)
+    assert result.error is None, result.error
+    assert result.model_info["discriminator"] is True
+    from renderer.engine import TIMING_STAGES
+
+    scene = renderer.scene(request, {stage: 0.0 for stage in TIMING_STAGES})  # the cached ws and tri-grid
+    camera = orbit_camera(25.0, 0.0)
+    with torch.no_grad():
+        output = generator.render(scene.ws, scene.planes, camera, neural_resolution=16,
+                                  rendering=renderer.view_settings(generator, request, torch.device("cpu"))[1],
+                                  outputs=("image", "image_raw", "image_mask"))
+        expected = discriminator(output.image, output.image_raw, output.image_mask, camera).pose[0].rad2deg()
+    assert torch.allclose(torch.tensor(result.extras["image_pose"]), expected, atol=1e-3)
+    absent = renderer.render(request.replace(checkpoint=str(without_d)))
+    assert absent.error is None and "image_pose" not in absent.extras
+    assert "--with-discriminator" in absent.extras["errors"]["image_pose"]
+
+
 def test_checkpoint_is_loaded_once_and_again_when_the_file_is_rewritten(renderer, tmp_path):
     import os
 

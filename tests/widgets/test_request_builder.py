@@ -44,7 +44,8 @@ def test_every_edit_reaches_the_request():
     assert request.stylemix_seed == 1000 and request.stylemix_layers == (3, 4, 5)
     assert request.pose_deg == (10.0, 0.0, 0.0, 0.0, -20.0, 5.0)
     assert request.cond_pose_deg == (0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-    assert request.extras == ("predicted_pose",)
+    assert request.extras == ("predicted_pose",)  # D reads the image once the input rests
+    assert build_request(state, "cuda", preview=False).extras == ("predicted_pose", "image_pose")
     assert (request.output, request.warp_mode, request.neural_resolution) == ("image_depth", "exact", 128)
     assert request.preview is True and request.device == "cuda"
 
