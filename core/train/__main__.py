@@ -40,6 +40,8 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", type=Path, default=None,
                         help="start a new run from this checkpoint's networks (G_ema; D_ema when it has one), "
                              "with fresh optimisers and schedules")
+    parser.add_argument("--d-warmup-kimg", type=_non_negative, default=None,
+                        help="train D alone for the run's first kimg (with --init: a fresh D catches up first)")
     parser.add_argument("--pose-prior-kimg", type=_non_negative, default=None,
                         help="kimg the pose prior holds before fading over as long again (default: scaled to --kimg)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
@@ -73,7 +75,7 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
                         ("neural_resolution_final", args.neural_resolution_final),
                         ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg), ("grid_size", args.grid_size),
                         ("eval_images", args.eval_images), ("pose_loss_weight", args.pose_loss_weight),
-                        ("pose_prior_kimg", args.pose_prior_kimg)):
+                        ("pose_prior_kimg", args.pose_prior_kimg), ("d_warmup_kimg", args.d_warmup_kimg)):
         if value is not None:
             overrides[name] = value
     return TrainingConfig.for_run(args.kimg, batch, **overrides)

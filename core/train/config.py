@@ -54,6 +54,7 @@ class TrainingConfig:
     ema_kimg: float = 10.0  # half-life of the G and D moving averages in kimg
     ema_rampup: float | None = 0.05  # half-life is at most this fraction of the images seen so far; None = off
     mbstd_group: int = 4  # minibatch-standard-deviation group size of D
+    d_warmup_kimg: float = 0.0  # the run's first kimg train D alone (a warm start's fresh D catches up first)
     train_g_pose_branch: bool = True  # train G's pose branch (stage 1) or freeze it (stages 2 and 3)
     warp_mode: str = "fast"  # body warp of fakes: fast (default) | exact (the reference) | grid (frozen branch) | none
     tick_kimg: float = 4.0  # one progress tick (a stats.jsonl line) every this many kimg

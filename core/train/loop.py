@@ -7,6 +7,7 @@ SIGINT and SIGTERM finish the current step, write a last snapshot and return nor
 from __future__ import annotations
 
 import copy
+import dataclasses
 import signal
 import sys
 import time
@@ -116,6 +117,8 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         discriminator_config = discriminator_config_from_dict(payload["metadata"]["discriminator_config"])
         preset_name = payload["metadata"].get("preset", options.preset)
     elif options.init is not None:
+        # A trained G keeps its look: no blur on D's inputs and no density noise, which a fresh run fades out.
+        config = dataclasses.replace(config, blur_fade_kimg=0.0, density_noise_fade_kimg=0.0)
         init_payload = load_checkpoint(options.init)
         generator_config = generator_config_of(options.init, init_payload)
         init_metadata = init_payload.get("metadata", {})
@@ -177,8 +180,9 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         log(f"run folder {run_dir}; {data.describe()}; {context.world_size} process(es) on {device}; "
             f"body {describe_body(body_path)}, warp {config.warp_mode}")
         if options.init is not None and payload is None:
-            log(f"networks initialised from {options.init}"
-                + ("" if "D_ema" in init_payload else "; D starts from scratch (the checkpoint has none)"))
+            log(f"networks initialised from {options.init}; no blur or density noise"
+                + ("" if "D_ema" in init_payload else "; D starts from scratch (the checkpoint has none)")
+                + (f"; D alone for the first {config.d_warmup_kimg:g} kimg" if config.d_warmup_kimg else ""))
         if payload is not None:
             log(f"resuming {snapshot_path} at {progress.cur_nimg / 1000:.3f} kimg"
                 + ("; G's optimiser restarts (pose-branch training switched)" if restarted_g_optimizer else ""))
@@ -222,7 +226,8 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
             torch.manual_seed(_step_seed(config.seed, context.rank, progress.batch_index))
             real = data.real_batch(sampler.take(config.batch // context.world_size), device)
             progress.sampler_position = sampler.position
-            collector.add(step.run(real, schedule, progress.batch_index))
+            warming_up = progress.cur_nimg - progress.resume_nimg < config.d_warmup_kimg * 1000 and payload is None
+            collector.add(step.run(real, schedule, progress.batch_index, train_generator=not warming_up))
             progress.cur_nimg += config.batch
             progress.batch_index += 1
             bar.update(round(progress.cur_nimg / 1000 - bar.n, 6))

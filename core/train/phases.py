@@ -159,9 +159,11 @@ class TrainingStep:
             for ema_buffer, buffer in zip(average.buffers(), trained.buffers()):
                 ema_buffer.copy_(buffer)
 
-    def run(self, real: RealBatch, schedule: ScheduleValues, batch_index: int) -> dict[str, torch.Tensor]:
-        """All phases of iteration `batch_index` (R1 every `d_reg_interval` iterations) and the EMA update."""
-        stats = self.generator_phase(schedule)
+    def run(self, real: RealBatch, schedule: ScheduleValues, batch_index: int,
+            train_generator: bool = True) -> dict[str, torch.Tensor]:
+        """All phases of iteration `batch_index` (R1 every `d_reg_interval` iterations) and the EMA update;
+        without `train_generator` (a D warm-up) G stays as it is."""
+        stats = self.generator_phase(schedule) if train_generator else {}
         stats.update(self.discriminator_phase(real, schedule))
         if batch_index % self.config.d_reg_interval == 0:
             stats.update(self.regularization_phase(real, schedule))
