@@ -74,6 +74,15 @@ def test_frozen_pose_branch_stays_put():
     assert _changed(before, step.G, "backbone.synthesis.")
 
 
+def test_a_d_warmup_iteration_trains_d_and_leaves_g_alone():
+    step = _step()
+    g_before, d_before = _snapshot(step.G), _snapshot(step.D)
+    stats = step.run(_real(), SCHEDULE, batch_index=1, train_generator=False)
+    assert _changed(d_before, step.D, "b64.")
+    assert _changed(g_before, step.G) <= {"backbone.mapping.w_avg"}  # only the tracked average of w moves
+    assert "Loss/G/loss" not in stats and "Loss/D/loss" in stats
+
+
 def test_moving_averages_lerp_towards_the_trained_networks():
     step = _step()
     with torch.no_grad():

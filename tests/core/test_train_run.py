@@ -74,6 +74,17 @@ def test_two_tick_run_writes_every_output_and_resume_is_exact(dataset, tmp_path,
                  "Eval/G_pose_dist/neck_turn_spread_ratio", "Eval/baseline/mean_pose/head_turn_w1_deg",
                  "Eval/canonical/head_yaw_spread_deg", "Eval/baseline/data_head_yaw_spread_deg"):
         assert name in figures and figures[name] == figures[name], name  # present and not NaN
+    # A warm start from that file whose whole run is D's warm-up: G comes back exactly as it went in.
+    assert main(training_command(dataset, tmp_path / "warm", 0.002, "--warp", "none", "--init", str(exported),
+                                 "--d-warmup-kimg", "0.002")) == 0
+    warm = load_checkpoint(_only_run(tmp_path / "warm") / "snapshot-000000.pt")
+    source = load_checkpoint(exported)
+    assert all(torch.equal(tensor, warm["G"][name]) for name, tensor in source["G_ema"].items()
+               if not name.endswith("w_avg"))
+    assert "initialised from" in (_only_run(tmp_path / "warm") / "log.txt").read_text()
+    assert main(training_command(dataset, tmp_path / "both", 0.002, "--init", str(exported),
+                                 "--resume", str(half))) == 1
+    assert "give one of them" in capsys.readouterr().err
 
     full = load_checkpoint(first / "snapshot-000000.pt")
     continued = load_checkpoint(resumed / "snapshot-000000.pt")
