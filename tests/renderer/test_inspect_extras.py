@@ -101,7 +101,7 @@ def test_density_slice_equals_core_inspect_canonical_and_posed(renderer, tiny_sc
     posed = _extras(renderer, request.replace(pose_deg=POSE, cond_pose_deg=(0.0,) * 6,
                                               inspect=options.replace(slice_space="posed")))["density_slice"]
     body = load_body_model(None)
-    warp = make_warp(body, pose_radians(POSE, torch.device("cpu")), mode="grid", thickness=TINY.thickness,
+    warp = make_warp(body, pose_radians(POSE, torch.device("cpu")), mode=request.warp_mode, thickness=TINY.thickness,
                      box_warp=TINY.rendering.box_warp, resolution=WARP_GRID_RESOLUTION)
     expected_posed = density_slice(generator, planes, SliceOptions(axis="x", offset=0.05, resolution=48,
                                                                    quantity="density"), point_warp=warp)
