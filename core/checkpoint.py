@@ -96,6 +96,14 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     return generator.to(device), dict(payload.get("metadata", {}))
 
 
+def checkpoint_body_path(spec: str | os.PathLike | None) -> str | None:
+    """The body file a checkpoint was trained with (its metadata's `body_path`; None = the stand-in)."""
+    spec = str(spec) if spec is not None else None
+    if spec is None or spec.startswith(PRESET_PREFIX) or spec.endswith(".pkl"):
+        return None
+    return load_checkpoint(Path(spec).expanduser()).get("metadata", {}).get("body_path")
+
+
 def load_discriminator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     """D_ema of a checkpoint as a PoseAwareDiscriminator in eval mode, or None when the file keeps none
     (a generator-only export; `export --with-discriminator` keeps it)."""

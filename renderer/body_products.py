@@ -15,7 +15,7 @@ BODY_PRODUCT = "body_mesh"
 
 def body_mesh_product(renderer, scene, request) -> dict[str, Any]:
     """vertices/posed_vertices [V, 3], faces [F, 3], joints/posed_joints [24, 3], parents [24], neck and head indices."""
-    key = ("body_mesh", str(renderer.body_model_path), str(scene.device), tuple(request.pose_deg))
+    key = ("body_mesh", str(renderer.body_path(scene.model)), str(scene.device), tuple(request.pose_deg))
     return renderer.inspect_cache.get_or_create(key, lambda: _build(renderer, scene, request.pose_deg))
 
 
@@ -23,7 +23,7 @@ def _build(renderer, scene, pose_deg: tuple[float, ...]) -> dict[str, Any]:
     from core.body.model import HEAD, NECK
     from renderer.engine import pose_radians
 
-    body = renderer.body(scene.device)
+    body = renderer.body(scene.device, scene.model)
     pose = pose_radians(pose_deg, scene.device)
     rest = torch.zeros_like(pose)
     with torch.inference_mode():

@@ -117,12 +117,18 @@ class Renderer:
                     point_warp = self._warp(model, request, device)
             return Scene(model, generator, ws, planes, point_warp, device)
 
-    def body(self, device: torch.device):
-        """The body model the warps use, loaded once per device."""
+    def body_path(self, model: _LoadedModel | None = None) -> str | None:
+        """The body file the warps use: the renderer's own, else the one the model was trained with."""
+        if self.body_model_path is not None:
+            return str(self.body_model_path)
+        return model.info.get("body_path") if model is not None else None
+
+    def body(self, device: torch.device, model: _LoadedModel | None = None):
+        """The body model the warps use (see `body_path`), loaded once per file and device."""
         from core.body import load_body_model
 
-        return self._bodies.get_or_create((str(self.body_model_path), str(device)),
-                                          lambda: load_body_model(self.body_model_path, device=device))
+        path = self.body_path(model)
+        return self._bodies.get_or_create((str(path), str(device)), lambda: load_body_model(path, device=device))
 
     def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
         timings = {stage: 0.0 for stage in TIMING_STAGES}
@@ -184,7 +190,7 @@ class Renderer:
                     device: torch.device) -> Callable | None:
         from core.body.warp import make_warp
 
-        body = self.body(device)
+        body = self.body(device, model)
         pose = pose_radians(request.pose_deg, device)
         config = model.generator.config
         # The shell thickness and box belong to the model: the warp must move the points it was trained with.
@@ -318,7 +324,7 @@ def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedMod
         "checkpoint": checkpoint, "preset": metadata.get("preset"), "trained": trained,
         "resolution": config.img_resolution, "neural_resolution": config.neural_resolution,
         "kimg": metadata.get("kimg"), "dataset": metadata.get("dataset"), "device": str(device),
-        "num_ws": int(generator.num_ws), "note": metadata.get("note", ""),
+        "num_ws": int(generator.num_ws), "note": metadata.get("note", ""), "body_path": metadata.get("body_path"),
     }
     discriminator = None if checkpoint.startswith(PRESET_PREFIX) else load_discriminator(key[0], device)
     info["discriminator"] = discriminator is not None

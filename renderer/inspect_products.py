@@ -100,7 +100,7 @@ def density_slice_product(renderer, scene, request: RenderRequest, options: Insp
     }
     if options.slice_body:
         pose_deg = request.pose_deg if posed else None
-        key = ("slice_body", str(renderer.body_model_path), str(scene.device), pose_deg, options.slice_axis,
+        key = ("slice_body", str(renderer.body_path(scene.model)), str(scene.device), pose_deg, options.slice_axis,
                options.slice_offset, options.slice_resolution, result.half_extent,
                float(scene.generator.config.thickness), float(scene.generator.config.rendering.box_warp))
         product.update(renderer.inspect_cache.get_or_create(
@@ -116,7 +116,7 @@ def body_overlay(renderer, scene, pose_deg: tuple[float, ...] | None, slice_opti
     from core.inspect import body_cross_section, mask_outline, thickness_shell
     from renderer.engine import pose_radians
 
-    body = renderer.body(scene.device)
+    body = renderer.body(scene.device, scene.model)
     config = scene.generator.config
     pose = None if pose_deg is None else pose_radians(pose_deg, scene.device)
     with torch.inference_mode():

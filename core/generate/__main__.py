@@ -15,13 +15,14 @@ import torch
 from tqdm import tqdm
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
-from core.checkpoint import CheckpointError
+from core.checkpoint import CheckpointError, checkpoint_body_path
 from core.generate.media import VideoWriter, check_video_target, write_png
 from core.generate.options import (
     load_model, parse_device, parse_floats, parse_grid, parse_outputs, parse_pose, parse_seeds,
 )
 from core.generate.render import (
-    OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, grid_shape, render_path_frames, tile,
+    OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, default_checkpoint, grid_shape, render_path_frames,
+    tile,
 )
 from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
@@ -49,7 +50,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="body warp for posed renders: fast (default, as the viewer), grid or exact")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
                         help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
-    parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
+    parser.add_argument("--body-model", default=None,
+                        help="SMPL-format body file (default: the checkpoint's training body, else the stand-in)")
 
 
 def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=None) -> RenderSettings:
@@ -57,7 +59,8 @@ def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=N
         neural_resolution=args.neural_resolution, depth_samples=args.depth_samples,
         importance_samples=args.importance_samples, truncation_cutoff=args.truncation_cutoff,
         cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
-        body_model_path=args.body_model, output_size=output_size,
+        body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or default_checkpoint()),
+        output_size=output_size,
     )
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.camera import orbit_camera
+from core.checkpoint import checkpoint_body_path
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
 from core.mesh.grid import MESH_FORMATS, GridTooLargeError, export_mesh, save_grid
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(about 100x slower per point)")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
                         help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
-    parser.add_argument("--body-model", default=None, help="SMPL-format body file (default: the shipped stand-in)")
+    parser.add_argument("--body-model", default=None,
+                        help="SMPL-format body file (default: the checkpoint's training body, else the stand-in)")
     return parser
 
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         from core.body import load_body_model
         from core.body.warp import make_warp
 
-        body = load_body_model(args.body_model, device=device)
+        body = load_body_model(args.body_model or checkpoint_body_path(args.checkpoint), device=device)
         point_warp = make_warp(body, pose, args.warp, thickness=generator.config.thickness,
                                box_warp=generator.config.rendering.box_warp, resolution=args.warp_resolution)
     options = MeshOptions(resolution=args.resolution, level=args.level, grid_smoothing=args.grid_smooth,

@@ -224,3 +224,23 @@ def test_checkpoint_is_loaded_once_and_again_when_the_file_is_rewritten(renderer
     assert _counts(renderer, "generator") == (hits + 1, misses + 1)
     assert second.model_info["kimg"] == 24
     assert not np.array_equal(first.image, second.image)
+
+
+def test_warps_use_the_body_the_checkpoint_was_trained_with(tmp_path):
+    import shutil
+
+    from core.body.model import STANDIN_PATH
+    from core.checkpoint import checkpoint_body_path, generator_payload, save_checkpoint
+    from core.generator import TriGridGenerator
+    from renderer.engine import TIMING_STAGES
+
+    body_file = tmp_path / "SMPL_NEUTRAL.npz"
+    shutil.copy(STANDIN_PATH, body_file)
+    model_file = save_checkpoint(tmp_path / "model.pt", generator_payload(
+        TriGridGenerator(TINY), {"preset": "tiny", "body_path": str(body_file)}))
+    assert checkpoint_body_path(model_file) == str(body_file) and checkpoint_body_path("preset:tiny") is None
+    own = Renderer("cpu")
+    request = BASE.replace(checkpoint=str(model_file), pose_deg=POSE, neural_resolution=8)
+    scene = own.scene(request, {stage: 0.0 for stage in TIMING_STAGES})
+    assert own.body(scene.device, scene.model).source == body_file
+    assert Renderer("cpu", body_model_path=STANDIN_PATH).body_path(scene.model) == str(STANDIN_PATH)  # the user's wins
