@@ -59,6 +59,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(path, "the file is empty (an interrupted copy or save?)")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(path, "the file is truncated or corrupt (not a complete torch.save archive)")
+    _check_records(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -69,6 +70,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(path, f"the file is truncated or corrupt ({_first_line(error)})") from None
     _validate_payload(path, payload)
     return payload
+
+
+def _check_records(path: Path) -> None:
+    """Every record's CRC-32 against its bytes (torch.load never checks): damaged weights must not load."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise CheckpointError(path, f"the file is truncated or corrupt ({_first_line(error)})") from None
+    if damaged is not None:
+        raise CheckpointError(path, f"record {damaged} is damaged (its checksum does not match its bytes): the file "
+                                    "was corrupted on disk or in a copy; use another copy or an earlier snapshot")
 
 
 def generator_config_of(path: str | os.PathLike, payload: dict[str, Any]) -> GeneratorConfig:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zipfile
 
 import pytest
 import torch
@@ -170,3 +172,22 @@ def test_export_with_discriminator_keeps_d_ema_and_refuses_a_file_without_one(tm
     assert main(["export", str(source), "--out", str(generator_only)]) == 0
     assert main(["export", str(generator_only), "--out", str(tmp_path / "x.pt"), "--with-discriminator"]) == 1
     assert "holds no D_ema" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
+def test_a_flipped_byte_inside_the_weights_is_refused_naming_the_record(tmp_path):
+    from core.checkpoint import generator_payload
+    from core.generator import TriGridGenerator
+
+    path = save_checkpoint(tmp_path / "model.pt", generator_payload(TriGridGenerator(preset("tiny")), {}))
+    load_checkpoint(path)  # intact: loads
+    with zipfile.ZipFile(path) as archive:
+        record = max(archive.infolist(), key=lambda info: info.file_size)  # the largest tensor's bytes
+    data = bytearray(path.read_bytes())
+    # The local header: 30 bytes, then the name and an extra field whose lengths it stores at bytes 26 and 28.
+    name_length, extra_length = struct.unpack_from("<HH", data, record.header_offset + 26)
+    offset = record.header_offset + 30 + name_length + extra_length + record.file_size // 2
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="damaged") as caught:
+        load_checkpoint(path)
+    assert record.filename in str(caught.value) and str(path) in str(caught.value)
