@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
+import os
 import queue
+import threading
 import time
 from typing import Any
 
@@ -322,11 +325,26 @@ class RenderClient:
         self._messages.append(message)
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that spawned it is gone (killed, even with SIGKILL): an orphan
+    would keep its memory (and a GPU's) with nobody to render for."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # inline mode: nothing to watch
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])  # readable once the parent's end of the pipe closes
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def serve_requests(requests, results, device: str, torch_threads: int | None) -> None:
     """The worker process: render the newest waiting request, run jobs beside it, until a None arrives.
 
     Queue items: (stamp, request) renders, ("job", job_id, job) and ("cancel", job_id) job controls, None = stop.
     """
+    _exit_with_parent()
     try:
         import torch
 

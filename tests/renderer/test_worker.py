@@ -136,3 +136,50 @@ def test_worker_loop_renders_only_the_newest_waiting_request():
     assert not loop.is_alive()
     assert result.stamp == 3 and result.ok, result.error
     assert results.empty(), "stamps 1 and 2 were superseded before the worker looked: they must not be rendered"
+
+
+@pytest.mark.slow
+def test_the_worker_exits_when_its_gui_process_is_killed(tmp_path):
+    """SIGKILL of the process that owns the client (no chance to clean up): its worker is gone within 10 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from renderer.requests import RenderRequest\n"
+        "from renderer.worker import RenderClient\n"
+        "if __name__ == '__main__':  # spawn imports this file again in the worker\n"
+        "    client = RenderClient('process', device='cpu')\n"
+        "    client.submit(RenderRequest(checkpoint='preset:tiny', device='cpu', neural_resolution=8))\n"
+        "    assert client.wait(300) is not None\n"
+        "    print(client._process.pid, flush=True)\n"
+        "    time.sleep(600)\n")
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        worker = int(owner.stdout.readline())
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.1)
+        assert not _alive(worker), "the render worker outlived its owner"
+    finally:
+        owner.kill()
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as gone)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return not os.path.exists(f"/proc/{pid}")
