@@ -15,7 +15,22 @@ from typing import Any
 
 from core.atomic import write_atomic
 from core.config import to_plain
-from renderer.requests import WARP_MODES
+from renderer.requests import NOISE_MODES, OUTPUTS as RENDER_OUTPUTS, WARP_MODES
+
+MAX_SEED = 2**31 - 1  # seeds become numpy RandomState seeds: 32 bits
+# Values a remembered state may hold (inclusive); outside them the viewer could not render, so loading refuses.
+STATE_LIMITS = {
+    "CameraState.fov_deg": (1.0, 170.0), "CameraState.radius": (0.05, 100.0), "CameraState.pitch_deg": (-90.0, 90.0),
+    "CameraState.cond_pitch_deg": (-90.0, 90.0), "CameraState.turntable_speed_deg_s": (-3600.0, 3600.0),
+    "LatentState.seed_x": (0.0, MAX_SEED / 100), "LatentState.seed_y": (0.0, MAX_SEED / 100),
+    "LatentState.truncation_psi": (-2.0, 2.0), "LatentState.truncation_cutoff": (0, 64),
+    "LatentState.stylemix_seed": (0, MAX_SEED), "LatentState.stylemix_first": (0, 64),
+    "LatentState.stylemix_last": (0, 64), "LatentState.animate_speed": (0.0, 100.0),
+    "RenderOptions.neural_resolution": (4, 1024), "RenderOptions.depth_samples": (2, 1024),
+    "RenderOptions.importance_samples": (0, 1024), "CaptureState.video_fps": (1, 240),
+    "InspectState.mesh_resolution": (8, 1024), "InspectState.mesh_taubin_steps": (0, 1000),
+    "InspectState.mesh_grid_smoothing": (0.0, 20.0),
+}
 
 # The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
 DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
@@ -106,10 +121,6 @@ class PoseState:
     def cond_degrees(self) -> tuple[float, ...] | None:
         """The six conditioning angles, or None when they follow the rendered pose."""
         return None if self.cond_linked else tuple(self.cond_neck_deg) + tuple(self.cond_head_deg)
-
-
-RENDER_OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
-NOISE_MODES = ("const", "random", "none")
 
 
 @dataclass
@@ -252,7 +263,23 @@ def _build(cls: type, data: dict[str, Any], source: str) -> Any:
             values[name] = _build(type(default), value, source)
         else:
             values[name] = _coerce(value, default, fields[name].type, where, source)
+            _check_limits(values[name], where, source)
     return cls(**values)
+
+
+def _check_limits(value: Any, where: str, source: str) -> None:
+    """Finite numbers within STATE_LIMITS, and names from the lists the renderer accepts."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(item, float) and not math.isfinite(item) for item in numbers):
+        raise StateFileError(f"{source}: {where} must be a finite number, got {value!r}")
+    if where in STATE_LIMITS and value is not None:
+        low, high = STATE_LIMITS[where]
+        if not low <= value <= high:
+            raise StateFileError(f"{source}: {where} = {value!r} is outside {low:g}..{high:g}")
+    choices = {"RenderOptions.output": RENDER_OUTPUTS, "RenderOptions.warp_mode": WARP_MODES,
+               "LatentState.noise_mode": NOISE_MODES}.get(where)
+    if choices is not None and value not in choices:
+        raise StateFileError(f"{source}: {where} = {value!r} is not one of {', '.join(choices)}")
 
 
 def _coerce(value: Any, default: Any, annotation: str, where: str, source: str) -> Any:

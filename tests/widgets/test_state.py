@@ -63,6 +63,14 @@ def test_missing_fields_keep_their_defaults(tmp_path):
         (json.dumps({"render": {"deterministic": 1}}), "must be true or false"),
         (json.dumps({"format": "other/9"}), "has format 'other/9'"),
         (json.dumps([1, 2]), "expected a JSON object"),
+        # Values that passed the type check and crashed the viewer at every start (issue 20, item 4):
+        (json.dumps({"camera": {"fov_deg": 0}}), "CameraState.fov_deg = 0.0 is outside 1..170"),
+        (json.dumps({"latent": {"stylemix_seed": 2**31}}), "LatentState.stylemix_seed = 2147483648 is outside"),
+        (json.dumps({"latent": {"seed_x": 3e8}}), "LatentState.seed_x"),
+        (json.dumps({"render": {"output": "hologram"}}), "RenderOptions.output = 'hologram' is not one of image"),
+        (json.dumps({"render": {"neural_resolution": 0}}), "RenderOptions.neural_resolution = 0 is outside"),
+        ('{"camera": {"yaw_deg": NaN}}', "CameraState.yaw_deg must be a finite number"),
+        ('{"pose": {"neck_deg": [1, Infinity, 0]}}', "PoseState.neck_deg must be a finite number"),
     ],
 )
 def test_bad_state_files_give_errors_naming_the_file(tmp_path, content, expected):
