@@ -139,8 +139,10 @@ def test_worker_loop_renders_only_the_newest_waiting_request():
 
 
 @pytest.mark.slow
-def test_the_worker_exits_when_its_gui_process_is_killed(tmp_path):
-    """SIGKILL of the process that owns the client (no chance to clean up): its worker is gone within 10 s."""
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_the_worker_exits_when_its_gui_process_is_killed(tmp_path, signal_name):
+    """SIGKILL or SIGTERM of the process that owns the client (no clean-up of its own): the worker is gone
+    within 10 s."""
     import os
     import signal
     import subprocess
@@ -164,7 +166,7 @@ def test_the_worker_exits_when_its_gui_process_is_killed(tmp_path):
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         worker = int(owner.stdout.readline())
-        os.kill(owner.pid, signal.SIGKILL)
+        os.kill(owner.pid, getattr(signal, signal_name))
         owner.wait(10)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _alive(worker):
