@@ -27,15 +27,31 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    """A length in kimg: a finite float > 0."""
+    value = float(text)
+    if not (value > 0.0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} is not a number > 0")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count of ticks, images or samples: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
+    return value
+
+
 def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.train", description="Train a tri-grid portrait GAN.",
                                      epilog="Evaluate a snapshot: python -m core.train eval SNAPSHOT --data PATH")
     parser.add_argument("--data", required=True, type=Path, help="dataset folder, image zip or synth output root")
     parser.add_argument("--masks", type=Path, default=None, help="mask folder/zip when not beside the images")
     parser.add_argument("--preset", default="small", choices=sorted(PRESETS), help="generator size (fresh runs)")
-    parser.add_argument("--kimg", type=float, required=True, help="train until this many thousand real images")
+    parser.add_argument("--kimg", type=_positive, required=True, help="train until this many thousand real images")
     parser.add_argument("--outdir", type=Path, required=True, help="parent folder of the run folders")
-    parser.add_argument("--batch", type=int, default=None, help="global batch (default 32 on CUDA, 4 on CPU)")
+    parser.add_argument("--batch", type=_count, default=None, help="global batch (default 32 on CUDA, 4 on CPU)")
     parser.add_argument("--resume", type=Path, default=None, help="run folder or snapshot to continue")
     parser.add_argument("--init", type=Path, default=None,
                         help="start a new run from this checkpoint's networks (G_ema; D_ema when it has one), "
@@ -46,9 +62,9 @@ def _train_parser() -> argparse.ArgumentParser:
                         help="kimg the pose prior holds before fading over as long again (default: scaled to --kimg)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--tick-kimg", type=float, default=None, help="kimg per progress tick (default: scaled)")
-    parser.add_argument("--snap-ticks", type=int, default=None, help="ticks between snapshots (default 50)")
-    parser.add_argument("--image-snap-ticks", type=int, default=None, help="ticks between image grids (default 25)")
+    parser.add_argument("--tick-kimg", type=_positive, default=None, help="kimg per progress tick (default: scaled)")
+    parser.add_argument("--snap-ticks", type=_count, default=None, help="ticks between snapshots (default 50)")
+    parser.add_argument("--image-snap-ticks", type=_count, default=None, help="ticks between image grids (default 25)")
     parser.add_argument("--neural-resolution-final", type=int, default=None, help="fade R to this (stage 3)")
     parser.add_argument("--freeze-g-pose-branch", action="store_true", help="stages 2-3: stop training G's branch")
     parser.add_argument("--warp", default="fast", choices=["fast", "exact", "grid", "none"],
@@ -62,8 +78,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gamma-seg", type=_non_negative, default=None, help="R1 weight of the mask")
     parser.add_argument("--pose-loss-weight", type=_non_negative, default=None,
                         help="weight of D's pose-head loss on fakes (default 1; 0 for --warp none on rest-pose data)")
-    parser.add_argument("--grid-size", type=int, default=None, help="samples per side of the image grids (default 4)")
-    parser.add_argument("--eval-images", type=int, default=None, help="held-out images per evaluation (default 16)")
+    parser.add_argument("--grid-size", type=_count, default=None,
+                        help="samples per side of the image grids (default 4)")
+    parser.add_argument("--eval-images", type=_count, default=None, help="held-out images per evaluation (default 16)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return parser
 
@@ -89,6 +106,9 @@ def train_main(argv: list[str]) -> int:
 
     args = _train_parser().parse_args(argv)
     on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    if on_cuda and not torch.cuda.is_available():
+        print(f"error: --device {args.device}: no CUDA device is available here; use --device cpu", file=sys.stderr)
+        return 1
     batch = args.batch or (32 if on_cuda else 4)
     options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
                          device=args.device, progress_bar=not args.no_progress, body=args.body, init=args.init,
@@ -109,7 +129,7 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, type=Path, help="dataset with ground-truth poses")
     parser.add_argument("--masks", type=Path, default=None, help="mask folder/zip when not beside the images")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--images", type=int, default=64, help="held-out images to use")
+    parser.add_argument("--images", type=_count, default=64, help="held-out images to use")
     args = parser.parse_args(argv)
     from core.train.evaluate import evaluate_snapshot
 

@@ -219,3 +219,25 @@ def test_command_line_loss_weights_reach_the_training_config():
     for option in ("--gamma", "--gamma-seg", "--pose-loss-weight"):
         with pytest.raises(SystemExit):
             _train_parser().parse_args(["--data", "d", "--kimg", "10", "--outdir", "o", option, "-1"])
+
+
+@pytest.mark.parametrize("option, value", [("--kimg", "nan"), ("--kimg", "0"), ("--kimg", "inf"), ("--snap-ticks", "0"),
+                                           ("--image-snap-ticks", "-1"), ("--tick-kimg", "0"), ("--batch", "0"),
+                                           ("--eval-images", "0")])
+def test_out_of_range_training_options_stop_the_parser_naming_the_option(option, value, capsys):
+    from core.train.__main__ import _train_parser
+
+    arguments = [item for pair in {"--kimg": "10", option: value}.items() for item in pair]
+    with pytest.raises(SystemExit) as stop:
+        _train_parser().parse_args(["--data", "d", "--outdir", "o", *arguments])
+    assert stop.value.code == 2 and option in capsys.readouterr().err
+
+
+def test_cuda_without_a_cuda_device_is_one_line(capsys, monkeypatch):
+    import torch
+
+    from core.train.__main__ import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["--data", "d", "--kimg", "1", "--outdir", "o", "--device", "cuda"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --device cuda: no CUDA device is available here; use --device cpu"
