@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.deterministic = True
     try:
         return run_images(args) if args.command == "images" else run_video(args)
-    except (PathFileError, CheckpointError, ValueError, RenderCancelled) as error:
+    except (PathFileError, CheckpointError, ValueError, RenderCancelled, OSError) as error:  # OSError: disk, folder
         print(f"error: {error}", file=sys.stderr)
         return 2
 

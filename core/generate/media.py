@@ -52,6 +52,20 @@ def check_video_target(file: str | os.PathLike, size: tuple[int, int] | None = N
     return file
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _frames_in(file: Path) -> int:
+    """How many frames a finished video file really holds (decoded, not taken from its header)."""
+    if file.suffix.lower() == ".gif":
+        with Image.open(file) as image:
+            return int(getattr(image, "n_frames", 1))
+    import imageio_ffmpeg
+
+    return int(imageio_ffmpeg.count_frames_and_secs(str(file))[0])
+
+
 class VideoWriter:
     """Frames in, one .mp4 or .gif out; the file appears under its name only once `close()` succeeds.
 
@@ -86,23 +100,39 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self) -> Path:
-        """Finish the file and move it into place."""
+        """Finish the file, check that it holds every frame, and only then move it into place."""
         if self.frames_written == 0:
+            self.abort()
             raise ValueError(f"{self.file}: no frames were rendered, nothing to write")
-        if self._writer is not None:
-            self._writer.close()
-        else:
-            # GIF delays are in whole hundredths of a second; PIL rounds the milliseconds given here.
-            first, *rest = self._gif_frames
-            first.save(self.temporary, format="GIF", save_all=True, append_images=rest,
-                       duration=1000.0 / self.fps, loop=0, optimize=False)
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+            else:
+                # GIF delays are in whole hundredths of a second; PIL rounds the milliseconds given here.
+                first, *rest = self._gif_frames
+                first.save(self.temporary, format="GIF", save_all=True, append_images=rest,
+                           duration=1000.0 / self.fps, loop=0, optimize=False)
+            found = _frames_in(self.temporary)
+        except (OSError, RuntimeError, ValueError) as error:  # a full disk surfaces as any of these
+            self.abort()
+            raise OSError(f"{self.file}: the video could not be written ({_first_line(error)}); "
+                          "nothing was published: free some space or choose another folder") from None
+        if found != self.frames_written:
+            self.abort()
+            raise OSError(f"{self.file}: the written video holds {found} of {self.frames_written} frames (a full "
+                          "disk?); nothing was published: free some space or choose another folder")
         publish(self.temporary, self.file)
         return self.file
 
     def abort(self) -> None:
         """Drop the partial file (after an error or a cancel)."""
         if self._writer is not None:
-            self._writer.close()
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except (OSError, RuntimeError, ValueError):
+                pass  # the partial file goes anyway
         self.temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> "VideoWriter":
