@@ -102,8 +102,7 @@ class Renderer:
             device = _device(request.device or self.default_device)
             timings = timings if timings is not None else {stage: 0.0 for stage in TIMING_STAGES}
             model_key = _model_key(request.checkpoint, device)
-            model = self._generators.get_or_create(model_key,
-                                                   lambda: _load_model(request.checkpoint, model_key, device))
+            model = self._generators.get_or_create(model_key, lambda: self._loaded(request.checkpoint, model_key, device))
             generator = model.generator
             with torch.inference_mode():
                 ws_key = (model.key, *_latent_fields(request))
@@ -116,6 +115,24 @@ class Renderer:
                 with _stopwatch(timings, "warp", device):
                     point_warp = self._warp(model, request, device)
             return Scene(model, generator, ws, planes, point_warp, device)
+
+    def _loaded(self, checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
+        """Load a model and build its body's fast-warp fields on a thread, so the first pose is quick too."""
+        model = _load_model(checkpoint, key, device)
+        config = model.generator.config
+
+        def warm() -> None:
+            from core.body import load_body_model
+            from core.body.fast_warp import CanonicalFields
+
+            try:  # its own body instance: the caches of this class are not shared with threads
+                body = load_body_model(self.body_path(model), device=device)
+                CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
+            except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
+                pass
+
+        threading.Thread(target=warm, name="warp-fields", daemon=True).start()
+        return model
 
     def body_path(self, model: _LoadedModel | None = None) -> str | None:
         """The body file the warps use: the renderer's own, else the one the model was trained with."""

@@ -14,6 +14,7 @@ joint transforms and the posed blended faces; gradients reach the pose through b
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,7 @@ FIELD_MARGIN = 0.15  # distances beyond thickness + this are clamped (farther po
 STATIC, NECK_GROUP, HEAD_GROUP, BLENDED = 0, 1, 2, 3
 BLEND_CANDIDATES = 1  # nearest blended faces kept per node; each of a point's three group images proposes them
 _FIELD_CACHE: dict[tuple, "CanonicalFields"] = {}
+_FIELD_LOCK = threading.Lock()  # a viewer warms the fields on a thread while it renders
 
 
 def _descendants(parents: list[int], joint: int) -> set[int]:
@@ -134,9 +136,10 @@ class CanonicalFields:
         """Build once per (body, device, thickness, box, resolution) and reuse."""
         key = (str(body.source), body.faces.shape[0], str(body.device), float(thickness), float(box_warp),
                int(resolution))
-        if key not in _FIELD_CACHE:
-            _FIELD_CACHE[key] = CanonicalFields(body, thickness, box_warp, resolution)
-        return _FIELD_CACHE[key]
+        with _FIELD_LOCK:
+            if key not in _FIELD_CACHE:
+                _FIELD_CACHE[key] = CanonicalFields(body, thickness, box_warp, resolution)
+            return _FIELD_CACHE[key]
 
     def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Trilinear values [M, C] of one of the fields at canonical points [M, 3]."""
