@@ -9,7 +9,7 @@ the stand-in); they are posed exactly per pose and searched among a few candidat
 proposes. The point then moves by the winner's rigid map, as in the reference (reference-spec.md §1.8):
 c_g for a rigid group, the posed-to-canonical triangle map for a blended face. Per pose this costs two
 joint transforms and the posed blended faces; gradients reach the pose through both. The error against
-`ExactWarp` comes from the trilinear distance fields and is measured in docs/body.md.
+`ExactWarp` comes from the trilinear distance fields and the blended candidates; docs/body.md measures it.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
 from core.body.triangles import FaceConstants, rigid_face_maps, squared_distance
 
-FIELD_RESOLUTION = 65  # nodes per side (odd: every other node makes the coarse bound grid) of the canonical distance fields (built once per body, docs/body.md)
+FIELD_RESOLUTION = 65  # nodes per side of the canonical fields (odd: every other node makes the bound grid)
 STILL_TOLERANCE = 1e-6  # a pose that moves no face farther than this leaves every point in place (as ExactWarp)
 RIGID_TOLERANCE = 1e-4  # a vertex whose weights (and pose correctives) differ from one group by less is rigid
 # A blended face is searched when its canonical guess is nearer than the rigid winner by more than this. The
