@@ -102,7 +102,8 @@ class Renderer:
             device = _device(request.device or self.default_device)
             timings = timings if timings is not None else {stage: 0.0 for stage in TIMING_STAGES}
             model_key = _model_key(request.checkpoint, device)
-            model = self._generators.get_or_create(model_key, lambda: self._loaded(request.checkpoint, model_key, device))
+            model = self._generators.get_or_create(
+                model_key, lambda: self._loaded(request.checkpoint, model_key, device))
             generator = model.generator
             with torch.inference_mode():
                 ws_key = (model.key, *_latent_fields(request))

@@ -86,9 +86,9 @@ class CanonicalFields:
     Fields span [-extent, extent]^3, extent = box/2 + thickness, at `resolution` nodes per side (grid_sample
     layout: depth z, height y, width x). `rest` holds (static, blended) distances, read at a point itself;
     `bounds`, at every other node, (any face, neck, head) for skipping work; `neck` and `head` hold (that group,
-    blended), read at the point's neck and head images. Values are clamped at thickness + FIELD_MARGIN + a cell diagonal; outside the
-    span a sample reads the border, at least the thickness from every in-box face. `candidates` [G^3, K]: the
-    nearest blended faces of each node.
+    blended), read at the point's neck and head images. Values are clamped at thickness + FIELD_MARGIN + a cell
+    diagonal; outside the span a sample reads the border, at least the thickness from every in-box face.
+    `candidates` [G^3, K]: the nearest blended faces of each node.
     """
 
     def __init__(self, body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
