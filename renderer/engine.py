@@ -132,7 +132,8 @@ class Renderer:
             except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
                 pass
 
-        threading.Thread(target=warm, name="warp-fields", daemon=True).start()
+        # Not a daemon: an interpreter that exits while torch runs on a daemon thread aborts ("terminate called").
+        threading.Thread(target=warm, name="warp-fields", daemon=False).start()
         return model
 
     def body_path(self, model: _LoadedModel | None = None) -> str | None:
