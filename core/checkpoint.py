@@ -67,7 +67,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             path, f"refused: the file holds objects other than tensors and plain containers ({_refused_global(error)})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise CheckpointError(path, f"the file is truncated or corrupt ({_first_line(error)})") from None
+        raise CheckpointError(path, f"the file is truncated or corrupt ({first_line(error)})") from None
     _validate_payload(path, payload)
     return payload
 
@@ -78,7 +78,7 @@ def _check_records(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise CheckpointError(path, f"the file is truncated or corrupt ({_first_line(error)})") from None
+        raise CheckpointError(path, f"the file is truncated or corrupt ({first_line(error)})") from None
     if damaged is not None:
         raise CheckpointError(path, f"record {damaged} is damaged (its checksum does not match its bytes): the file "
                                     "was corrupted on disk or in a copy; use another copy or an earlier snapshot")
@@ -233,10 +233,11 @@ def _validate_payload(path: Path, payload: Any) -> None:
 def _refused_global(error: BaseException) -> str:
     """The line of torch's weights_only message that names the offending global."""
     lines = [line.strip() for line in str(error).splitlines() if "global" in line.lower() and "GLOBAL" in line]
-    return lines[0][:200] if lines else _first_line(error)
+    return lines[0][:200] if lines else first_line(error)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (at most 200 characters), for one-line messages."""
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
 

@@ -5,6 +5,6 @@ from core.body.fast_warp import FastWarp
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES, ExactWarp, GridWarp, make_warp
 
 __all__ = [
-    "BodyModel", "BodyModelFileError", "DEFAULT_GRID_RESOLUTION", "ExactWarp", "FastWarp", "GridWarp", "load_body_model",
-    "make_warp", "pose_from_degrees", "WARP_MODES",
+    "BodyModel", "BodyModelFileError", "DEFAULT_GRID_RESOLUTION", "ExactWarp", "FastWarp", "GridWarp",
+    "load_body_model", "make_warp", "pose_from_degrees", "WARP_MODES",
 ]

@@ -162,6 +162,18 @@ class BodyModel:
         return self.forward_kinematics(pose, betas)[2]
 
 
+def body_file(smpl_path: str | Path) -> Path:
+    """The SMPL file a path names: the file itself, or a folder's SMPL_NEUTRAL.* (else its first .pkl)."""
+    path = Path(smpl_path).expanduser()
+    if path.is_dir():
+        candidates = sorted(path.glob("SMPL_NEUTRAL.*")) or sorted(path.glob("*.pkl"))
+        if not candidates:
+            raise BodyModelFileError(f"{path}: no SMPL_NEUTRAL.pkl in this folder. Put the SMPL file there "
+                                     "or pass the file's path.")
+        path = candidates[0]
+    return path
+
+
 def load_body_model(smpl_path: str | Path | None = None, device=None) -> BodyModel:
     """A body model from an SMPL file (.pkl/.npz), or the shipped stand-in when `smpl_path` is None.
 
@@ -175,12 +187,6 @@ def load_body_model(smpl_path: str | Path | None = None, device=None) -> BodyMod
         if int(data.get("standin_version", -1)) != STANDIN_VERSION:
             data = read_smpl_file(write_standin(path))
         return BodyModel(data, path, is_standin=True, device=device)
-    path = Path(smpl_path).expanduser()
-    if path.is_dir():
-        candidates = sorted(path.glob("SMPL_NEUTRAL.*")) or sorted(path.glob("*.pkl"))
-        if not candidates:
-            raise BodyModelFileError(f"{path}: no SMPL_NEUTRAL.pkl in this folder. Put the SMPL file there "
-                                     "or pass the file's path.")
-        path = candidates[0]
+    path = body_file(smpl_path)
     data = read_smpl_file(path)
     return BodyModel(data, path, is_standin="standin_version" in data, device=device)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.checkpoint import first_line
+
 VIDEO_SUFFIXES = (".mp4", ".gif")  # what `video --out` may end in
 MP4_CRF = 18  # x264 constant rate factor: visually lossless for these smooth renders, small files
 
@@ -50,10 +52,6 @@ def check_video_target(file: str | os.PathLike, size: tuple[int, int] | None = N
         raise ValueError(f"{file}: MP4 (yuv420p) needs even frame sides, got {size[1]}x{size[0]}; "
                          f"choose an even --resolution")
     return file
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _frames_in(file: Path) -> int:
@@ -116,7 +114,7 @@ class VideoWriter:
             found = _frames_in(self.temporary)
         except (OSError, RuntimeError, ValueError) as error:  # a full disk surfaces as any of these
             self.abort()
-            raise OSError(f"{self.file}: the video could not be written ({_first_line(error)}); "
+            raise OSError(f"{self.file}: the video could not be written ({first_line(error)}); "
                           "nothing was published: free some space or choose another folder") from None
         if found != self.frames_written:
             self.abort()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from core.body import BodyModel, BodyModelFileError, load_body_model
+from core.body.model import STANDIN_PATH, body_file
 from core.body.warp import POSE_GRADIENT_MODES, make_warp
 from core.config import GeneratorConfig
 from core.data.records import RECORD_FILE, read_record
@@ -24,12 +26,10 @@ def _canonical(path: str | Path | None) -> str | None:
     """A comparable form of a body path: resolved, the stand-in's own file counted as None."""
     if path is None or str(path) == "standin":
         return None
-    from core.body.model import STANDIN_PATH
-
-    resolved = Path(path).expanduser().resolve()
-    if resolved.is_dir():
-        candidates = sorted(resolved.glob("SMPL_NEUTRAL.*")) or sorted(resolved.glob("*.pkl"))
-        resolved = candidates[0].resolve() if candidates else resolved
+    try:
+        resolved = body_file(path).resolve()
+    except BodyModelFileError:  # a folder without a body file: loading it later says so
+        resolved = Path(path).expanduser().resolve()
     return None if resolved == STANDIN_PATH.resolve() else str(resolved)
 
 
@@ -63,8 +63,6 @@ def training_body_path(requested: str | Path | None, data_path: Path) -> str | N
 
 def load_training_body(body_path: str | None, device):
     """The BodyModel for `body_path` (None = stand-in); an unreadable file becomes a TrainingError."""
-    from core.body import BodyModelFileError, load_body_model
-
     try:
         return load_body_model(body_path, device=device)
     except BodyModelFileError as error:
@@ -72,8 +70,8 @@ def load_training_body(body_path: str | None, device):
 
 
 def make_warp_factory(mode: str, device: torch.device, generator_config: GeneratorConfig,
-                      body_path: str | None = None, pose_gradient: bool = True):
-    """pose [B, 6] -> point_warp from the body model (core.body), or None when the warp is switched off.
+                      body: BodyModel | None = None, pose_gradient: bool = True):
+    """pose [B, 6] -> point_warp of `body` (None: the stand-in), or None when the warp is switched off.
 
     The fast and exact warps are differentiable in the pose, so G's pose branch also learns from the
     adversarial loss; a warp without that gradient is refused while the branch trains (`pose_gradient`).
@@ -84,6 +82,6 @@ def make_warp_factory(mode: str, device: torch.device, generator_config: Generat
         raise TrainingError(f"--warp {mode} carries no gradient to G's pose branch (its field is built without "
                             f"gradients), so the branch could not learn from the images; use --warp "
                             f"{' or '.join(POSE_GRADIENT_MODES)}, or add --freeze-g-pose-branch")
-    body = load_training_body(body_path, device)
+    body = body if body is not None else load_training_body(None, device)
     thickness, box_warp = generator_config.thickness, generator_config.rendering.box_warp
     return lambda pose: make_warp(body, pose, mode=mode, thickness=thickness, box_warp=box_warp)

@@ -130,19 +130,17 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     (`core.checkpoint export --with-discriminator`, as the shipped default), on `data_path`'s held-out images.
     A file without D_ema gets G's figures and the baselines, and `"D": "absent"` says why the rest is missing."""
     # Late imports: this module is imported by the training loop, and these pull in the loaders beside it.
-    from core.checkpoint import load_checkpoint, load_state_into
+    from core.checkpoint import load_checkpoint, load_discriminator, load_state_into
     from core.config import GeneratorConfig
     from core.generator import TriGridGenerator
-    from core.networks.discriminator import PoseAwareDiscriminator
     from core.train.body_choice import load_training_body, make_warp_factory
     from core.train.data import open_training_data
     from core.train.distributed import DistributedContext
-    from core.train.snapshots import discriminator_config_from_dict, latest_snapshot
+    from core.train.snapshots import latest_snapshot
 
     path = latest_snapshot(snapshot)
     payload = load_checkpoint(path)
     metadata = payload.get("metadata", {})
-    has_d = "D_ema" in payload and "discriminator_config" in metadata  # else G's figures only (an old export)
     context = DistributedContext(rank=0, world_size=1, device=torch.device(device))
     saved = metadata.get("training_config")
     config = TrainingConfig.from_dict(saved) if saved else TrainingConfig()
@@ -150,11 +148,7 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     G_ema = TriGridGenerator(GeneratorConfig.from_dict(payload["config"]))
     load_state_into(path, G_ema, payload["G_ema"], "G_ema")
     G_ema.to(context.device).eval()
-    D_ema = None
-    if has_d:
-        D_ema = PoseAwareDiscriminator(discriminator_config_from_dict(metadata["discriminator_config"]))
-        load_state_into(path, D_ema, payload["D_ema"], "D_ema")
-        D_ema.to(context.device).eval()
+    D_ema = load_discriminator(path, context.device)  # None for a file without D: G's figures only
     data = open_training_data(data_path, masks, G_ema.config.img_resolution, context, config)
     schedule = ScheduleValues(swap_prob=0.0, pose_prior_weight=0.0, blur_sigma=float(metadata.get("blur_sigma", 0.0)),
                               density_noise=0.0, neural_resolution=int(metadata.get("neural_resolution",
@@ -164,9 +158,9 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     from core.train.geometry import GroundTruthSurfaces
 
     truth = GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)
-    body_path = metadata.get("body_path")
-    warps = make_warp_factory("fast", context.device, G_ema.config, body_path, pose_gradient=False)
-    head_joint = load_training_body(body_path, context.device).head_joint
-    figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, warps, truth, head_joint)
-    return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)), "D": "kept" if has_d else "absent",
+    body = load_training_body(metadata.get("body_path"), context.device)
+    warps = make_warp_factory("fast", context.device, G_ema.config, body, pose_gradient=False)
+    figures = evaluate_all(G_ema, D_ema, data, schedule, config, context.device, warps, truth, body.head_joint)
+    return {"snapshot": str(path), "kimg": float(metadata.get("kimg", 0.0)),
+            "D": "kept" if D_ema is not None else "absent",
             **figures}

@@ -192,11 +192,11 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
     noise_handle = G.decoder.register_forward_hook(density_noise_hook(lambda: schedule.density_noise))
     sampler = distributed.InfiniteSampler(data.train_size, context.rank, context.world_size, config.seed,
                                           progress.sampler_position)
+    body = load_training_body(body_path, device)
     step = TrainingStep(G, D, G_ema, D_ema, G_opt, D_opt, config, context, data.labels(device),
-                        make_warp_factory(config.warp_mode, device, generator_config, body_path,
-                                          config.train_g_pose_branch))
+                        make_warp_factory(config.warp_mode, device, generator_config, body, config.train_g_pose_branch))
     # Evaluation always renders posed fakes, also for a run that trains without the warp.
-    eval_warps = step.warp_factory or make_warp_factory("fast", device, generator_config, body_path, False)
+    eval_warps = step.warp_factory or make_warp_factory("fast", device, generator_config, body, False)
     stop = _StopRequest()
     stop.install()
     collector = StatsCollector()
@@ -205,7 +205,7 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                disable=not (context.is_main and options.progress_bar), file=sys.stderr, dynamic_ncols=True)
     tick_start_nimg, tick_start_time, run_start_time = progress.cur_nimg, time.perf_counter(), time.perf_counter()
     interrupted = False
-    ground_truth = None  # [surfaces or None, head joint], built at the first snapshot
+    ground_truth = None  # [surfaces or None], built at the first snapshot (synthetic datasets only)
 
     def write_snapshot(reason: str) -> None:
         metadata = {"preset": preset_name, "dataset": str(data.path), "command": options.command,
@@ -248,10 +248,9 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                 stats.update(_progress_stats(progress, schedule, tick_start_nimg, elapsed, run_start_time, device))
                 if snapshot_due:
                     if ground_truth is None:
-                        ground_truth = [GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS),
-                                        load_training_body(body_path, device).head_joint]
+                        ground_truth = [GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)]
                     stats.update(evaluate_all(G_ema, D_ema, data, schedule, config, device, eval_warps,
-                                              ground_truth[0], ground_truth[1]))
+                                              ground_truth[0], body.head_joint))
                 append_stats_line(run_dir / "stats.jsonl", stats)
                 log(_tick_line(stats))
                 if progress.tick % config.image_snap_ticks == 0 or done:

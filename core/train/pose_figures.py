@@ -10,14 +10,9 @@ import math
 
 import torch
 
+from core.train.losses import pose_error_deg
+
 AXES = ("neck_nod", "neck_turn", "neck_tilt", "head_nod", "head_turn", "head_tilt")
-TURN_AXES = ("neck_turn", "head_turn")  # what the README's self-learning criteria look at
-
-
-def mean_abs_deg(predicted: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
-    """Mean absolute error in degrees over the neck's three values and over the head's."""
-    error = (predicted - target).abs().rad2deg()
-    return float(error[:, :3].mean()), float(error[:, 3:].mean())
 
 
 def baseline_figures(real_pose: torch.Tensor, train_mean_pose: torch.Tensor, prefix: str = "Eval/baseline") -> dict:
@@ -25,8 +20,8 @@ def baseline_figures(real_pose: torch.Tensor, train_mean_pose: torch.Tensor, pre
     figures = {}
     guesses = (("zero_pose", torch.zeros_like(real_pose)), ("mean_pose", train_mean_pose.expand_as(real_pose)))
     for name, guess in guesses:
-        neck, head = mean_abs_deg(guess, real_pose)
-        figures[f"{prefix}/{name}/neck_deg"], figures[f"{prefix}/{name}/head_deg"] = neck, head
+        neck, head = pose_error_deg(guess, real_pose)
+        figures[f"{prefix}/{name}/neck_deg"], figures[f"{prefix}/{name}/head_deg"] = float(neck), float(head)
         for axis, error in zip(AXES, (guess - real_pose).abs().rad2deg().mean(dim=0)):
             figures[f"{prefix}/{name}/{axis}_deg"] = float(error)
     return figures
