@@ -27,6 +27,14 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    """A probability: a float in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
 def _positive(text: str) -> float:
     """A length in kimg: a finite float > 0."""
     value = float(text)
@@ -78,6 +86,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gamma-seg", type=_non_negative, default=None, help="R1 weight of the mask")
     parser.add_argument("--pose-loss-weight", type=_non_negative, default=None,
                         help="weight of D's pose-head loss on fakes (default 1; 0 for --warp none on rest-pose data)")
+    parser.add_argument("--d-pose-shuffle", type=_share, default=None,
+                        help="share of D's fakes rendered with another sample's pose to train its pose head "
+                             "(default 0.5; 0 = the reference, whose pose head can read the pose from the camera)")
     parser.add_argument("--grid-size", type=_count, default=None,
                         help="samples per side of the image grids (default 4)")
     parser.add_argument("--eval-images", type=_count, default=None, help="held-out images per evaluation (default 16)")
@@ -92,7 +103,8 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
                         ("neural_resolution_final", args.neural_resolution_final),
                         ("r1_gamma", args.gamma), ("r1_gamma_seg", args.gamma_seg), ("grid_size", args.grid_size),
                         ("eval_images", args.eval_images), ("pose_loss_weight", args.pose_loss_weight),
-                        ("pose_prior_kimg", args.pose_prior_kimg), ("d_warmup_kimg", args.d_warmup_kimg)):
+                        ("pose_prior_kimg", args.pose_prior_kimg), ("d_warmup_kimg", args.d_warmup_kimg),
+                        ("d_pose_shuffle", args.d_pose_shuffle)):
         if value is not None:
             overrides[name] = value
     return TrainingConfig.for_run(args.kimg, batch, **overrides)

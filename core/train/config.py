@@ -41,6 +41,9 @@ class TrainingConfig:
     r1_gamma: float = 1.0  # R1 weight of the image and raw-image gradients
     r1_gamma_seg: float = 1.0  # R1 weight of the mask gradient
     pose_loss_weight: float = 1.0  # weight of D's pose-head loss against G's pose on fakes
+    # Share of D's fakes rendered with another sample's G pose; only these train D's pose head, so it must read
+    # the pose from the geometry, not from the camera or the latent (0 = the reference; docs/training.md).
+    d_pose_shuffle: float = 0.5
     pose_prior_weight: float = 0.5  # weight of the prior pulling G's pose branch to the dataset poses
     pose_prior_kimg: float = 200.0  # the prior holds for this long, then decays linearly to 0 over as long again
     gpc_reg_prob: float = 0.7  # final probability of swapping G's mapping condition with another sample's

@@ -12,6 +12,10 @@ Figures (degrees; poses are axis-angle, neck then head; details in docs/training
 - `Eval/G_pose_data/{neck,head}_deg`: G's pose for a random latent against an unrelated label (kept for
   old scripts; collapsing to the mean wins it, so it says nothing about learning);
 - `Eval/D_pose_fake/{neck,head}_deg`: D_ema on G_ema's fakes, rendered posed through the body warp;
+- `Eval/D_pose_fake_shuffled/{neck,head}_deg`: the same fakes rendered with another fake's pose (the batch rolled
+  by one), which their latent and camera do not predict, beside `Eval/baseline/fake_mean_pose/...` (always G's
+  mean pose): a pose head that reads the geometry does as well here as on `D_pose_fake`; one that reads the
+  camera or the latent stays at the baseline (the shortcut `--d-pose-shuffle` removes, docs/training.md);
 - `Eval/canonical/head_yaw_spread_deg`: spread over latents of the canonical (unwarped) head's yaw, beside
   `Eval/baseline/data_head_yaw_spread_deg`, the spread of the data's neck + head turn: a canonical avatar at
   rest varies far less than the data;
@@ -74,12 +78,16 @@ def evaluate_pose(G_ema, D_ema, data, schedule: ScheduleValues, config: Training
     figures.update(per_axis_figures(d_real.pose, real.pose, "Eval/D_pose_real"))
     ws = G_ema.mapping(z, real.camera, g_pose)
     planes = G_ema.synthesize_trigrid(ws, noise_mode="const")
-    fake = G_ema.render(ws, planes, real.camera, neural_resolution=schedule.neural_resolution,
-                        point_warp=warp_factory(g_pose) if warp_factory else None, noise_mode="const",
-                        outputs=("image", "image_raw", "image_mask"))
-    d_fake = run_discriminator(D_ema, DiscriminatorInput(fake.image, fake.image_raw, fake.image_mask, real.camera),
-                               schedule.blur_sigma)
-    figures.update(_neck_head("Eval/D_pose_fake", d_fake.pose, g_pose))
+    shuffled_pose = g_pose.roll(1, dims=0)
+    for name, render_pose in (("Eval/D_pose_fake", g_pose), ("Eval/D_pose_fake_shuffled", shuffled_pose)):
+        fake = G_ema.render(ws, planes, real.camera, neural_resolution=schedule.neural_resolution,
+                            point_warp=warp_factory(render_pose) if warp_factory else None, noise_mode="const",
+                            outputs=("image", "image_raw", "image_mask"))
+        d_fake = run_discriminator(D_ema, DiscriminatorInput(fake.image, fake.image_raw, fake.image_mask,
+                                                             real.camera), schedule.blur_sigma)
+        figures.update(_neck_head(name, d_fake.pose, render_pose))
+    figures.update(_neck_head("Eval/baseline/fake_mean_pose", g_pose.mean(dim=0, keepdim=True).expand_as(g_pose),
+                              shuffled_pose))
     return figures
 
 

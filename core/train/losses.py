@@ -86,18 +86,24 @@ def generator_loss(discriminator: PoseAwareDiscriminator, fake: DiscriminatorInp
 
 def discriminator_loss(discriminator: PoseAwareDiscriminator, fake: DiscriminatorInput, real: DiscriminatorInput,
                        generated_pose: torch.Tensor, real_pose: torch.Tensor, pose_loss_weight: float,
-                       blur_sigma: float) -> tuple[torch.Tensor, Stats]:
-    """Dmain: softplus(D(fake)) + pose-head loss against G's (detached) pose, plus softplus(-D(real)); batch mean.
+                       blur_sigma: float, pose_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, Stats]:
+    """Dmain: softplus(D(fake)) + pose-head loss against the (detached) pose the fakes were rendered with, plus
+    softplus(-D(real)); batch mean.
 
-    The dataset pose of the reals (`real_pose` [B, 6]) is only logged: D's pose head learns from fakes alone.
+    `pose_weights` [B] (0/1) selects the fakes whose pose trains the head (None: all; the pose term is then
+    averaged over the selected ones). The dataset pose of the reals (`real_pose` [B, 6]) is only logged:
+    D's pose head learns from fakes alone.
     """
     fake_output = run_discriminator(discriminator, fake, blur_sigma)
     pose_loss = pose_squared_error(fake_output.pose, generated_pose.detach())
+    if pose_weights is not None:  # mean over the selected fakes, so the weight means the same at any share
+        pose_loss = pose_loss * pose_weights * (len(pose_weights) / pose_weights.sum())
     loss_fake = F.softplus(fake_output.logits).squeeze(1)
     real_output = run_discriminator(discriminator, real, blur_sigma)
     loss_real = F.softplus(-real_output.logits).squeeze(1)
     loss = (loss_fake + pose_loss_weight * pose_loss + loss_real).mean()
-    fake_neck, fake_head = pose_error_deg(fake_output.pose, generated_pose)
+    selected = slice(None) if pose_weights is None else pose_weights > 0
+    fake_neck, fake_head = pose_error_deg(fake_output.pose[selected], generated_pose[selected])
     real_neck, real_head = pose_error_deg(real_output.pose, real_pose)
     return loss, {
         "Loss/scores/fake": fake_output.logits.detach().mean(), "Loss/scores/real": real_output.logits.detach().mean(),

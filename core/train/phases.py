@@ -79,8 +79,9 @@ class TrainingStep:
             return self.G.predict_pose(conditions.z, conditions.camera)
 
     def render_fakes(self, conditions: FakeConditions, pose: torch.Tensor, schedule: ScheduleValues,
-                     update_emas: bool) -> DiscriminatorInput:
-        """Mapping with the (possibly swapped) condition, tri-grid, posed render with a swapped background."""
+                     update_emas: bool, render_pose: torch.Tensor | None = None) -> DiscriminatorInput:
+        """Mapping with the (possibly swapped) condition, tri-grid, posed render with a swapped background;
+        the body warp uses `render_pose` when given (D's shuffled poses), else `pose`."""
         batch = conditions.z.shape[0]
         device = self.context.device
         # Conditioning swap: the mapping sometimes sees another sample's camera and pose (rolled by one).
@@ -92,7 +93,8 @@ class TrainingStep:
         ws_background = roll_where(background_swap, ws)
         planes = self.G.synthesize_trigrid(ws, noise_mode="random")
         # Rendering always uses the sample's own camera and its unswapped pose for the body warp.
-        point_warp = self.warp_factory(pose) if self.warp_factory is not None else None
+        warp_pose = pose if render_pose is None else render_pose
+        point_warp = self.warp_factory(warp_pose) if self.warp_factory is not None else None
         output = self.G.render(ws, planes, conditions.camera, neural_resolution=schedule.neural_resolution,
                                point_warp=point_warp, ws_background=ws_background, noise_mode="random",
                                outputs=("image", "image_raw", "image_mask"))
@@ -121,16 +123,29 @@ class TrainingStep:
         conditions = self.sample_conditions(self.per_rank_batch)
         with torch.no_grad():
             pose = self.generated_pose(conditions, differentiable=False)
-            fake = self.render_fakes(conditions, pose, schedule, update_emas=True)
+            render_pose, pose_weights = self.shuffled_poses(pose)
+            fake = self.render_fakes(conditions, pose, schedule, update_emas=True, render_pose=render_pose)
         real_input = real_discriminator_input(real.image, real.mask, real.camera, schedule.neural_resolution,
                                               schedule.blur_sigma)
-        loss, stats = discriminator_loss(self.D, fake, real_input, pose, real.pose, self.config.pose_loss_weight,
-                                         schedule.blur_sigma)
+        loss, stats = discriminator_loss(self.D, fake, real_input, render_pose, real.pose,
+                                         self.config.pose_loss_weight, schedule.blur_sigma, pose_weights)
         self.D_opt.zero_grad(set_to_none=True)
         loss.backward()
         average_gradients(self.D.parameters(), self.context)
         self.D_opt.step()
         return stats
+
+    def shuffled_poses(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's render poses and pose-loss weights: a share `d_pose_shuffle` of the fakes (at least one) is
+        rendered with the previous sample's pose, which its own latent and camera do not predict, and only
+        those train D's pose head (weights [B], 0/1); without shuffling every fake does (the reference: None)."""
+        share = self.config.d_pose_shuffle
+        if share <= 0 or pose.shape[0] < 2:  # a batch of one has no other sample's pose to take
+            return pose, None
+        count = max(1, round(share * pose.shape[0]))
+        shuffled = torch.zeros(pose.shape[0], dtype=torch.bool, device=pose.device)
+        shuffled[torch.randperm(pose.shape[0], device=pose.device)[:count]] = True
+        return roll_where(shuffled, pose), shuffled.to(pose.dtype)
 
     def regularization_phase(self, real: RealBatch, schedule: ScheduleValues) -> dict[str, torch.Tensor]:
         """Dreg: lazy R1 on image, raw image and mask, weighted by the interval; one D optimiser step."""

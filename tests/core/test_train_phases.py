@@ -116,3 +116,35 @@ def test_body_warp_changes_the_posed_render_and_receives_the_generated_pose():
     assert torch.equal(seen_poses[0], pose)
     assert results[0].image_raw.shape == (2, 3, 8, 8)
     assert (results[0].image_raw - results[1].image_raw).abs().max() > 1e-4
+
+
+def test_shuffled_poses_take_another_samples_pose_and_only_those_train_the_pose_head():
+    step = _step()
+    pose = torch.arange(24.0).reshape(4, 6)
+    step.config = TrainingConfig(batch=4, d_pose_shuffle=0.5)
+    torch.manual_seed(0)
+    render_pose, weights = step.shuffled_poses(pose)
+    chosen = weights.bool()
+    assert int(chosen.sum()) == 2  # exactly the share, so no batch trains the head on nothing
+    assert torch.equal(render_pose[chosen], pose.roll(1, dims=0)[chosen])
+    assert torch.equal(render_pose[~chosen], pose[~chosen])
+    step.config = TrainingConfig(batch=4, d_pose_shuffle=0.0)  # the reference: own poses, every fake trains it
+    render_pose, weights = step.shuffled_poses(pose)
+    assert render_pose is pose and weights is None
+
+
+def test_discriminator_phase_renders_and_supervises_with_the_shuffled_pose():
+    seen_poses = []
+
+    def factory(pose):
+        seen_poses.append(pose.detach().clone())
+        return None
+
+    step = _step(warp_factory=factory)
+    step.config = TrainingConfig(batch=2, d_pose_shuffle=1.0)
+    own_poses = []
+    generated_pose = step.generated_pose
+    step.generated_pose = lambda *args, **kwargs: own_poses.append(generated_pose(*args, **kwargs)) or own_poses[-1]
+    stats = step.discriminator_phase(_real(), SCHEDULE)
+    assert torch.equal(seen_poses[-1], own_poses[-1].roll(1, dims=0))  # each fake wears the other fake's pose
+    assert torch.isfinite(stats["Pose/D_fake/neck_deg"])

@@ -71,6 +71,7 @@ def test_two_tick_run_writes_every_output_and_resume_is_exact(dataset, tmp_path,
     assert main(["eval", str(exported), "--data", str(dataset), "--images", "4"]) == 0
     figures = json.loads(capsys.readouterr().out)
     for name in ("Eval/D_pose_real/head_turn_corr", "Eval/baseline/zero_pose/head_deg", "Eval/D_pose_fake/neck_deg",
+                 "Eval/D_pose_fake_shuffled/head_deg", "Eval/baseline/fake_mean_pose/head_deg",
                  "Eval/G_pose_dist/neck_turn_spread_ratio", "Eval/baseline/mean_pose/head_turn_w1_deg",
                  "Eval/canonical/head_yaw_spread_deg", "Eval/baseline/data_head_yaw_spread_deg"):
         assert name in figures and figures[name] == figures[name], name  # present and not NaN

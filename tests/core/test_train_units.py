@@ -205,6 +205,13 @@ def test_gan_and_pose_losses_of_a_known_critic():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     # D's pose on reals is only logged: 0.1 against 0.5 is 0.4 rad on every axis.
     assert stats["Pose/D_real/neck_deg"].item() == pytest.approx(math.degrees(0.4), rel=1e-5)
+    # Pose weights pick the fakes whose pose trains the head; the term is their mean (sample 1 is 0.4 off).
+    shuffled_targets = torch.tensor([[0.1] * 6, [0.5] * 6])
+    loss, stats = discriminator_loss(MeanCritic(), inputs(-1.0), inputs(2.0), shuffled_targets, data_pose,
+                                     pose_loss_weight=2.0, blur_sigma=0.0, pose_weights=torch.tensor([0.0, 1.0]))
+    expected = F.softplus(torch.tensor(-1.0)) + 2.0 * 6 * 0.16 + F.softplus(torch.tensor(-2.0))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["Pose/D_fake/neck_deg"].item() == pytest.approx(math.degrees(0.4), rel=1e-5)
 
 
 def test_command_line_loss_weights_reach_the_training_config():
