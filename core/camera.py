@@ -3,7 +3,8 @@
 A camera is the reference's 25-number label: 16 row-major cam2world numbers in OpenCV camera axes
 (+x right, +y down, +z forward) followed by 9 row-major intrinsics normalised by the image size.
 The world is y-up and the subject faces +z. Unlike the reference sampler, the camera orbits the
-look-at point itself (not the world origin), and yaw 0 is the frontal view.
+look-at point itself (not the world origin), and yaw 0 is the frontal view; `reference_camera` builds the
+authors' cameras from the same yaw/pitch (docs/released-checkpoints.md "Cameras").
 All functions are pure torch, batch-first, float32, on the device of their inputs.
 """
 from __future__ import annotations
@@ -148,6 +149,65 @@ def mirror_pose(pose: torch.Tensor) -> torch.Tensor:
     return pose * signs
 
 
-def is_left(camera: torch.Tensor) -> torch.Tensor:
-    """[B] bool: the camera is on the subject's left (t_x >= 0), the side the pose branch sees mirrored."""
+def is_left(camera: torch.Tensor, test: str = "project") -> torch.Tensor:
+    """[B] bool: the camera is on the subject's left, the side the pose branch sees mirrored.
+
+    `test` "project": t_x >= 0. "reference": the authors' float32 atan2(t_z, t_x) in [-pi/2, pi/2], which
+    agrees everywhere except on the mirror plane: at an exact back view t_x is a rounding residue such as
+    -2.4e-7, and the float32 angle rounds onto -pi/2, so the reference mirrors where t_x >= 0 does not.
+    """
+    if test == "reference":
+        angle = torch.atan2(camera[:, 11].float(), camera[:, 3].float())
+        half_pi = torch.tensor(math.pi / 2, dtype=torch.float32, device=camera.device)
+        return (angle >= -half_pi) & (angle <= half_pi)
+    if test != "project":
+        raise ValueError(f"unknown mirror test {test!r}: use project or reference")
     return camera[:, 3] >= 0.0
+
+
+def reference_camera(
+    yaw_deg: Scalar, pitch_deg: Scalar, radius: Scalar = DEFAULT_RADIUS,
+    lookat: Sequence[float] | torch.Tensor = LOOKAT_PIVOT, focal: Scalar = DEFAULT_FOCAL,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """Camera labels [B, 25] as the authors' look-at sampler builds them from the same yaw/pitch as
+    `orbit_camera`: on the sphere of `radius` around the world origin (not the look-at point), aimed at
+    `lookat`, with h = pi/2 + yaw, v = pi/2 - pitch and the polar angle arccos(1 - 2v/pi), so the camera
+    height r * 2 pitch / pi is linear in the pitch. Yaw 0 is the front, 90 the subject's left, as in
+    `orbit_camera`; the two agree when `lookat` is the origin and the pitch is 0 or +-90.
+    """
+    if device is None:
+        device = next((v.device for v in (yaw_deg, pitch_deg, radius, focal, lookat) if torch.is_tensor(v)), None)
+    h = math.pi / 2 + torch.deg2rad(_as_batch(yaw_deg, device))
+    v = math.pi / 2 - torch.deg2rad(_as_batch(pitch_deg, device).clamp(-90.0, 90.0))
+    v = v.clamp(1e-5, math.pi - 1e-5)  # the sampler keeps the camera off the poles
+    polar = torch.arccos(1.0 - 2.0 * v / math.pi)
+    radius_t, focal_t = _as_batch(radius, device), _as_batch(focal, device)
+    target = torch.as_tensor(lookat, dtype=torch.float32, device=device).reshape(-1, 3)
+    batch = max(h.shape[0], v.shape[0], radius_t.shape[0], focal_t.shape[0], target.shape[0])
+    h, polar, radius_t, focal_t = (t.expand(batch) for t in (h, polar, radius_t, focal_t))
+    direction = torch.stack([-torch.sin(polar) * torch.cos(h), torch.cos(polar), torch.sin(polar) * torch.sin(h)], -1)
+    position = radius_t[:, None] * direction
+    cam2world = torch.eye(4, dtype=torch.float32, device=position.device).repeat(batch, 1, 1)
+    cam2world[:, :3, :3] = look_at(position, target.expand(batch, 3))
+    cam2world[:, :3, 3] = position
+    return torch.cat([cam2world.reshape(batch, 16), intrinsics_from_focal(focal_t).reshape(batch, 9)], dim=1)
+
+
+def camera_from_angles(convention: str, yaw_deg: Scalar, pitch_deg: Scalar, radius: Scalar = DEFAULT_RADIUS,
+                       lookat: Sequence[float] | torch.Tensor = LOOKAT_PIVOT, focal: Scalar = DEFAULT_FOCAL,
+                       device: torch.device | None = None) -> torch.Tensor:
+    """`orbit_camera` ("project") or `reference_camera` ("reference") of the same arguments: [B, 25]."""
+    if convention == "reference":
+        return reference_camera(yaw_deg, pitch_deg, radius, lookat, focal, device)
+    if convention != "project":
+        raise ValueError(f"unknown camera convention {convention!r}: use project or reference")
+    return orbit_camera(yaw_deg, pitch_deg, radius, lookat, focal, device)
+
+
+def reference_focal_from_fov(fov_deg: float) -> float:
+    """The authors' FOV_to_intrinsics: f = 1 / (1.414 tan(fov 3.14159 / 360)); their visualizer's default
+    12.447863 degrees gives 6.485, near the dataset's 6.5104 (`focal_from_fov` is the exact formula)."""
+    if not 0.0 < fov_deg < 180.0:
+        raise ValueError(f"field of view must lie in (0, 180) degrees, got {fov_deg}")
+    return 1.0 / (1.414 * math.tan(fov_deg * 3.14159 / 360.0))

@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Importance samplers (core/rendering/sampling.py): "project" spans all coarse intervals; "reference" is the
+# authors' EG3D sampler (interior weights over the coarse midpoints), which their released models were trained with.
+IMPORTANCE_SAMPLERS = ("project", "reference")
+# Left/right decision of the pose branch's mirror trick (core/camera.py is_left): "project" tests t_x >= 0,
+# "reference" the authors' float32 atan2 test, which differs only at the mirror plane (the exact back view).
+MIRROR_TESTS = ("project", "reference")
+# How yaw/pitch become a camera (core/camera.py camera_from_angles, docs/released-checkpoints.md).
+CAMERA_CONVENTIONS = ("project", "reference")
+
+
 @dataclass(frozen=True)
 class RenderingConfig:
     """How rays are sampled and integrated (reference-spec.md §1.6-1.7)."""
@@ -26,6 +36,12 @@ class RenderingConfig:
     density_bias: float = -1.0  # sigma = softplus(raw + density_bias), the reference's softplus(raw - 1)
     decoder_activation: str = "none"  # activation of the decoder's feature outputs: none | sigmoid | lrelu
     deterministic: bool = False  # True: no jitter and midpoint inverse-CDF (reproducible inference renders)
+    importance_sampler: str = "project"  # project | reference (IMPORTANCE_SAMPLERS; released imports: reference)
+
+    def __post_init__(self):
+        if self.importance_sampler not in IMPORTANCE_SAMPLERS:
+            raise ValueError(f"importance_sampler must be one of {IMPORTANCE_SAMPLERS}, "
+                             f"got {self.importance_sampler!r}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,12 @@ class GeneratorConfig:
     background_channel_max: int = 512  # channel_max of the background synthesis network
     pose_branch_hidden: tuple[int, int] = (128, 32)  # hidden widths of the generator's pose branch
     thickness: float = 0.25  # body warp moves only points closer than this to the body surface
+    pose_mirror_test: str = "project"  # project | reference (MIRROR_TESTS; released imports: reference)
     rendering: RenderingConfig = field(default_factory=RenderingConfig)  # ray sampling and integration
+
+    def __post_init__(self):
+        if self.pose_mirror_test not in MIRROR_TESTS:
+            raise ValueError(f"pose_mirror_test must be one of {MIRROR_TESTS}, got {self.pose_mirror_test!r}")
 
     @property
     def backbone_channels(self) -> int:

@@ -84,7 +84,8 @@ class TriGridGenerator(nn.Module):
             config.w_dim, config.sr_input_resolution, config.triplane_channels,
             channel_base=config.background_channel_base, channel_max=config.background_channel_max,
         )
-        self.pose_branch = PoseBranch(config.z_dim, config.c_dim, config.pose_branch_hidden, config.pose_dim)
+        self.pose_branch = PoseBranch(config.z_dim, config.c_dim, config.pose_branch_hidden, config.pose_dim,
+                                      config.pose_mirror_test)
         if self.bcg_synthesis.num_ws > self.num_ws:
             raise ValueError(f"the background network needs {self.bcg_synthesis.num_ws} ws but the backbone makes "
                              f"only {self.num_ws}; lower sr_input_resolution or raise backbone_resolution")

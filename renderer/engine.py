@@ -172,7 +172,7 @@ class Renderer:
 
     def view_settings(self, generator, request: RenderRequest, device: torch.device):
         """(neural resolution, RenderingConfig, camera [1, 25]) of the request's main render."""
-        from core.camera import orbit_camera
+        from core.camera import camera_from_angles
 
         config = generator.config
         neural_resolution = request.neural_resolution or config.neural_resolution
@@ -186,9 +186,10 @@ class Renderer:
         rendering = dataclasses.replace(
             config.rendering, depth_resolution=depth_samples,
             depth_resolution_importance=importance_samples, deterministic=request.deterministic,
+            importance_sampler=request.importance_sampler or config.rendering.importance_sampler,
         )
-        camera = orbit_camera(request.yaw_deg, request.pitch_deg, radius=request.radius,
-                              lookat=request.lookat, focal=request.focal, device=device)
+        camera = camera_from_angles(request.camera_convention, request.yaw_deg, request.pitch_deg,
+                                    radius=request.radius, lookat=request.lookat, focal=request.focal, device=device)
         return neural_resolution, rendering, camera
 
     def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
@@ -304,10 +305,8 @@ def describe_error(error: BaseException) -> str:
 
 def _map_latents(generator, request: RenderRequest, device: torch.device) -> torch.Tensor:
     """ws: [1, num_ws, w_dim] for the request's seeds, truncation, style mixing and conditioning."""
-    from core.camera import orbit_camera
-
     # The conditioning camera is the reference's training camera (pivot, radius, focal): zooming keeps identity.
-    camera = orbit_camera(request.cond_yaw_deg, request.cond_pitch_deg, device=device)
+    camera = conditioning_camera(request, device)
     cond_pose_deg = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
     pose = pose_radians(cond_pose_deg, device)
     truncation = (request.truncation_psi, request.truncation_cutoff)
@@ -321,7 +320,14 @@ def _latent_fields(request: RenderRequest) -> tuple:
     """The request fields that determine ws (and so the tri-grid)."""
     cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
     return (request.seeds, request.truncation_psi, request.truncation_cutoff, request.stylemix_seed,
-            request.stylemix_layers, request.cond_yaw_deg, request.cond_pitch_deg, cond_pose)
+            request.stylemix_layers, request.cond_yaw_deg, request.cond_pitch_deg, cond_pose, request.camera_convention)
+
+
+def conditioning_camera(request: RenderRequest, device: torch.device) -> torch.Tensor:
+    """[1, 25]: the request's conditioning yaw/pitch at the default radius, pivot and focal, in its convention."""
+    from core.camera import camera_from_angles
+
+    return camera_from_angles(request.camera_convention, request.cond_yaw_deg, request.cond_pitch_deg, device=device)
 
 
 def _model_key(checkpoint: str, device: torch.device) -> tuple:
@@ -344,6 +350,7 @@ def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedMod
         "resolution": config.img_resolution, "neural_resolution": config.neural_resolution,
         "kimg": metadata.get("kimg"), "dataset": metadata.get("dataset"), "device": str(device),
         "num_ws": int(generator.num_ws), "note": metadata.get("note", ""), "body_path": metadata.get("body_path"),
+        "importance_sampler": config.rendering.importance_sampler,
     }
     discriminator = None if checkpoint.startswith(PRESET_PREFIX) else load_discriminator(key[0], device)
     info["discriminator"] = discriminator is not None
@@ -376,10 +383,8 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 def predicted_pose_deg(generator, request: RenderRequest, device: torch.device) -> tuple[float, ...]:
     """The pose branch's guess (neck xyz, head xyz, degrees) for the strongest seed under the conditioning camera."""
-    from core.camera import orbit_camera
-
     seed = max(request.seeds, key=lambda pair: pair[1])[0]
     z = z_from_seed(seed, generator.config.z_dim, device)
-    camera = orbit_camera(request.cond_yaw_deg, request.cond_pitch_deg, device=device)
+    camera = conditioning_camera(request, device)
     pose = generator.predict_pose(z, camera)[0]
     return tuple(math.degrees(value) for value in pose.tolist())

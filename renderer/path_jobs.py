@@ -126,7 +126,8 @@ def render_video(job: PathRenderJob, renderer, progress: Callable[[int, int], No
     # The command line's defaults: full quality, deterministic, conditioned on the rest pose and front camera.
     settings = RenderSettings(truncation_cutoff=request.truncation_cutoff, warp_mode=request.warp_mode,
                               warp_resolution=job.warp_resolution, cond_pose_deg=(0.0,) * 6,
-                              output_size=job.resolution)
+                              output_size=job.resolution, camera_convention=request.camera_convention,
+                              importance_sampler=request.importance_sampler)
     with VideoWriter(Path(job.out_file).expanduser(), job.fps) as writer:
         render_path_frames(generator, job.path, job.fps, job.seconds, seeds=job.seeds, psi=job.psi,
                            settings=settings, progress=progress, cancel=cancelled, frame_sink=writer.append)

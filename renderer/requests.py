@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.config import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS  # noqa: F401 (re-exported); imports no torch
+
 # The outputs a request may select; each becomes an RGB uint8 image.
 OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
 # How sample points are moved by the body pose (core.body.warp.WARP_MODES, kept torch-free here):
@@ -97,6 +99,8 @@ class RenderRequest:
     depth_samples: int | None = None  # coarse samples per ray; None = the model's default
     importance_samples: int | None = None  # fine samples per ray; None = the model's default
     deterministic: bool = True  # no sampling jitter, so that the same request gives the same pixels
+    importance_sampler: str | None = None  # one of IMPORTANCE_SAMPLERS; None = the model's own (reference: imports)
+    camera_convention: str = "project"  # how yaw/pitch become the render and conditioning cameras (CAMERA_CONVENTIONS)
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged (only the camera or pose moved)
     preview: bool = False  # cheaper render while the user drags: half resolution, half the samples
     noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
@@ -118,6 +122,9 @@ class RenderRequest:
         _check_choice("output", self.output, OUTPUTS)
         _check_choice("warp_mode", self.warp_mode, WARP_MODES)
         _check_choice("noise_mode", self.noise_mode, NOISE_MODES)
+        _check_choice("camera_convention", self.camera_convention, CAMERA_CONVENTIONS)
+        if self.importance_sampler is not None:
+            _check_choice("importance_sampler", self.importance_sampler, IMPORTANCE_SAMPLERS)
         if not self.seeds:
             raise ValueError("RenderRequest.seeds is empty: give at least one (seed, weight) pair, e.g. ((0, 1.0),)")
         for name in ("neural_resolution", "depth_samples", "importance_samples"):

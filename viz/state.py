@@ -15,7 +15,8 @@ from typing import Any
 
 from core.atomic import write_atomic
 from core.config import to_plain
-from renderer.requests import NOISE_MODES, OUTPUTS as RENDER_OUTPUTS, WARP_MODES
+from renderer.requests import (CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS, NOISE_MODES, OUTPUTS as RENDER_OUTPUTS,
+                               WARP_MODES)
 
 MAX_SEED = 2**31 - 1  # seeds become numpy RandomState seeds: 32 bits
 # Values a remembered state may hold (inclusive); outside them the viewer could not render, so loading refuses.
@@ -71,6 +72,7 @@ class CameraState:
     lookat: tuple[float, float, float] = LOOKAT_PIVOT  # orbit centre, world units
     turntable: bool = False  # spin the yaw continuously
     turntable_speed_deg_s: float = 30.0  # turntable speed, degrees per second
+    convention: str = "project"  # CAMERA_CONVENTIONS: project orbits the look-at point, reference the world origin
     cond_follow_render: bool = False  # conditioning camera equals the render camera
     cond_yaw_deg: float = 0.0  # conditioning camera yaw (frontal by default)
     cond_pitch_deg: float = 0.0  # conditioning camera pitch
@@ -134,6 +136,7 @@ class RenderOptions:
     deterministic: bool = True  # no jitter: the same request gives the same pixels
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged
     warp_mode: str = "fast"  # body warp, one of WARP_MODES (fast: cheap per pose; exact: the reference)
+    importance_sampler: str | None = None  # IMPORTANCE_SAMPLERS; None = the model's own (reference for imports)
 
 
 @dataclass
@@ -277,8 +280,9 @@ def _check_limits(value: Any, where: str, source: str) -> None:
         if not low <= value <= high:
             raise StateFileError(f"{source}: {where} = {value!r} is outside {low:g}..{high:g}")
     choices = {"RenderOptions.output": RENDER_OUTPUTS, "RenderOptions.warp_mode": WARP_MODES,
-               "LatentState.noise_mode": NOISE_MODES}.get(where)
-    if choices is not None and value not in choices:
+               "LatentState.noise_mode": NOISE_MODES, "CameraState.convention": CAMERA_CONVENTIONS,
+               "RenderOptions.importance_sampler": IMPORTANCE_SAMPLERS}.get(where)
+    if choices is not None and value is not None and value not in choices:
         raise StateFileError(f"{source}: {where} = {value!r} is not one of {', '.join(choices)}")
 
 

@@ -6,8 +6,8 @@ import dataclasses
 from imgui_bundle import imgui
 
 from viz.context import WidgetContext
-from viz.state import wrap_degrees
-from widgets.common import help_marker, label_width, reset_button, section, slider_float
+from viz.state import CAMERA_CONVENTIONS, wrap_degrees
+from widgets.common import help_marker, label_width, option_combo, reset_button, section, slider_float
 
 # Named views: yaw of a camera on that side of the subject (90 = the subject's left).
 VIEW_BUTTONS = (("Front", 0.0), ("Left", 90.0), ("Back", -180.0), ("Right", -90.0))
@@ -48,6 +48,12 @@ class CameraWidget:
             if imgui.button(name):
                 camera.yaw_deg, camera.pitch_deg = yaw_deg, 0.0
         help_marker("Left/Right: camera on the subject's left/right side. Drag in the view to orbit, scroll to zoom.")
+
+        label_width()
+        camera.convention = option_combo("Convention", camera.convention, CAMERA_CONVENTIONS,
+                                         ["project (orbit the look-at point)", "reference (authors' cameras)"])
+        help_marker("reference builds the render and conditioning cameras as the authors' scripts do: on a sphere "
+                    "around the world origin, aimed at the look-at point (docs/released-checkpoints.md).")
 
         section("Lens")
         label_width()

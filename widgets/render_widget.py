@@ -6,7 +6,7 @@ import dataclasses
 from imgui_bundle import imgui
 
 from viz.context import WidgetContext
-from viz.state import RENDER_OUTPUTS, WARP_MODES
+from viz.state import IMPORTANCE_SAMPLERS, RENDER_OUTPUTS, WARP_MODES
 from widgets.common import help_marker, label_width, optional_int_combo, option_combo, reset_button
 
 OUTPUT_NAMES = ("final image", "raw (neural)", "depth", "mask", "background")
@@ -32,6 +32,13 @@ class RenderWidget:
         render.depth_samples = optional_int_combo("Depth samples", render.depth_samples, SAMPLE_COUNTS)
         label_width()
         render.importance_samples = optional_int_combo("Fine samples", render.importance_samples, SAMPLE_COUNTS)
+        model_sampler = self.context.info.model_info.get("importance_sampler", "project")
+        label_width()
+        render.importance_sampler = option_combo(
+            "Fine sampler", render.importance_sampler, [None, *IMPORTANCE_SAMPLERS],
+            [f"model's own ({model_sampler})", *IMPORTANCE_SAMPLERS])
+        help_marker("Where the fine samples go. project: over every coarse interval (our models). reference: the "
+                    "authors' EG3D sampler, which their released models were trained with (their imports use it).")
         _, render.deterministic = imgui.checkbox("Deterministic sampling", render.deterministic)
         help_marker("No jitter along the rays: the same settings always give the same pixels.")
         _, render.trigrid_cache = imgui.checkbox("Tri-grid cache", render.trigrid_cache)

@@ -24,6 +24,7 @@ from core.generate.render import (
     OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, default_checkpoint, grid_shape, render_path_frames,
     tile,
 )
+from core.config import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS
 from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
 
@@ -50,6 +51,12 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="body warp for posed renders: fast (default, as the viewer), grid or exact")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
                         help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
+    parser.add_argument("--camera-convention", choices=CAMERA_CONVENTIONS, default="project",
+                        help="project (default: orbit the look-at point) or reference (the authors' cameras: orbit "
+                             "the world origin, aimed at the look-at point; docs/released-checkpoints.md)")
+    parser.add_argument("--importance-sampler", choices=IMPORTANCE_SAMPLERS, default=None,
+                        help="project or reference (the authors' EG3D sampler); default: the model's own "
+                             "(reference for imported released models)")
     parser.add_argument("--body-model", default=None,
                         help="SMPL-format body file (default: the checkpoint's training body, else the stand-in)")
 
@@ -60,7 +67,8 @@ def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=N
         importance_samples=args.importance_samples, truncation_cutoff=args.truncation_cutoff,
         cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
         body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or default_checkpoint()),
-        output_size=output_size,
+        output_size=output_size, camera_convention=args.camera_convention,
+        importance_sampler=args.importance_sampler,
     )
 
 

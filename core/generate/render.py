@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION
-from core.camera import orbit_camera
+from core.camera import camera_from_angles
 from core.paths import CameraKey, CameraPath, LatentKey, frame_times, evaluate
 from core.latents import blended_ws
 from core.display import to_display_image
@@ -47,6 +47,8 @@ class RenderSettings:
     depth_samples: int | None = None  # coarse samples per ray (None: the model's)
     importance_samples: int | None = None  # fine samples per ray (None: the model's)
     deterministic: bool = True  # no jitter, midpoint inverse-CDF: the same command gives the same pixels
+    importance_sampler: str | None = None  # core.config.IMPORTANCE_SAMPLERS; None = the model's own
+    camera_convention: str = "project"  # core.config.CAMERA_CONVENTIONS: how yaw/pitch become cameras
     noise_mode: str = "const"  # synthesis noise: const (reproducible), random or none
     truncation_cutoff: int | None = None  # truncate only the first ws (None: all)
     cond_yaw_deg: float = 0.0  # yaw of the camera the mapping is conditioned on (0 = front, as in training)
@@ -82,6 +84,7 @@ class ViewRenderer:
             depth_resolution=settings.depth_samples or config.rendering.depth_resolution,
             depth_resolution_importance=settings.importance_samples or config.rendering.depth_resolution_importance,
             deterministic=settings.deterministic,
+            importance_sampler=settings.importance_sampler or config.rendering.importance_sampler,
         )
         self._ws: OrderedDict = OrderedDict()
         self._planes: OrderedDict = OrderedDict()
@@ -100,11 +103,12 @@ class ViewRenderer:
     def _ws_for(self, latent: LatentKey, pose_deg: tuple[float, ...]) -> tuple[tuple, torch.Tensor]:
         settings = self.settings
         cond_pose = settings.cond_pose_deg if settings.cond_pose_deg is not None else tuple(pose_deg)
-        key = (latent.seeds, latent.psi, settings.truncation_cutoff, cond_pose)
+        key = (latent.seeds, latent.psi, settings.truncation_cutoff, cond_pose)  # settings are fixed per renderer
 
         def build() -> torch.Tensor:
             # The conditioning camera is the training camera (pivot, radius, focal): zoom keeps the identity.
-            camera = orbit_camera(settings.cond_yaw_deg, settings.cond_pitch_deg, device=self.device)
+            camera = camera_from_angles(settings.camera_convention, settings.cond_yaw_deg, settings.cond_pitch_deg,
+                                        device=self.device)
             return blended_ws(self.generator, latent.seeds, camera, self._pose_tensor(cond_pose), latent.psi,
                               settings.truncation_cutoff)
 
@@ -135,8 +139,9 @@ class ViewRenderer:
         ws_key, ws = self._ws_for(latent, pose_deg)
         planes = _lru_get(self._planes, ws_key,
                           lambda: self.generator.synthesize_trigrid(ws, noise_mode=self.settings.noise_mode), 2)
-        render_camera = orbit_camera(camera.yaw_deg, camera.pitch_deg, radius=camera.radius, lookat=camera.lookat,
-                                     focal=camera.focal, device=self.device)
+        render_camera = camera_from_angles(self.settings.camera_convention, camera.yaw_deg, camera.pitch_deg,
+                                           radius=camera.radius, lookat=camera.lookat, focal=camera.focal,
+                                           device=self.device)
         sampling = torch.Generator(device=self.device).manual_seed(SAMPLING_SEED)
         result = self.generator.render(
             ws, planes, render_camera, neural_resolution=self.settings.neural_resolution, rendering=self.rendering,

@@ -100,8 +100,9 @@ def config_from_released(released: ReleasedCheckpoint) -> tuple[GeneratorConfig,
         depth_resolution_importance=rendering_kwargs.get("depth_resolution_importance"),
         box_warp=_number(rendering_kwargs.get("box_warp")),
         decoder_activation=rendering_kwargs.get("decoder_activation"),
-    ))
-    return dataclasses.replace(config, rendering=rendering, **overrides), name
+    ), importance_sampler="reference")  # released models were trained with the authors' sampler
+    # ... and their pose branch with the authors' mirror decision (core.camera.is_left).
+    return dataclasses.replace(config, rendering=rendering, pose_mirror_test="reference", **overrides), name
 
 
 def copy_released_state(

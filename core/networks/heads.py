@@ -61,10 +61,12 @@ class PoseBranch(nn.Module):
     only ever sees right-side cameras and predict(z, mirror(c)) == mirror(predict(z, c)) holds exactly.
     """
 
-    def __init__(self, z_dim: int, c_dim: int, hidden: tuple[int, int] = (128, 32), pose_dim: int = 6):
+    def __init__(self, z_dim: int, c_dim: int, hidden: tuple[int, int] = (128, 32), pose_dim: int = 6,
+                 mirror_test: str = "project"):
         super().__init__()
         self.z_dim = z_dim
         self.c_dim = c_dim
+        self.mirror_test = mirror_test  # core.camera.is_left's test: "reference" for the authors' released models
         self.net = nn.Sequential(
             FullyConnectedLayer(z_dim + c_dim, hidden[0], activation="lrelu"),
             FullyConnectedLayer(hidden[0], hidden[1], activation="lrelu"),
@@ -76,7 +78,7 @@ class PoseBranch(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.z_dim or camera.shape != (z.shape[0], self.c_dim):
             raise ValueError(f"PoseBranch: expected z [B, {self.z_dim}] and camera [B, {self.c_dim}], got "
                              f"{tuple(z.shape)} and {tuple(camera.shape)}")
-        left = is_left(camera).unsqueeze(1)
+        left = is_left(camera, self.mirror_test).unsqueeze(1)
         canonical_camera = torch.where(left, mirror_camera(camera), camera)
         pose = self.net(torch.cat([z, canonical_camera], dim=1))
         return torch.where(left, mirror_pose(pose), pose)

@@ -138,6 +138,7 @@ def _render_chunk(
         coarse_weights = interval_weights(coarse_depths, coarse_sigma, options.density_bias)
         fine_depths = importance_depths(
             coarse_depths, coarse_weights, options.depth_resolution_importance, options.deterministic, generator,
+            options.importance_sampler,
         )
         fine_sigma, fine_features = _decode_along_rays(decode, origins, directions, fine_depths, options, point_warp)
         # Sorting along the contiguous last axis is about 20% faster on CPU than along the sample axis of [.., S, 1].

@@ -148,3 +148,29 @@ def test_neck_slider_warps_the_head_and_changes_the_image(tmp_path):
     assert result.timings_ms.get("warp", 0.0) > 1.0, "a posed neck runs the body warp"
     assert seen["difference"] > 1.0
     assert seen["reset neck enabled"]
+
+
+def test_camera_convention_and_fine_sampler_choices_reach_the_renderer(tmp_path):
+    app, client = make_app(tmp_path)
+    seen = {}
+
+    def drive(ctx):
+        project = settle(ctx, app)
+        ctx.window_focus("//Camera")
+        ctx.set_ref("//Camera")
+        ctx.combo_click("Convention/reference (authors' cameras)")
+        reference_camera = settle(ctx, app)
+        seen["camera"] = (app.state.camera.convention, client.submitted[-1].camera_convention,
+                          differs(project, reference_camera))
+        ctx.window_focus("//Render")
+        ctx.set_ref("//Render")
+        ctx.combo_click("Fine sampler/reference")
+        reference_sampler = settle(ctx, app)
+        seen["sampler"] = (app.state.render.importance_sampler, client.submitted[-1].importance_sampler,
+                           differs(reference_camera, reference_sampler))
+
+    app.run(drive)
+    convention, sent, changed = seen["camera"]
+    assert convention == sent == "reference" and changed > 0.0, "the authors' camera sees the subject differently"
+    sampler, sent, changed = seen["sampler"]
+    assert sampler == sent == "reference" and changed > 0.0, "the authors' sampler places the fine samples elsewhere"

@@ -184,3 +184,25 @@ def test_angle_lists_may_start_with_a_minus_sign():
     args = build_parser().parse_args(_join_negative_values(argv))
     assert args.yaw == (-30.0, 0.0, 30.0) and args.pitch == (-5.0,) and args.seeds == (0, 1, 2)
     assert args.pose == (-10.0, 0.0, 0.0, 20.0, 0.0, 0.0)  # NECK,HEAD: two nods
+
+
+def test_the_reference_camera_convention_and_sampler_match_the_visualizer(checkpoint, tmp_path):
+    out = tmp_path / "conventions"
+    common = ["images", "--checkpoint", checkpoint, "--device", "cpu", "--seeds", "2", "--yaw", "30",
+              "--neural-resolution", str(NEURAL)]
+    assert main([*common, "--out", str(out / "project")]) == 0
+    assert main([*common, "--camera-convention", "reference", "--importance-sampler", "reference",
+                 "--out", str(out / "reference")]) == 0
+    project, reference = (_png(out / name / "seed0002.png") for name in ("project", "reference"))
+    assert not np.array_equal(project, reference)
+    # The visualizer's renderer gives the same pixels for the same conventions.
+    request = RenderRequest(checkpoint=checkpoint, seeds=((2, 1.0),), yaw_deg=30.0, neural_resolution=NEURAL,
+                            camera_convention="reference", importance_sampler="reference")
+    result = Renderer("cpu").render(request)
+    assert result.error is None, result.error
+    np.testing.assert_array_equal(reference, result.image)
+    assert result.model_info["importance_sampler"] == "project"  # our own model's sampler
+    with pytest.raises(SystemExit):
+        main([*common, "--camera-convention", "opengl", "--out", str(out / "bad")])
+    with pytest.raises(ValueError, match="camera_convention"):
+        RenderRequest(camera_convention="opengl")

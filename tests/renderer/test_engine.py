@@ -244,3 +244,15 @@ def test_warps_use_the_body_the_checkpoint_was_trained_with(tmp_path):
     scene = own.scene(request, {stage: 0.0 for stage in TIMING_STAGES})
     assert own.body(scene.device, scene.model).source == body_file
     assert Renderer("cpu", body_model_path=STANDIN_PATH).body_path(scene.model) == str(STANDIN_PATH)  # the user's wins
+
+
+def test_the_camera_convention_moves_the_conditioning_camera_and_so_the_latent():
+    from renderer.engine import _latent_fields, conditioning_camera
+
+    project = RenderRequest(cond_yaw_deg=20.0)
+    reference = project.replace(camera_convention="reference")
+    assert _latent_fields(project) != _latent_fields(reference)  # new ws, not the cached ones
+    cameras = [conditioning_camera(request, torch.device("cpu")) for request in (project, reference)]
+    # Same yaw, other construction: the reference camera orbits the origin, so it sits 0.0649 lower.
+    height = [float(camera[0, 7]) for camera in cameras]
+    assert height[0] == pytest.approx(0.0649, abs=1e-4) and height[1] == pytest.approx(0.0, abs=1e-5)
