@@ -89,7 +89,7 @@ def generator_config_of(path: str | os.PathLike, payload: dict[str, Any]) -> Gen
     try:
         return GeneratorConfig.from_dict(payload["config"])
     except (TypeError, ValueError) as error:
-        raise CheckpointError(path, f"its config does not match this version of the code ({error})") from None
+        raise CheckpointError(path, f"its config is not one this version of the code can use ({error})") from None
 
 
 def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):

@@ -39,6 +39,15 @@ class RenderingConfig:
     importance_sampler: str = "project"  # project | reference (IMPORTANCE_SAMPLERS; released imports: reference)
 
     def __post_init__(self):
+        # Sizes a checkpoint's configuration can ask for are bounded too (core.budget), so no file hangs a render.
+        from core.budget import MAX_SAMPLES_PER_RAY
+
+        if not 2 <= self.depth_resolution <= MAX_SAMPLES_PER_RAY:
+            raise ValueError(f"depth_resolution {self.depth_resolution}: coarse samples per ray must be 2.."
+                             f"{MAX_SAMPLES_PER_RAY}")
+        if not 0 <= self.depth_resolution_importance <= MAX_SAMPLES_PER_RAY:
+            raise ValueError(f"depth_resolution_importance {self.depth_resolution_importance}: fine samples per ray "
+                             f"must be 0..{MAX_SAMPLES_PER_RAY}")
         if self.importance_sampler not in IMPORTANCE_SAMPLERS:
             raise ValueError(f"importance_sampler must be one of {IMPORTANCE_SAMPLERS}, "
                              f"got {self.importance_sampler!r}")
@@ -80,6 +89,11 @@ class GeneratorConfig:
     rendering: RenderingConfig = field(default_factory=RenderingConfig)  # ray sampling and integration
 
     def __post_init__(self):
+        from core.budget import MAX_IMAGE_SIDE, MAX_NEURAL_RESOLUTION
+
+        if not 1 <= self.neural_resolution <= MAX_NEURAL_RESOLUTION or not 1 <= self.img_resolution <= MAX_IMAGE_SIDE:
+            raise ValueError(f"neural_resolution {self.neural_resolution} / img_resolution {self.img_resolution}: "
+                             f"at most {MAX_NEURAL_RESOLUTION} / {MAX_IMAGE_SIDE}")
         if self.pose_mirror_test not in MIRROR_TESTS:
             raise ValueError(f"pose_mirror_test must be one of {MIRROR_TESTS}, got {self.pose_mirror_test!r}")
 

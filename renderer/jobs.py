@@ -27,8 +27,6 @@ MESH_SPACES = ("canonical", "posed")  # the rest-pose shape, or the shape the re
 MESH_FILE_FORMATS = (".ply", ".obj", ".glb")  # mesh files the export writes (core.mesh.export_mesh)
 PROGRESS_INTERVAL_S = 0.1  # at most this often a running job sends a progress status
 EXTRACTION_SHARE = 0.95  # fraction of the progress bar given to extraction; the rest is writing files
-# Peak memory of an extraction in grids: the grid, its closed/smoothed copy and marching cubes' float64 copy.
-GRID_COPIES_AT_PEAK = 5
 
 
 @dataclass(frozen=True)
@@ -198,7 +196,7 @@ def extract_and_export(job: MeshJob, renderer, report: Callable[..., None],
     import torch
 
     from core.mesh import MeshOptions, export_mesh, generator_mesh, save_grid
-    from core.mesh.grid import check_grid_budget
+    from core.mesh.grid import check_grid_budget, default_memory_budget
     from core.rendering.volume import CROPPED_SIGMA
 
     budget = job.memory_budget or default_memory_budget()
@@ -235,30 +233,6 @@ def extract_and_export(job: MeshJob, renderer, report: Callable[..., None],
     timings["export"] = (time.perf_counter() - start) * 1e3
     return MeshProducts(mesh.vertices.astype(np.float32), mesh.faces.astype(np.int32), mesh.colors, tuple(paths),
                         float(mesh.level), value_range, timings)
-
-
-def default_memory_budget() -> int:
-    """Bytes a job's density grid may take: core.mesh's default, less where free memory cannot hold the peak.
-
-    A grid that would push the worker into the out-of-memory killer is refused up front with a message
-    naming a resolution that fits, instead of taking the worker (and the renders) down with it.
-    """
-    from core.mesh import DEFAULT_MEMORY_BUDGET
-
-    available = available_memory_bytes()
-    return DEFAULT_MEMORY_BUDGET if available is None else min(DEFAULT_MEMORY_BUDGET, available // GRID_COPIES_AT_PEAK)
-
-
-def available_memory_bytes() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes, or None where there is no such file (not Linux)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 class _ProgressReporter:

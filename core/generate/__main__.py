@@ -24,8 +24,11 @@ from core.generate.render import (
     OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, default_checkpoint, grid_shape, render_path_frames,
     tile,
 )
+from core.budget import (MAX_IMAGE_SIDE, MAX_IMAGES, MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY, BudgetError,
+                         check_limit)
 from core.config import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS
 from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
+from core.paths.evaluate import frame_count
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
 
 FILE_SUFFIX = {name: "" if name == "image" else "_" + short for short, name in OUTPUT_ALIASES.items()}
@@ -59,6 +62,26 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                              "(reference for imported released models)")
     parser.add_argument("--body-model", default=None,
                         help="SMPL-format body file (default: the checkpoint's training body, else the stand-in)")
+
+
+def _check_sizes(args: argparse.Namespace) -> None:
+    """Every size the command line asks for, before the model loads (core.budget)."""
+    for option, value, limit in (("--depth-samples", args.depth_samples, MAX_SAMPLES_PER_RAY),
+                                 ("--importance-samples", args.importance_samples, MAX_SAMPLES_PER_RAY),
+                                 ("--neural-resolution", args.neural_resolution, MAX_NEURAL_RESOLUTION),
+                                 ("--resolution", args.resolution, MAX_IMAGE_SIDE)):
+        if value is not None:
+            if value < (0 if option == "--importance-samples" else 2):
+                raise BudgetError(f"{option} {value}: too small ({'0' if option == '--importance-samples' else '2'}"
+                                  f" at least)")
+            check_limit(option, value, limit)
+    if getattr(args, "fps", None) is not None and not 0 < args.fps <= 1000:
+        raise BudgetError(f"--fps {args.fps:g}: give a frame rate between 0 and 1000, e.g. 30")
+    if getattr(args, "seconds", None) is not None and not args.seconds > 0:
+        raise BudgetError(f"--seconds {args.seconds:g}: give a positive length")
+    grid = getattr(args, "grid", None)
+    if grid is not None:
+        check_limit("--grid cells", grid[0] * grid[1], MAX_IMAGES)
 
 
 def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=None) -> RenderSettings:
@@ -118,9 +141,11 @@ def _views(yaws: tuple[float, ...], pitches: tuple[float, ...]) -> list[tuple[fl
 
 
 def run_images(args: argparse.Namespace) -> int:
+    _check_sizes(args)
     device = parse_device(args.device)
     views = _views(args.yaw, args.pitch)
     count = len(args.seeds) * len(views)
+    check_limit("images (--seeds x views)", count, MAX_IMAGES, "split the job into several commands")
     if args.grid is not None and args.grid[0] * args.grid[1] < count:
         raise ValueError(f"--grid {args.grid[0]}x{args.grid[1]} holds fewer cells than the {count} images "
                          f"({len(args.seeds)} seeds x {len(views)} views)")
@@ -158,8 +183,10 @@ def _video_path(args: argparse.Namespace):
 
 def run_video(args: argparse.Namespace) -> int:
     check_video_target(args.out)
+    _check_sizes(args)
     device = parse_device(args.device)
     path = _video_path(args)
+    frame_count(path, args.fps, args.seconds)  # a path file's own length is checked before the model loads
     has_latents = path.keyframes[0].latent is not None
     if has_latents and args.seeds is not None and args.path not in PRESET_NAMES:
         print(f"note: {args.path} has its own latents; --seeds is not used", file=sys.stderr)

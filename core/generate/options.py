@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.budget import MAX_IMAGES
+
 import torch
 
 from core.checkpoint import open_generator
@@ -19,6 +21,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
                 first, last = (int(value) for value in part.split("-", 1))
                 if last < first:
                     raise argparse.ArgumentTypeError(f"seed range {part!r} runs backwards; write {last}-{first}")
+                if len(seeds) + last - first + 1 > MAX_IMAGES:  # checked before the list is built
+                    raise argparse.ArgumentTypeError(f"seeds {text!r}: more than {MAX_IMAGES} seeds in one "
+                                                     f"command; split the range into several commands")
                 seeds.extend(range(first, last + 1))
             else:
                 seeds.append(int(part))

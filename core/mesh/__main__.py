@@ -19,11 +19,12 @@ import torch
 from tqdm import tqdm
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
+from core.budget import MAX_GRID_SMOOTH_VOXELS, MAX_SMOOTH_STEPS, BudgetError, check_limit
 from core.camera import orbit_camera
 from core.checkpoint import checkpoint_body_path
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
-from core.mesh.grid import MESH_FORMATS, GridTooLargeError, export_mesh, save_grid
+from core.mesh.grid import MESH_FORMATS, GridTooLargeError, check_grid_budget, export_mesh, save_grid
 from core.paths.model import DEFAULT_PSI
 from core.rendering.volume import CROPPED_SIGMA
 from core.latents import blended_ws
@@ -54,7 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
     parser.add_argument("--body-model", default=None,
                         help="SMPL-format body file (default: the checkpoint's training body, else the stand-in)")
+    parser.add_argument("--memory-budget", type=float, default=None, metavar="GIB",
+                        help="GiB the extraction may use at its peak (default: 16, less where free memory is smaller)")
     return parser
+
+
+def check_sizes(args: argparse.Namespace) -> int | None:
+    """Every size the command line asks for, before any work (core.budget); returns the budget in bytes."""
+    if args.resolution < 2:
+        raise BudgetError(f"--resolution {args.resolution}: a grid needs at least 2 samples per side")
+    if args.smooth < 0 or args.grid_smooth < 0:
+        raise BudgetError("--smooth and --grid-smooth cannot be negative")
+    check_limit("--smooth", args.smooth, MAX_SMOOTH_STEPS, "10-50 steps are typical")
+    check_limit("--grid-smooth", args.grid_smooth, MAX_GRID_SMOOTH_VOXELS, "1-2 voxels are typical")
+    budget = None
+    if args.memory_budget is not None:
+        if not 0 < args.memory_budget < 1 << 20:
+            raise BudgetError(f"--memory-budget {args.memory_budget:g}: give the GiB the extraction may use, e.g. 8")
+        budget = int(args.memory_budget * 2**30)
+    try:
+        check_grid_budget(args.resolution, budget)
+    except GridTooLargeError as error:
+        raise BudgetError(f"--resolution {args.resolution}: {error}") from None
+    return budget
 
 
 def pose_degrees(values: list[str] | None) -> tuple[float, ...]:
@@ -76,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except argparse.ArgumentTypeError as error:
         parser.error(f"--posed: {error}")
     try:
+        budget = check_sizes(args)
+    except BudgetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
         device = parse_device(args.device)
         generator, description = load_model(args.checkpoint, device)
     except Exception as error:  # a missing or bad file: one clear line, no traceback
@@ -95,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         point_warp = make_warp(body, pose, args.warp, thickness=generator.config.thickness,
                                box_warp=generator.config.rendering.box_warp, resolution=args.warp_resolution)
     options = MeshOptions(resolution=args.resolution, level=args.level, grid_smoothing=args.grid_smooth,
-                          taubin_steps=args.smooth, colors=not args.no_colors)
+                          taubin_steps=args.smooth, colors=not args.no_colors, memory_budget=budget)
     with tqdm(total=100, desc="mesh", unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
         def progress(fraction: float) -> None:
             bar.update(round(fraction * 100) - bar.n)
@@ -105,15 +133,24 @@ def main(argv: list[str] | None = None) -> int:
         except GridTooLargeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    if args.grid_out is not None:
-        print(f"density grid: {save_grid(args.grid_out, mesh.grid)}", file=sys.stderr)
+    try:
+        if args.grid_out is not None:
+            print(f"density grid: {save_grid(args.grid_out, mesh.grid)}", file=sys.stderr)
+    except OSError as error:  # a folder that is a file, read-only or full: one line
+        print(f"error: --grid-out {args.grid_out}: {error.strerror or error}", file=sys.stderr)
+        return 1
     inside = mesh.grid[mesh.grid > CROPPED_SIGMA]  # leave out the cropped walls
     low, high = (float(inside.min()), float(inside.max())) if inside.size else (float("nan"),) * 2
     if len(mesh.faces) == 0:
         print(f"error: no surface at level {args.level}: the raw density ranges from {low:.3f} to {high:.3f}; "
               f"choose a --level inside that range", file=sys.stderr)
         return 1
-    export_mesh(args.out, mesh.vertices, mesh.faces, mesh.colors)
+    try:
+        export_mesh(args.out, mesh.vertices, mesh.faces, mesh.colors)
+    except OSError as error:
+        print(f"error: --out {args.out}: {error.strerror or error}; choose a writable folder with free space",
+              file=sys.stderr)
+        return 1
     timings = ", ".join(f"{stage} {ms / 1e3:.2f} s" for stage, ms in mesh.timings_ms.items())
     print(f"{args.out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces at level {args.level} "
           f"(raw density {low:.3f} to {high:.3f}; {timings})", file=sys.stderr)

@@ -17,7 +17,7 @@ import torch
 
 from core.config import RenderingConfig
 from core.mesh.grid import (
-    DEFAULT_CHUNK, DEFAULT_MEMORY_BUDGET, Bounds, DensityFn, MeshCancelled, density_grid, extract_mesh,
+    DEFAULT_CHUNK, Bounds, DensityFn, MeshCancelled, density_grid, extract_mesh,
 )
 from core.generator import TriGridGenerator
 from core.mesh.separable import separable_density_grid
@@ -44,7 +44,7 @@ class MeshOptions:
     taubin_steps: int = 0  # Taubin smoothing steps applied to the mesh after marching cubes
     colors: bool = True  # colour vertices with the generator's raw ToRGB (needs ws)
     chunk: int = DEFAULT_CHUNK  # points per decoder call
-    memory_budget: int = DEFAULT_MEMORY_BUDGET  # bytes the density grid may take (else GridTooLargeError)
+    memory_budget: int | None = None  # bytes the extraction may take at its peak (None: default_memory_budget())
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from core.mesh.grid import DEFAULT_CHUNK, DEFAULT_MEMORY_BUDGET, Bounds, MeshCancelled, check_grid_budget, grid_axes
+from core.mesh.grid import DEFAULT_CHUNK, Bounds, MeshCancelled, check_grid_budget, grid_axes
 from core.rendering.trigrid import PLANE_AXES
 from core.rendering.volume import CROPPED_SIGMA
 
@@ -86,7 +86,7 @@ def separable_density_grid(
     chunk: int = DEFAULT_CHUNK,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """Raw sigma [Nx, Ny, Nz] of a TriGridGenerator's `planes: [1, 3, C*D, H, W]` on the grid of `density_grid`.
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 
+from core.budget import MAX_VIDEO_FRAMES, BudgetError
 from core.paths.model import CameraKey, CameraPath, FrameState, Keyframe, LatentKey, validate_path
 
 
@@ -91,7 +92,11 @@ def frame_count(path: CameraPath, fps: float, seconds: float | None = None) -> i
     length = path.duration_s if seconds is None else seconds
     if length <= 0:
         raise ValueError("the path has a single keyframe (no duration): give the video's length in seconds")
-    return max(1, int(round(length * fps)))
+    frames = length * fps
+    if not frames <= MAX_VIDEO_FRAMES:  # before any list of frame times is built (NaN fails too)
+        raise BudgetError(f"{length:g} s at {fps:g} fps is {frames:g} frames, more than the {MAX_VIDEO_FRAMES} "
+                          f"allowed (an hour at 30 fps); shorten --seconds or the path's keyframes, or lower --fps")
+    return max(1, int(round(frames)))
 
 
 def frame_times(path: CameraPath, fps: float, seconds: float | None = None) -> list[float]:

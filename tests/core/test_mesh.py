@@ -89,7 +89,7 @@ def test_progress_reaches_one_and_cancel_stops():
 
 
 def test_oversized_grid_is_refused_before_allocating():
-    with pytest.raises(GridTooLargeError, match=r"at most 645") as raised:
+    with pytest.raises(GridTooLargeError, match=r"at most 377") as raised:
         density_grid(sphere_field, 2048, memory_budget=1 << 30)
     assert isinstance(raised.value, MemoryError)
 

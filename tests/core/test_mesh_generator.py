@@ -89,7 +89,7 @@ def test_posed_extraction_of_a_rigidly_rotated_head_matches_the_rotated_canonica
 
 def test_too_large_a_request_is_refused_before_any_work():
     generator = EllipsoidGenerator()
-    with pytest.raises(GridTooLargeError, match=r"2048x2048x2048 density grid needs 32.00 GiB.*at most 1024"):
+    with pytest.raises(GridTooLargeError, match=r"2048x2048x2048 grid needs 160.00 GiB to extract.*at most 598"):
         generator_mesh(generator, fake_planes(), fake_ws(), MeshOptions(resolution=2048, memory_budget=4 << 30))
     assert generator.calls == 0
 

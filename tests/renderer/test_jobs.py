@@ -113,7 +113,7 @@ def test_too_large_job_is_an_error_result_and_rendering_goes_on(client):
     # An explicit budget is the one applied: 64^3 float32 needs 1 MiB.
     small_budget = client.wait_job(client.start_job(MeshJob(REQUEST, resolution=64, level=LEVEL, formats=(),
                                                             memory_budget=1 << 19)))
-    assert small_budget.state == "error" and "use a resolution of at most 50 " in small_budget.error
+    assert small_budget.state == "error" and "use a resolution of at most 29 " in small_budget.error
     client.submit(REQUEST)
     assert client.wait(60).ok
 
