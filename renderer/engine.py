@@ -1,8 +1,9 @@
 """Renderer: a frozen RenderRequest in, a RenderResult out, with explicit caches per pipeline stage.
 
 Stages and what each is cached on (ARCHITECTURE.md "From a slider to pixels"):
-generator per (checkpoint path, modification time, device); ws per latent fields; tri-grid per ws;
-warp per body pose; rays, sampling, decoding and super-resolution run every time.
+generator per (checkpoint path, modification time, device); then core.scene's builder, the one shared with
+core.generate and core.mesh: ws per latent fields, tri-grid per ws, warp per body pose; rays, sampling,
+decoding and super-resolution run every time.
 Errors of any kind come back as `RenderResult.error` text: the GUI must never see an exception.
 """
 from __future__ import annotations
@@ -20,8 +21,10 @@ import torch
 
 from core.checkpoint import PRESET_PREFIX, load_discriminator, open_generator
 from core.display import to_display_image
-from core.latents import blended_ws, style_mixed, z_from_seed
-from renderer.cache import LruCache
+from core.body.warp import DEFAULT_GRID_RESOLUTION
+from core.cache import LruCache
+from core.latents import z_from_seed
+from core.scene import SceneBuilder, SceneSpec, pose_radians
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
@@ -45,6 +48,7 @@ class _LoadedModel:
     generator: torch.nn.Module  # TriGridGenerator in eval mode
     info: dict  # RenderResult.model_info
     discriminator: torch.nn.Module | None = None  # D_ema when the file keeps one: reads the pose of an image
+    scenes: SceneBuilder | None = None  # this model's cached ws, tri-grids and warps (set by the renderer)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -74,9 +78,6 @@ class Renderer:
         self.warp_grid_resolution = warp_grid_resolution
         self.stats: dict[str, int] = {}  # "<cache>_hits" / "<cache>_misses" for generator, ws, trigrid, warp
         self._generators = LruCache("generator", 1, self.stats)  # one model at a time: they can be large
-        self._ws = LruCache("ws", 16, self.stats)
-        self._planes = LruCache("trigrid", 4, self.stats)
-        self._warps = LruCache("warp", 4, self.stats)
         self._bodies = LruCache("body", 2, self.stats)
         self._views = LruCache("view", 2, self.stats)  # the shown image of deterministic requests
         self.inspect_cache = LruCache("inspect", 8, self.stats)  # PCA bases and slice overlays (inspect_products)
@@ -104,22 +105,25 @@ class Renderer:
             model_key = _model_key(request.checkpoint, device)
             model = self._generators.get_or_create(
                 model_key, lambda: self._loaded(request.checkpoint, model_key, device))
-            generator = model.generator
+            generator, builder = model.generator, model.scenes
+            spec = scene_spec(request, self.warp_grid_resolution or DEFAULT_GRID_RESOLUTION)
+            if request.preview and spec.warp_mode == "grid" and not builder.has_warp(spec):
+                # Dragging a pose slider: a coarser grid builds several times faster; the full one follows at rest.
+                coarse = min(spec.warp_resolution, max(MIN_PREVIEW_WARP_GRID, spec.warp_resolution // 2))
+                spec = spec.replace(warp_resolution=coarse)
             with torch.inference_mode():
-                ws_key = (model.key, *_latent_fields(request))
                 with _stopwatch(timings, "mapping", device):
-                    ws = self._ws.get_or_create(ws_key, lambda: _map_latents(generator, request, device))
+                    ws = builder.ws(spec)
                 with _stopwatch(timings, "trigrid", device):
-                    synthesize = lambda: generator.synthesize_trigrid(ws, noise_mode=request.noise_mode)  # noqa: E731
-                    planes = (self._planes.get_or_create((ws_key, request.noise_mode), synthesize)
-                              if request.trigrid_cache else synthesize())
+                    planes = builder.planes(spec, ws, cache=request.trigrid_cache)
                 with _stopwatch(timings, "warp", device):
-                    point_warp = self._warp(model, request, device)
+                    point_warp = builder.warp(spec)
             return Scene(model, generator, ws, planes, point_warp, device)
 
     def _loaded(self, checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
         """Load a model and build its body's fast-warp fields on a thread, so the first pose is quick too."""
         model = _load_model(checkpoint, key, device)
+        object.__setattr__(model, "scenes", SceneBuilder(model.generator, lambda: self.body(device, model), self.stats))
         config = model.generator.config
 
         def warm() -> None:
@@ -192,31 +196,6 @@ class Renderer:
                                     radius=request.radius, lookat=request.lookat, focal=request.focal, device=device)
         return neural_resolution, rendering, camera
 
-    def _warp(self, model: _LoadedModel, request: RenderRequest, device: torch.device) -> Callable | None:
-        """The point warp for the request's body pose, or None for the rest pose (nothing to warp)."""
-        if not any(request.pose_deg):
-            return None
-        from core.body.warp import DEFAULT_GRID_RESOLUTION
-
-        resolution = self.warp_grid_resolution or DEFAULT_GRID_RESOLUTION
-        key = (model.key, request.pose_deg, request.warp_mode, resolution)
-        if request.preview and request.warp_mode == "grid" and key not in self._warps:
-            # Dragging a pose slider: a coarser grid builds several times faster; the full one follows at rest.
-            resolution = min(resolution, max(MIN_PREVIEW_WARP_GRID, resolution // 2))
-            key = (model.key, request.pose_deg, request.warp_mode, resolution)
-        return self._warps.get_or_create(key, lambda: self._build_warp(model, request, resolution, device))
-
-    def _build_warp(self, model: _LoadedModel, request: RenderRequest, resolution: int,
-                    device: torch.device) -> Callable | None:
-        from core.body.warp import make_warp
-
-        body = self.body(device, model)
-        pose = pose_radians(request.pose_deg, device)
-        config = model.generator.config
-        # The shell thickness and box belong to the model: the warp must move the points it was trained with.
-        return make_warp(body, pose, mode=request.warp_mode, thickness=config.thickness,
-                         box_warp=config.rendering.box_warp, resolution=resolution)
-
     def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
         """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
         neural_resolution, rendering, camera = self.view_settings(generator, request, device)
@@ -274,19 +253,12 @@ class Renderer:
 
     def _forget_tensors(self) -> None:
         """After running out of memory: drop cached tensors so that the next request has room."""
-        for cache in (self._ws, self._planes, self._warps, self._views, self.inspect_cache):
+        for cache in (self._views, self.inspect_cache):
             cache.clear()
+        for model in self._generators.values():  # the model stays loaded; its ws, tri-grids and warps go
+            model.scenes.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def pose_radians(pose_deg: tuple[float, ...], device: torch.device) -> torch.Tensor:
-    """pose: [1, 6] axis-angle radians (neck xyz, head xyz) from the request's degrees."""
-    if not any(pose_deg):
-        return torch.zeros(1, 6, device=device)
-    from core.body import pose_from_degrees
-
-    return torch.as_tensor(pose_from_degrees(pose_deg[:3], pose_deg[3:]), dtype=torch.float32).reshape(1, 6).to(device)
 
 
 def describe_error(error: BaseException) -> str:
@@ -303,24 +275,16 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-def _map_latents(generator, request: RenderRequest, device: torch.device) -> torch.Tensor:
-    """ws: [1, num_ws, w_dim] for the request's seeds, truncation, style mixing and conditioning."""
-    # The conditioning camera is the reference's training camera (pivot, radius, focal): zooming keeps identity.
-    camera = conditioning_camera(request, device)
-    cond_pose_deg = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
-    pose = pose_radians(cond_pose_deg, device)
-    truncation = (request.truncation_psi, request.truncation_cutoff)
-    ws = blended_ws(generator, request.seeds, camera, pose, *truncation)
-    if request.stylemix_seed is not None and request.stylemix_layers:
-        ws = style_mixed(ws, generator, request.stylemix_seed, request.stylemix_layers, camera, pose, *truncation)
-    return ws
-
-
-def _latent_fields(request: RenderRequest) -> tuple:
-    """The request fields that determine ws (and so the tri-grid)."""
+def scene_spec(request: RenderRequest, warp_resolution: int) -> SceneSpec:
+    """The request's scene (core.scene): latents, conditioning (the rendered pose unless another is named),
+    noise, body pose and warp."""
     cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
-    return (request.seeds, request.truncation_psi, request.truncation_cutoff, request.stylemix_seed,
-            request.stylemix_layers, request.cond_yaw_deg, request.cond_pitch_deg, cond_pose, request.camera_convention)
+    return SceneSpec(seeds=request.seeds, truncation_psi=request.truncation_psi,
+                     truncation_cutoff=request.truncation_cutoff, stylemix_seed=request.stylemix_seed,
+                     stylemix_layers=request.stylemix_layers, cond_yaw_deg=request.cond_yaw_deg,
+                     cond_pitch_deg=request.cond_pitch_deg, cond_pose_deg=cond_pose,
+                     camera_convention=request.camera_convention, noise_mode=request.noise_mode,
+                     pose_deg=request.pose_deg, warp_mode=request.warp_mode, warp_resolution=warp_resolution)
 
 
 def conditioning_camera(request: RenderRequest, device: torch.device) -> torch.Tensor:

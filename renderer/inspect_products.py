@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.scene import SceneSpec, pose_radians
+
 from renderer.requests import InspectOptions, RenderRequest
 
 INSPECT_PRODUCTS = ("planes", "density_slice", "ray_profile")
@@ -67,17 +69,12 @@ def planes_product(renderer, scene, request: RenderRequest, options: InspectOpti
 
 def average_pca_basis(scene, noise_mode: str):
     """The PCA basis of the tri-grid of w_avg (psi = 0), under the frontal camera at rest pose."""
-    from core.camera import orbit_camera
     from core.inspect import fit_pca_basis
-    from core.latents import blended_ws
 
-    generator = scene.generator
-    camera = orbit_camera(0.0, 0.0, device=scene.device)
-    pose = torch.zeros(1, 6, device=scene.device)
+    average = SceneSpec(seeds=((0, 1.0),), truncation_psi=0.0, noise_mode=noise_mode)  # psi 0: any seed is w_avg
     with torch.inference_mode():
-        ws = blended_ws(generator, ((0, 1.0),), camera, pose, 0.0, None)
-        planes = generator.synthesize_trigrid(ws, noise_mode=noise_mode)
-    return fit_pca_basis(planes, generator.config.triplane_depth)
+        planes = scene.model.scenes.planes(average)
+    return fit_pca_basis(planes, scene.generator.config.triplane_depth)
 
 
 def density_slice_product(renderer, scene, request: RenderRequest, options: InspectOptions,
@@ -114,7 +111,6 @@ def body_overlay(renderer, scene, pose_deg: tuple[float, ...] | None, slice_opti
     The shell is measured on at most SHELL_MAX_RESOLUTION^2 pixels and scaled up to the slice's resolution.
     """
     from core.inspect import body_cross_section, mask_outline, thickness_shell
-    from renderer.engine import pose_radians
 
     body = renderer.body(scene.device, scene.model)
     config = scene.generator.config

@@ -25,7 +25,7 @@ CLI_WARP_RESOLUTION = 64  # the command line's default --warp-resolution
 class PathRenderJob:
     """Render `path` at `fps` for `seconds` into `out_file`, with the model and device of `request`."""
 
-    request: RenderRequest  # checkpoint, device, noise mode, truncation cutoff and warp mode (camera unused)
+    request: RenderRequest  # model, device, noise, truncation cutoff, warp, conventions and conditioning (camera unused)
     path: CameraPath  # keyframes to film; with latents they choose the identity, else `seeds` do
     out_file: str  # .mp4 or .gif; it appears only when complete (temporary file + rename)
     fps: float = 30.0  # frames per second of the video
@@ -67,6 +67,15 @@ class PathRenderJob:
             arguments += ["--resolution", str(self.resolution)]
         if request.truncation_cutoff is not None:
             arguments += ["--truncation-cutoff", str(request.truncation_cutoff)]
+        settings = job_settings(self)
+        if any(settings.cond_pose_deg):
+            arguments += ["--cond-pose=" + ",".join(f"{value:g}" for value in settings.cond_pose_deg)]
+        if request.cond_yaw_deg or request.cond_pitch_deg:
+            arguments += [f"--cond-yaw={request.cond_yaw_deg:g}", f"--cond-pitch={request.cond_pitch_deg:g}"]
+        if request.camera_convention != "project":
+            arguments += ["--camera-convention", request.camera_convention]
+        if request.importance_sampler is not None:
+            arguments += ["--importance-sampler", request.importance_sampler]
         return arguments
 
     def run(self, job_id: int, renderer, send: Callable[[JobStatus], None],
@@ -114,20 +123,30 @@ def run_path_job(job_id: int, job: PathRenderJob, renderer, send: Callable[[JobS
                      result=products)
 
 
+def job_settings(job: PathRenderJob):
+    """How the video's frames are rendered: full quality, deterministic, and conditioned as the viewer was when
+    the job started (its conditioning pose, else its shown pose, fixed for the whole video so that the identity
+    does not drift), so a keyframe of the viewer's state films the pixels the viewer showed."""
+    from core.generate import RenderSettings
+
+    request = job.request
+    cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
+    return RenderSettings(truncation_cutoff=request.truncation_cutoff, warp_mode=request.warp_mode,
+                          warp_resolution=job.warp_resolution, cond_pose_deg=tuple(cond_pose),
+                          cond_yaw_deg=request.cond_yaw_deg, cond_pitch_deg=request.cond_pitch_deg,
+                          noise_mode=request.noise_mode, output_size=job.resolution,
+                          camera_convention=request.camera_convention, importance_sampler=request.importance_sampler)
+
+
 def render_video(job: PathRenderJob, renderer, progress: Callable[[int, int], None],
                  cancelled: Callable[[], bool]) -> PathRenderProducts:
     """Write the video of `job` atomically; raises RenderCancelled (no file left behind) or the error."""
-    from core.generate import RenderSettings, VideoWriter, render_path_frames
+    from core.generate import VideoWriter, render_path_frames
 
     start = time.perf_counter()
     generator = renderer.scene(job.request).generator  # the worker's cached model: no second copy in memory
     loaded = time.perf_counter()
-    request = job.request
-    # The command line's defaults: full quality, deterministic, conditioned on the rest pose and front camera.
-    settings = RenderSettings(truncation_cutoff=request.truncation_cutoff, warp_mode=request.warp_mode,
-                              warp_resolution=job.warp_resolution, cond_pose_deg=(0.0,) * 6,
-                              output_size=job.resolution, camera_convention=request.camera_convention,
-                              importance_sampler=request.importance_sampler)
+    settings = job_settings(job)
     with VideoWriter(Path(job.out_file).expanduser(), job.fps) as writer:
         render_path_frames(generator, job.path, job.fps, job.seconds, seeds=job.seeds, psi=job.psi,
                            settings=settings, progress=progress, cancel=cancelled, frame_sink=writer.append)

@@ -20,11 +20,10 @@ import torch
 from core.bench.harness import BenchContext, time_call
 from core.body import load_body_model, pose_from_degrees
 from core.body.warp import make_warp
-from core.camera import orbit_camera
 from core.generate.options import load_model
 from core.mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh, median_level, smooth_grid, taubin_smooth
 from core.mesh.separable import separable_density_grid
-from core.latents import blended_ws
+from core.scene import SceneBuilder, SceneSpec
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 BENCH_SEED = 0  # the latent whose shape is extracted
@@ -36,9 +35,12 @@ def run(ctx: BenchContext) -> dict[str, float]:
     generator, _ = load_model(str(DEFAULT_CHECKPOINT) if uses_default else "preset:small", ctx.device)
     device, suffix = ctx.device, ctx.device_name
     pose = pose_from_degrees(*BENCH_POSE_DEG)[None].to(device)
-    with torch.no_grad():
-        ws = blended_ws(generator, ((BENCH_SEED, 1.0),), orbit_camera(0.0, 0.0, device=device), pose, 0.7, None)
-        planes = generator.synthesize_trigrid(ws)
+    pose_deg = (*BENCH_POSE_DEG[0], *BENCH_POSE_DEG[1])
+    spec = SceneSpec(seeds=((BENCH_SEED, 1.0),), truncation_psi=0.7, cond_pose_deg=pose_deg, pose_deg=pose_deg)
+    with torch.no_grad():  # the warp is built below, timed: the builder gives the latent and tri-grid only
+        scenes = SceneBuilder(generator, lambda: None)
+        ws = scenes.ws(spec)
+        planes = scenes.planes(spec, ws)
     options = MeshOptions(resolution=64)
     level = DEFAULT_LEVEL if uses_default else median_level(
         separable_density_grid(generator, planes, 64, options.bounds))

@@ -44,6 +44,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cond-pose", type=parse_pose, default=None,
                         help="pose the mapping is conditioned on (images: the rendered pose, as the visualizer; "
                              "video: --pose, fixed for the whole video)")
+    parser.add_argument("--cond-yaw", type=float, default=0.0,
+                        help="yaw of the camera the mapping is conditioned on (default 0: frontal, as in training)")
+    parser.add_argument("--cond-pitch", type=float, default=0.0, help="pitch of the conditioning camera (default 0)")
     parser.add_argument("--radius", type=float, default=DEFAULT_RADIUS, help="camera distance (default %(default)s)")
     parser.add_argument("--focal", type=float, default=DEFAULT_FOCAL, help="normalised focal length (zoom)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -91,6 +94,7 @@ def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=N
         cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
         body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or default_checkpoint()),
         output_size=output_size, camera_convention=args.camera_convention,
+        cond_yaw_deg=args.cond_yaw, cond_pitch_deg=args.cond_pitch,
         importance_sampler=args.importance_sampler,
     )
 
@@ -211,7 +215,7 @@ def run_video(args: argparse.Namespace) -> int:
     return 0
 
 
-ANGLE_OPTIONS = ("--yaw", "--pitch", "--pose", "--cond-pose")  # their values may start with a minus sign
+ANGLE_OPTIONS = ("--yaw", "--pitch", "--pose", "--cond-pose", "--cond-yaw", "--cond-pitch")  # their values may start with a minus sign
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,14 +18,14 @@ from PIL import Image
 from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.camera import camera_from_angles
 from core.paths import CameraKey, CameraPath, LatentKey, frame_times, evaluate
-from core.latents import blended_ws
+from core.scene import SceneBuilder, SceneSpec
 from core.display import to_display_image
 
 # Short names accepted on the command line for the generator's outputs.
 OUTPUT_ALIASES = {"image": "image", "raw": "image_raw", "depth": "image_depth", "mask": "image_mask",
                   "background": "image_background"}
 SAMPLING_SEED = 0  # seed of the ray sampler's draws (unused in deterministic mode, kept for random mode)
-REST_POSE = (0.0,) * 6
+from core.scene import REST_POSE  # noqa: E402 (one definition)
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)
 
@@ -60,17 +59,6 @@ class RenderSettings:
     output_size: int | None = None  # resize every output to this many pixels per side (None: native)
 
 
-def _lru_get(cache: OrderedDict, key, build: Callable, capacity: int):
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    value = build()
-    cache[key] = value
-    while len(cache) > capacity:
-        cache.popitem(last=False)
-    return value
-
-
 class ViewRenderer:
     """Renders (latent, camera, pose) views of one generator; reuses ws, tri-grids and warps between views."""
 
@@ -86,66 +74,41 @@ class ViewRenderer:
             deterministic=settings.deterministic,
             importance_sampler=settings.importance_sampler or config.rendering.importance_sampler,
         )
-        self._ws: OrderedDict = OrderedDict()
-        self._planes: OrderedDict = OrderedDict()
-        self._warps: OrderedDict = OrderedDict()
         self._body = None
+        self.scenes = SceneBuilder(generator, self._body_model, ws_capacity=8, trigrid_capacity=2, warp_capacity=4)
 
-    def _pose_tensor(self, pose_deg: tuple[float, ...]) -> torch.Tensor:
-        """pose: [1, 6] axis-angle radians from neck xyz, head xyz degrees."""
-        if not any(pose_deg):
-            return torch.zeros(1, 6, device=self.device)
-        from core.body import pose_from_degrees
+    def _body_model(self):
+        """The body the warps use, loaded on the first posed view."""
+        if self._body is None:
+            from core.body import load_body_model  # the loaders are only needed for a pose
 
-        pose = torch.as_tensor(pose_from_degrees(tuple(pose_deg[:3]), tuple(pose_deg[3:])), dtype=torch.float32)
-        return pose.reshape(1, 6).to(self.device)
+            self._body = load_body_model(self.settings.body_model_path, device=self.device)
+        return self._body
 
-    def _ws_for(self, latent: LatentKey, pose_deg: tuple[float, ...]) -> tuple[tuple, torch.Tensor]:
+    def scene_spec(self, latent: LatentKey, pose_deg: tuple[float, ...]) -> SceneSpec:
+        """The scene of a view (core.scene): conditioned on `settings.cond_pose_deg`, else the rendered pose."""
         settings = self.settings
         cond_pose = settings.cond_pose_deg if settings.cond_pose_deg is not None else tuple(pose_deg)
-        key = (latent.seeds, latent.psi, settings.truncation_cutoff, cond_pose)  # settings are fixed per renderer
-
-        def build() -> torch.Tensor:
-            # The conditioning camera is the training camera (pivot, radius, focal): zoom keeps the identity.
-            camera = camera_from_angles(settings.camera_convention, settings.cond_yaw_deg, settings.cond_pitch_deg,
-                                        device=self.device)
-            return blended_ws(self.generator, latent.seeds, camera, self._pose_tensor(cond_pose), latent.psi,
-                              settings.truncation_cutoff)
-
-        return key, _lru_get(self._ws, key, build, 8)
-
-    def _warp_for(self, pose_deg: tuple[float, ...]):
-        if not any(pose_deg):
-            return None
-
-        def build():
-            from core.body import load_body_model
-            from core.body.warp import make_warp
-
-            if self._body is None:
-                self._body = load_body_model(self.settings.body_model_path, device=self.device)
-            config = self.generator.config
-            options = {"resolution": self.settings.warp_resolution} if self.settings.warp_mode == "grid" else {}
-            return make_warp(self._body, self._pose_tensor(pose_deg), mode=self.settings.warp_mode,
-                             thickness=config.thickness, box_warp=config.rendering.box_warp, **options)
-
-        return _lru_get(self._warps, tuple(pose_deg), build, 4)
+        return SceneSpec(seeds=latent.seeds, truncation_psi=latent.psi, truncation_cutoff=settings.truncation_cutoff,
+                         cond_yaw_deg=settings.cond_yaw_deg, cond_pitch_deg=settings.cond_pitch_deg,
+                         cond_pose_deg=cond_pose, camera_convention=settings.camera_convention,
+                         noise_mode=settings.noise_mode, pose_deg=tuple(pose_deg), warp_mode=settings.warp_mode,
+                         warp_resolution=settings.warp_resolution)
 
     @torch.inference_mode()
     def render(self, latent: LatentKey, camera: CameraKey, pose_deg: tuple[float, ...] = REST_POSE,
                outputs: tuple[str, ...] = ("image",)) -> dict[str, np.ndarray]:
         """uint8 [H, W, 3] per output name (image, image_raw, image_depth, image_mask, image_background)."""
-        pose_deg = tuple(float(value) for value in pose_deg)
-        ws_key, ws = self._ws_for(latent, pose_deg)
-        planes = _lru_get(self._planes, ws_key,
-                          lambda: self.generator.synthesize_trigrid(ws, noise_mode=self.settings.noise_mode), 2)
+        spec = self.scene_spec(latent, tuple(float(value) for value in pose_deg))
+        ws = self.scenes.ws(spec)
+        planes = self.scenes.planes(spec, ws)
         render_camera = camera_from_angles(self.settings.camera_convention, camera.yaw_deg, camera.pitch_deg,
                                            radius=camera.radius, lookat=camera.lookat, focal=camera.focal,
                                            device=self.device)
         sampling = torch.Generator(device=self.device).manual_seed(SAMPLING_SEED)
         result = self.generator.render(
             ws, planes, render_camera, neural_resolution=self.settings.neural_resolution, rendering=self.rendering,
-            point_warp=self._warp_for(pose_deg), noise_mode=self.settings.noise_mode, generator=sampling,
+            point_warp=self.scenes.warp(spec), noise_mode=self.settings.noise_mode, generator=sampling,
             outputs=outputs,
         )
         return {name: self._sized(to_display_image(getattr(result, name), name)) for name in outputs}

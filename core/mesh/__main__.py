@@ -14,20 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
+from core.body import load_body_model
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.budget import MAX_GRID_SMOOTH_VOXELS, MAX_SMOOTH_STEPS, BudgetError, check_limit
-from core.camera import orbit_camera
 from core.checkpoint import checkpoint_body_path
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
 from core.mesh.grid import MESH_FORMATS, GridTooLargeError, check_grid_budget, export_mesh, save_grid
 from core.paths.model import DEFAULT_PSI
 from core.rendering.volume import CROPPED_SIGMA
-from core.latents import blended_ws
+from core.scene import SceneBuilder, SceneSpec
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,18 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"model: {description}", file=sys.stderr)
-    pose = torch.tensor(np.radians(pose_deg)[None], dtype=torch.float32, device=device)
+    # The canonical shape of the seed conditioned on its pose, frontal conditioning camera (core.scene).
+    spec = SceneSpec(seeds=((args.seed, 1.0),), truncation_psi=args.psi, cond_pose_deg=pose_deg, pose_deg=pose_deg,
+                     warp_mode=args.warp, warp_resolution=args.warp_resolution)
+    body_path = args.body_model or checkpoint_body_path(args.checkpoint)
+    scenes = SceneBuilder(generator, lambda: load_body_model(body_path, device=device))
     with torch.no_grad():
-        ws = blended_ws(generator, ((args.seed, 1.0),), orbit_camera(0.0, 0.0, device=device), pose, args.psi, None)
-        planes = generator.synthesize_trigrid(ws)
-    point_warp = None
-    if any(pose_deg):
-        from core.body import load_body_model
-        from core.body.warp import make_warp
-
-        body = load_body_model(args.body_model or checkpoint_body_path(args.checkpoint), device=device)
-        point_warp = make_warp(body, pose, args.warp, thickness=generator.config.thickness,
-                               box_warp=generator.config.rendering.box_warp, resolution=args.warp_resolution)
+        ws = scenes.ws(spec)
+        planes = scenes.planes(spec, ws)
+        point_warp = scenes.warp(spec)
     options = MeshOptions(resolution=args.resolution, level=args.level, grid_smoothing=args.grid_smooth,
                           taubin_steps=args.smooth, colors=not args.no_colors, memory_budget=budget)
     with tqdm(total=100, desc="mesh", unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:

@@ -247,11 +247,11 @@ def test_warps_use_the_body_the_checkpoint_was_trained_with(tmp_path):
 
 
 def test_the_camera_convention_moves_the_conditioning_camera_and_so_the_latent():
-    from renderer.engine import _latent_fields, conditioning_camera
+    from renderer.engine import conditioning_camera, scene_spec
 
     project = RenderRequest(cond_yaw_deg=20.0)
     reference = project.replace(camera_convention="reference")
-    assert _latent_fields(project) != _latent_fields(reference)  # new ws, not the cached ones
+    assert scene_spec(project, 40).latent_key != scene_spec(reference, 40).latent_key  # new ws, not the cached ones
     cameras = [conditioning_camera(request, torch.device("cpu")) for request in (project, reference)]
     # Same yaw, other construction: the reference camera orbits the origin, so it sits 0.0649 lower.
     height = [float(camera[0, 7]) for camera in cameras]

@@ -88,7 +88,7 @@ def test_density_slice_equals_core_inspect_canonical_and_posed(renderer, tiny_sc
     from core.body import load_body_model
     from core.body.warp import make_warp
     from core.inspect import SliceOptions, density_slice
-    from renderer.engine import pose_radians
+    from core.scene import pose_radians
 
     generator, _, planes = tiny_scene
     options = INSPECT.replace(slice_axis="x", slice_offset=0.05, slice_quantity="density", slice_body=False)

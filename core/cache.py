@@ -1,4 +1,4 @@
-"""A small least-recently-used cache that counts its hits and misses (the renderer's caches are explicit)."""
+"""A small least-recently-used cache that counts its hits and misses (every cache of a stage is explicit)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -40,6 +40,10 @@ class LruCache:
     def clear(self) -> None:
         """Forget every entry (after an out-of-memory error, for instance); counters are kept."""
         self._entries.clear()
+
+    def values(self) -> list:
+        """The cached values, least recently used first."""
+        return list(self._entries.values())
 
     def __len__(self) -> int:
         return len(self._entries)
