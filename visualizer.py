@@ -1,6 +1,6 @@
 """Interactive visualizer of 3D-aware portrait generators.
 
-    python visualizer.py [CHECKPOINT] [--device cpu|cuda] [--state FILE] [--frames N --screenshot PNG]
+    python visualizer.py [CHECKPOINT] [--device auto|cpu|cuda] [--state FILE] [--frames N --screenshot PNG]
 
 Without CHECKPOINT it opens checkpoints/default.pt, or an untrained "preset:small" while that file does not exist.
 """
@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.device import DEVICE_HELP
 from viz.app_config import AppConfig
 
 NO_DISPLAY_HELP = (
@@ -24,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
     """The command line -> AppConfig."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", help='checkpoint .pt file, or "preset:tiny" / "preset:small"')
-    parser.add_argument("--device", default="cpu", help="torch device of the render worker: cpu, cuda, cuda:1")
+    parser.add_argument("--device", default="auto", help="torch device of the render worker: " + DEVICE_HELP)
     parser.add_argument("--state", type=Path, help="JSON state file to start from (File > Save state writes it)")
     parser.add_argument("--frames", type=int, help="run this many frames after the first render, then exit")
     parser.add_argument("--screenshot", type=Path, help="with --frames: save the window to this PNG before exiting")

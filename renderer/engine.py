@@ -23,6 +23,7 @@ from core.checkpoint import PRESET_PREFIX, load_discriminator, open_generator
 from core.display import to_display_image
 from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.cache import LruCache
+from core.device import resolve_device
 from core.latents import z_from_seed
 from core.scene import SceneBuilder, SceneSpec, pose_radians
 from renderer.requests import RenderRequest, RenderResult
@@ -322,13 +323,11 @@ def _load_model(checkpoint: str, key: tuple, device: torch.device) -> _LoadedMod
 
 
 def _device(name: str) -> torch.device:
+    """The request's device (core.device: "auto" is cuda when available); a bad name is a RenderError."""
     try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise RenderError(f"unknown device {name!r} ({error}); use cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RenderError(f"device {name!r} was asked for but no CUDA device is available; choose cpu")
-    return device
+        return resolve_device(name)
+    except ValueError as error:
+        raise RenderError(str(error)) from None
 
 
 @contextmanager

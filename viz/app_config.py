@@ -27,7 +27,7 @@ class AppConfig:
     """Start-up options of the visualizer."""
 
     checkpoint: str | None = None  # path or "preset:<name>"; None = the default model (or its stand-in)
-    device: str = "cpu"  # torch device of the render worker: cpu | cuda | cuda:N
+    device: str = "auto"  # torch device of the render worker: auto (cuda when available) | cpu | cuda | cuda:N
     state_file: Path | None = None  # JSON state to start from; None = the remembered state of the last session
     frames: int | None = None  # run this many frames (after the first render arrived), then exit
     screenshot: Path | None = None  # with `frames`: save the whole window to this PNG before exiting

@@ -18,7 +18,7 @@ HISTORY_LENGTH = 240  # frames of fps / render-time history kept for the perform
 class RuntimeInfo:
     """Facts the app learns while running; widgets only read them."""
 
-    device: str = "cpu"  # render device
+    device: str = "auto"  # render device as asked for; the worker's model_info["device"] says which one it is
     model_info: dict[str, Any] = field(default_factory=dict)  # from the newest result: preset, resolution, kimg, ...
     active_checkpoint: str = ""  # checkpoint of the newest successful render
     untrained: bool = False  # the model is the randomly initialised stand-in for a missing default

@@ -67,7 +67,7 @@ def show_status(context: WidgetContext) -> None:
     render_ms = info.last_timings_ms.get("total")
     fps = info.gui_fps[-1] if info.gui_fps else 0.0
     imgui.text(f"model {model_label(context)}")
-    for part in (f"device {info.device}",
+    for part in (f"device {info.model_info.get('device', info.device)}",  # the worker's answer resolves "auto"
                  f"render {render_ms:.0f} ms" if render_ms is not None else "render -",
                  f"GUI {fps:.0f} fps",
                  "busy" if info.busy else "idle"):

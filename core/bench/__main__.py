@@ -10,6 +10,7 @@ import traceback
 import torch
 
 from core.bench.harness import BenchContext
+from core.device import resolve_device
 
 # Each name is a module core.bench.<name> with run(ctx) -> dict[str, float]; missing ones are skipped.
 SECTIONS = ["generator", "body", "data", "train", "viz", "mesh", "generate", "inspect_extras"]
@@ -18,14 +19,16 @@ SECTIONS = ["generator", "body", "data", "train", "viz", "mesh", "generate", "in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="keep the run under a minute on 2 CPU cores")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="auto (default: cuda when available, else cpu), cpu or cuda")
     parser.add_argument("--only", nargs="*", default=None, help=f"sections to run, from {SECTIONS}")
     args = parser.parse_args(argv)
-    device_type = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device_type == "cuda" and not torch.cuda.is_available():
-        print("--device cuda: no CUDA device is available; use --device cpu", file=sys.stderr)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    ctx = BenchContext(quick=args.quick, device=torch.device(device_type))
+    ctx = BenchContext(quick=args.quick, device=device)
     figures: dict[str, float] = {}
     failed = []
     for name in args.only or SECTIONS:

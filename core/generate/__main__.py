@@ -27,6 +27,7 @@ from core.generate.render import (
 from core.budget import (MAX_IMAGE_SIDE, MAX_IMAGES, MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY, BudgetError,
                          check_limit)
 from core.config import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS
+from core.device import DEVICE_HELP
 from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
 from core.paths.evaluate import frame_count
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
@@ -49,7 +50,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cond-pitch", type=float, default=0.0, help="pitch of the conditioning camera (default 0)")
     parser.add_argument("--radius", type=float, default=DEFAULT_RADIUS, help="camera distance (default %(default)s)")
     parser.add_argument("--focal", type=float, default=DEFAULT_FOCAL, help="normalised focal length (zoom)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--neural-resolution", type=int, default=None, help="rays per side (default: the model's)")
     parser.add_argument("--depth-samples", type=int, default=None, help="coarse samples per ray")
     parser.add_argument("--importance-samples", type=int, default=None, help="fine samples per ray")

@@ -8,6 +8,7 @@ from core.budget import MAX_IMAGES
 import torch
 
 from core.checkpoint import open_generator
+from core.device import resolve_device
 from core.generate.render import OUTPUT_ALIASES, default_checkpoint
 
 
@@ -77,11 +78,8 @@ def parse_outputs(text: str) -> tuple[str, ...]:
 
 
 def parse_device(text: str | None) -> torch.device:
-    """The device to run on; None = cuda when available, else cpu."""
-    name = text or ("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return torch.device(name)
+    """The device to run on (core.device): auto or None = cuda when available, else cpu."""
+    return resolve_device(text)
 
 
 def load_model(checkpoint: str | None, device: torch.device) -> tuple[torch.nn.Module, str]:

@@ -21,6 +21,7 @@ from core.body import load_body_model
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.budget import MAX_GRID_SMOOTH_VOXELS, MAX_SMOOTH_STEPS, BudgetError, check_limit
 from core.checkpoint import checkpoint_body_path
+from core.device import DEVICE_HELP
 from core.generate.options import load_model, parse_device, parse_pose
 from core.mesh.generator_mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh
 from core.mesh.grid import MESH_FORMATS, GridTooLargeError, check_grid_budget, export_mesh, save_grid
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="iso-level on raw sigma (default %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="mesh file: .ply, .obj or .glb")
     parser.add_argument("--grid-out", type=Path, default=None, help="also save the raw density grid as .npy")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation psi (default %(default)s)")
     parser.add_argument("--smooth", type=int, default=0, help="Taubin smoothing steps on the mesh (default 0)")
     parser.add_argument("--grid-smooth", type=float, default=0.0,

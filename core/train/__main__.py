@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.checkpoint import CheckpointError
 from core.config import PRESETS
+from core.device import DEVICE_HELP, resolve_device
 from core.data.storage import DatasetError
 from core.train.config import TrainingConfig, TrainingError
 
@@ -68,7 +69,7 @@ def _train_parser() -> argparse.ArgumentParser:
                         help="train D alone for the run's first kimg (with --init: a fresh D catches up first)")
     parser.add_argument("--pose-prior-kimg", type=_non_negative, default=None,
                         help="kimg the pose prior holds before fading over as long again (default: scaled to --kimg)")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--tick-kimg", type=_positive, default=None, help="kimg per progress tick (default: scaled)")
     parser.add_argument("--snap-ticks", type=_count, default=None, help="ticks between snapshots (default 50)")
@@ -112,18 +113,17 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
 
 def train_main(argv: list[str]) -> int:
     """Parse the training options and run; returns the exit status."""
-    import torch
-
     from core.train.loop import RunOptions, train
 
     args = _train_parser().parse_args(argv)
-    on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    if on_cuda and not torch.cuda.is_available():
-        print(f"error: --device {args.device}: no CUDA device is available here; use --device cpu", file=sys.stderr)
+    try:
+        on_cuda = resolve_device(args.device).type == "cuda"
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     batch = args.batch or (32 if on_cuda else 4)
     options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
-                         device=args.device, progress_bar=not args.no_progress, body=args.body, init=args.init,
+                         device=None if args.device == "auto" else args.device, progress_bar=not args.no_progress, body=args.body, init=args.init,
                          command=" ".join(shlex.quote(part) for part in ["python", "-m", "core.train", *argv]))
     try:
         train(options, _training_config(args, batch))
@@ -140,14 +140,15 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("snapshot", type=Path, help="snapshot-*.pt or a run folder (its latest snapshot)")
     parser.add_argument("--data", required=True, type=Path, help="dataset with ground-truth poses")
     parser.add_argument("--masks", type=Path, default=None, help="mask folder/zip when not beside the images")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--images", type=_count, default=64, help="held-out images to use")
     args = parser.parse_args(argv)
     from core.train.evaluate import evaluate_snapshot
 
     try:
+        resolve_device(args.device)  # a bad --device is one line, before anything loads
         figures = evaluate_snapshot(args.snapshot, args.data, args.masks, args.device, args.images)
-    except (TrainingError, DatasetError, CheckpointError) as error:
+    except (TrainingError, DatasetError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(json.dumps(figures, indent=1))

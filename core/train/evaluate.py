@@ -140,6 +140,7 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     # Late imports: this module is imported by the training loop, and these pull in the loaders beside it.
     from core.checkpoint import load_checkpoint, load_discriminator, load_state_into
     from core.config import GeneratorConfig
+    from core.device import resolve_device
     from core.generator import TriGridGenerator
     from core.train.body_choice import load_training_body, make_warp_factory
     from core.train.data import open_training_data
@@ -149,7 +150,7 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     path = latest_snapshot(snapshot)
     payload = load_checkpoint(path)
     metadata = payload.get("metadata", {})
-    context = DistributedContext(rank=0, world_size=1, device=torch.device(device))
+    context = DistributedContext(rank=0, world_size=1, device=resolve_device(device))
     saved = metadata.get("training_config")
     config = TrainingConfig.from_dict(saved) if saved else TrainingConfig()
     config = TrainingConfig(**{**config.__dict__, "eval_images": images, "batch": 1})
