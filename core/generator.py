@@ -19,6 +19,7 @@ from core.networks.mapping import StyleGAN2Backbone
 from core.networks.superresolution import SuperResolution
 from core.networks.synthesis import SynthesisNetwork, ToRGBLayer
 from core.rendering import generate_rays, mean_trigrid_features, render_rays
+from core.rendering.volume import Occupancy
 
 PointWarp = Callable[[torch.Tensor], torch.Tensor]  # observation-space points [B, N, 3] -> canonical [B, N, 3]
 OUTPUT_NAMES = ("image", "image_raw", "image_depth", "image_mask", "image_background")
@@ -145,6 +146,7 @@ class TriGridGenerator(nn.Module):
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
         outputs: Collection[str] | None = None,
+        occupancy: Occupancy | None = None,
     ) -> GeneratorOutput:
         """Render planes [B, 3, C*D, H, W] made from ws [B, num_ws, w_dim] seen from camera [B, 25].
 
@@ -152,7 +154,8 @@ class TriGridGenerator(nn.Module):
         (default config.rendering); point_warp: observation -> canonical points (None = canonical avatar);
         ws_background: ws of the background network (default ws); generator: random draws of the ray sampler;
         outputs: names from OUTPUT_NAMES that are needed (None = all); super-resolution runs only for `image`
-        and the background ToRGB only for `image_background`.
+        and the background ToRGB only for `image_background`; occupancy: empty-space skipping
+        (core.rendering.occupancy; None = every sample is decoded, as in training).
         """
         config = self.config
         options = rendering or config.rendering
@@ -173,7 +176,7 @@ class TriGridGenerator(nn.Module):
         timer.begin()
         origins, directions = generate_rays(camera, resolution)
         rays = render_rays(lambda points: self._decode(planes, points, options), origins, directions, options,
-                           point_warp=point_warp, generator=generator)
+                           point_warp=point_warp, generator=generator, occupancy=occupancy)
 
         def to_image(values: torch.Tensor) -> torch.Tensor:  # [B, R*R, K] -> [B, K, R, R]
             return values.permute(0, 2, 1).reshape(batch, -1, resolution, resolution)

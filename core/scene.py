@@ -18,6 +18,7 @@ from core.body.warp import DEFAULT_GRID_RESOLUTION, make_warp
 from core.cache import LruCache
 from core.camera import camera_from_angles
 from core.latents import blended_ws, style_mixed
+from core.rendering.occupancy import OccupancyGrid, build_occupancy
 
 REST_POSE = (0.0,) * 6  # neck xyz, head xyz in degrees
 
@@ -86,6 +87,7 @@ class SceneBuilder:
         self._ws = LruCache("ws", ws_capacity, self.stats)
         self._planes = LruCache("trigrid", trigrid_capacity, self.stats)
         self._warps = LruCache("warp", warp_capacity, self.stats)
+        self._occupancy = LruCache("occupancy", trigrid_capacity, self.stats)
 
     def ws(self, spec: SceneSpec) -> torch.Tensor:
         """[1, num_ws, w_dim] of the spec's seeds, truncation, style mix and conditioning."""
@@ -105,13 +107,28 @@ class SceneBuilder:
             return None
         return self._warps.get_or_create(spec.warp_key, lambda: self._build_warp(spec))
 
+    def occupancy(self, spec: SceneSpec, planes: torch.Tensor | None = None) -> OccupancyGrid:
+        """Empty-space skipping's grid of the spec's tri-grid (core.rendering.occupancy), in canonical space,
+        so one grid serves every camera and pose; cached beside the tri-grid."""
+        def build() -> OccupancyGrid:
+            grid_planes = self.planes(spec) if planes is None else planes
+            options = self.generator.config.rendering
+            return build_occupancy(lambda points: self.generator.sample_density(grid_planes, points)[0], self.device,
+                                   options.box_warp, options.triplane_crop, options.density_bias)
+
+        return self._occupancy.get_or_create((spec.latent_key, spec.noise_mode), build)
+
+    def has_trigrid(self, spec: SceneSpec) -> bool:
+        """True when the spec's tri-grid is cached (it is being reused: an occupancy grid would pay off)."""
+        return (spec.latent_key, spec.noise_mode) in self._planes
+
     def has_warp(self, spec: SceneSpec) -> bool:
         """True when the spec's warp is built already (a rest pose needs none)."""
         return not any(spec.pose_deg) or spec.warp_key in self._warps
 
     def clear(self) -> None:
         """Forget every cached tensor (after an out-of-memory error)."""
-        for cache in (self._ws, self._planes, self._warps):
+        for cache in (self._ws, self._planes, self._warps, self._occupancy):
             cache.clear()
 
     def _map(self, spec: SceneSpec) -> torch.Tensor:

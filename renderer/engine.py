@@ -25,7 +25,7 @@ from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.cache import LruCache
 from core.device import resolve_device
 from core.latents import z_from_seed
-from core.scene import SceneBuilder, SceneSpec, pose_radians
+from core.scene import SceneBuilder, SceneSpec
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
@@ -34,7 +34,7 @@ SAMPLING_SEED = 0
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
 EXTRA_PRODUCTS = ("predicted_pose", "image_pose", "planes", "density_slice", "ray_profile", "body_mesh")
-TIMING_STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
+TIMING_STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
 
 
 class RenderError(Exception):
@@ -62,6 +62,7 @@ class Scene:
     planes: torch.Tensor  # [1, 3, C*D, H, W] the tri-grid of ws
     point_warp: Callable | None  # observation -> canonical warp of the request's pose; None at rest
     device: torch.device  # where the tensors live
+    occupancy: Callable | None = None  # empty-space skipping's canonical grid; None = decode every sample
 
 
 class Renderer:
@@ -115,11 +116,16 @@ class Renderer:
             with torch.inference_mode():
                 with _stopwatch(timings, "mapping", device):
                     ws = builder.ws(spec)
+                # Skipping pays off once a tri-grid is shown again (a camera move): the first frame of a new
+                # latent or conditioning pose (a pose drag) does not wait for an occupancy grid.
+                reused = request.trigrid_cache and builder.has_trigrid(spec)
                 with _stopwatch(timings, "trigrid", device):
                     planes = builder.planes(spec, ws, cache=request.trigrid_cache)
                 with _stopwatch(timings, "warp", device):
                     point_warp = builder.warp(spec)
-            return Scene(model, generator, ws, planes, point_warp, device)
+                with _stopwatch(timings, "occupancy", device):
+                    occupancy = builder.occupancy(spec, planes) if request.skip_empty_space and reused else None
+            return Scene(model, generator, ws, planes, point_warp, device, occupancy)
 
     def _loaded(self, checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
         """Load a model and build its body's fast-warp fields on a thread, so the first pose is quick too."""
@@ -165,8 +171,7 @@ class Renderer:
                 image, _ = self._views.get_or_create(view_key, lambda: None)
                 stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time
             else:
-                output = self._render_view(scene.generator, scene.ws, scene.planes, scene.point_warp, request,
-                                           scene.device)
+                output = self._render_view(scene, request)
                 stage_ms = {stage: float(output.timings_ms.get(stage, 0.0)) for stage in ("rendering", "superresolution")}
                 image = to_display_image(getattr(output, request.output), request.output)
                 if view_key is not None:
@@ -197,13 +202,14 @@ class Renderer:
                                     radius=request.radius, lookat=request.lookat, focal=request.focal, device=device)
         return neural_resolution, rendering, camera
 
-    def _render_view(self, generator, ws, planes, point_warp, request: RenderRequest, device: torch.device):
+    def _render_view(self, scene: Scene, request: RenderRequest, outputs: tuple[str, ...] | None = None):
         """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
-        neural_resolution, rendering, camera = self.view_settings(generator, request, device)
-        sampling = torch.Generator(device=device).manual_seed(SAMPLING_SEED) if request.deterministic else None
-        return generator.render(
-            ws, planes, camera, neural_resolution=neural_resolution, rendering=rendering,
-            point_warp=point_warp, noise_mode=request.noise_mode, generator=sampling, outputs=(request.output,),
+        neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
+        sampling = torch.Generator(device=scene.device).manual_seed(SAMPLING_SEED) if request.deterministic else None
+        return scene.generator.render(
+            scene.ws, scene.planes, camera, neural_resolution=neural_resolution, rendering=rendering,
+            point_warp=scene.point_warp, noise_mode=request.noise_mode, generator=sampling,
+            outputs=outputs or (request.output,), occupancy=scene.occupancy,
         )
 
     def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
@@ -239,11 +245,9 @@ class Renderer:
             raise RenderError("this checkpoint keeps no discriminator, so nothing can read the pose of an image; "
                               "export one with `python -m core.checkpoint export SNAPSHOT --out FILE "
                               "--with-discriminator`")
-        neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
-        with torch.inference_mode():
-            output = scene.generator.render(scene.ws, scene.planes, camera, neural_resolution=neural_resolution,
-                                            rendering=rendering, point_warp=scene.point_warp,
-                                            noise_mode=request.noise_mode, outputs=("image", "image_raw", "image_mask"))
+        camera = self.view_settings(scene.generator, request, scene.device)[2]
+        with torch.inference_mode():  # the shown view, rendered as the main render is
+            output = self._render_view(scene, request, ("image", "image_raw", "image_mask"))
             pose = discriminator(output.image, output.image_raw, output.image_mask, camera).pose[0]
         return tuple(math.degrees(value) for value in pose.tolist())
 

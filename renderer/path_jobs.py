@@ -74,6 +74,8 @@ class PathRenderJob:
             arguments += [f"--cond-yaw={request.cond_yaw_deg:g}", f"--cond-pitch={request.cond_pitch_deg:g}"]
         if request.camera_convention != "project":
             arguments += ["--camera-convention", request.camera_convention]
+        if not request.skip_empty_space:
+            arguments += ["--no-skip-empty-space"]
         if request.importance_sampler is not None:
             arguments += ["--importance-sampler", request.importance_sampler]
         return arguments
@@ -135,7 +137,8 @@ def job_settings(job: PathRenderJob):
                           warp_resolution=job.warp_resolution, cond_pose_deg=tuple(cond_pose),
                           cond_yaw_deg=request.cond_yaw_deg, cond_pitch_deg=request.cond_pitch_deg,
                           noise_mode=request.noise_mode, output_size=job.resolution,
-                          camera_convention=request.camera_convention, importance_sampler=request.importance_sampler)
+                          camera_convention=request.camera_convention, importance_sampler=request.importance_sampler,
+                          skip_empty_space=request.skip_empty_space)
 
 
 def render_video(job: PathRenderJob, renderer, progress: Callable[[int, int], None],

@@ -102,6 +102,7 @@ class RenderRequest:
     importance_sampler: str | None = None  # one of IMPORTANCE_SAMPLERS; None = the model's own (reference: imports)
     camera_convention: str = "project"  # how yaw/pitch become the render and conditioning cameras (CAMERA_CONVENTIONS)
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged (only the camera or pose moved)
+    skip_empty_space: bool = True  # decode no sample in the latent's empty cells (core.rendering.occupancy)
     preview: bool = False  # cheaper render while the user drags: half resolution, half the samples
     noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
     warp_mode: str = "fast"  # body-pose warp, one of WARP_MODES

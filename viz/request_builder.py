@@ -54,6 +54,7 @@ def build_request(state: AppState, device: str, preview: bool = False) -> Render
         importance_sampler=render.importance_sampler,
         camera_convention=camera.convention,
         trigrid_cache=render.trigrid_cache,
+        skip_empty_space=render.skip_empty_space,
         preview=preview,
         noise_mode=latent.noise_mode,
         warp_mode=render.warp_mode,

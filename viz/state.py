@@ -135,6 +135,7 @@ class RenderOptions:
     importance_samples: int | None = None  # fine samples per ray; None = the model's default
     deterministic: bool = True  # no jitter: the same request gives the same pixels
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged
+    skip_empty_space: bool = True  # decode no sample in the latent's empty cells (same image, faster)
     warp_mode: str = "fast"  # body warp, one of WARP_MODES (fast: cheap per pose; exact: the reference)
     importance_sampler: str | None = None  # IMPORTANCE_SAMPLERS; None = the model's own (reference for imports)
 

@@ -7,7 +7,7 @@ from imgui_bundle import imgui, implot
 from viz.context import WidgetContext
 from widgets.common import em
 
-STAGES = ("mapping", "trigrid", "warp", "rendering", "superresolution", "total")
+STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
 
 
 class PerformanceWidget:

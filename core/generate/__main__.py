@@ -58,6 +58,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="body warp for posed renders: fast (default, as the viewer), grid or exact")
     parser.add_argument("--warp-resolution", type=int, default=DEFAULT_GRID_RESOLUTION,
                         help="nodes per side of the per-pose grid of --warp grid (default %(default)s)")
+    parser.add_argument("--no-skip-empty-space", action="store_true",
+                        help="decode every sample (default: skip the latent's empty cells, as the viewer does)")
     parser.add_argument("--camera-convention", choices=CAMERA_CONVENTIONS, default="project",
                         help="project (default: orbit the look-at point) or reference (the authors' cameras: orbit "
                              "the world origin, aimed at the look-at point; docs/released-checkpoints.md)")
@@ -95,7 +97,7 @@ def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=N
         cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
         body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or default_checkpoint()),
         output_size=output_size, camera_convention=args.camera_convention,
-        cond_yaw_deg=args.cond_yaw, cond_pitch_deg=args.cond_pitch,
+        cond_yaw_deg=args.cond_yaw, cond_pitch_deg=args.cond_pitch, skip_empty_space=not args.no_skip_empty_space,
         importance_sampler=args.importance_sampler,
     )
 

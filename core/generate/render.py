@@ -48,6 +48,7 @@ class RenderSettings:
     deterministic: bool = True  # no jitter, midpoint inverse-CDF: the same command gives the same pixels
     importance_sampler: str | None = None  # core.config.IMPORTANCE_SAMPLERS; None = the model's own
     camera_convention: str = "project"  # core.config.CAMERA_CONVENTIONS: how yaw/pitch become cameras
+    skip_empty_space: bool = True  # decode no sample in the latent's empty cells, as the viewer does
     noise_mode: str = "const"  # synthesis noise: const (reproducible), random or none
     truncation_cutoff: int | None = None  # truncate only the first ws (None: all)
     cond_yaw_deg: float = 0.0  # yaw of the camera the mapping is conditioned on (0 = front, as in training)
@@ -106,10 +107,11 @@ class ViewRenderer:
                                            radius=camera.radius, lookat=camera.lookat, focal=camera.focal,
                                            device=self.device)
         sampling = torch.Generator(device=self.device).manual_seed(SAMPLING_SEED)
+        occupancy = self.scenes.occupancy(spec, planes) if self.settings.skip_empty_space else None
         result = self.generator.render(
             ws, planes, render_camera, neural_resolution=self.settings.neural_resolution, rendering=self.rendering,
             point_warp=self.scenes.warp(spec), noise_mode=self.settings.noise_mode, generator=sampling,
-            outputs=outputs,
+            outputs=outputs, occupancy=occupancy,
         )
         return {name: self._sized(to_display_image(getattr(result, name), name)) for name in outputs}
 

@@ -247,4 +247,4 @@ def test_cuda_without_a_cuda_device_is_one_line(capsys, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["--data", "d", "--kimg", "1", "--outdir", "o", "--device", "cuda"]) == 1
-    assert capsys.readouterr().err.strip() == "error: --device cuda: no CUDA device is available here; use --device cpu"
+    assert capsys.readouterr().err.strip() == "error: --device cuda: no CUDA device is available here; use --device cpu (or auto)"

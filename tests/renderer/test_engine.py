@@ -53,7 +53,7 @@ def test_each_output_has_the_size_of_its_stage(renderer):
 
 def test_timings_and_model_info_are_reported(renderer):
     result = renderer.render(BASE.replace(seeds=((11, 1.0),)))
-    assert set(result.timings_ms) == {"mapping", "trigrid", "warp", "rendering", "superresolution", "total"}
+    assert set(result.timings_ms) == {"mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total"}
     assert result.timings_ms["total"] >= result.timings_ms["mapping"] + result.timings_ms["trigrid"]
     assert result.model_info["trained"] is False
     assert "untrained" in result.model_info["note"]
