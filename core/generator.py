@@ -147,6 +147,8 @@ class TriGridGenerator(nn.Module):
         generator: torch.Generator | None = None,
         outputs: Collection[str] | None = None,
         occupancy: Occupancy | None = None,
+        cancel: Callable[[], bool] | None = None,
+        max_rays_per_chunk: int | None = None,
     ) -> GeneratorOutput:
         """Render planes [B, 3, C*D, H, W] made from ws [B, num_ws, w_dim] seen from camera [B, 25].
 
@@ -155,7 +157,8 @@ class TriGridGenerator(nn.Module):
         ws_background: ws of the background network (default ws); generator: random draws of the ray sampler;
         outputs: names from OUTPUT_NAMES that are needed (None = all); super-resolution runs only for `image`
         and the background ToRGB only for `image_background`; occupancy: empty-space skipping
-        (core.rendering.occupancy; None = every sample is decoded, as in training).
+        (core.rendering.occupancy; None = every sample is decoded, as in training); cancel, max_rays_per_chunk:
+        see core.rendering.volume.render_rays (a long refinement render that a newer request interrupts).
         """
         config = self.config
         options = rendering or config.rendering
@@ -176,7 +179,8 @@ class TriGridGenerator(nn.Module):
         timer.begin()
         origins, directions = generate_rays(camera, resolution)
         rays = render_rays(lambda points: self._decode(planes, points, options), origins, directions, options,
-                           point_warp=point_warp, generator=generator, occupancy=occupancy)
+                           point_warp=point_warp, generator=generator, occupancy=occupancy, cancel=cancel,
+                           max_rays_per_chunk=max_rays_per_chunk)
 
         def to_image(values: torch.Tensor) -> torch.Tensor:  # [B, R*R, K] -> [B, K, R, R]
             return values.permute(0, 2, 1).reshape(batch, -1, resolution, resolution)

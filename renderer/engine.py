@@ -22,14 +22,18 @@ import torch
 from core.checkpoint import PRESET_PREFIX, load_discriminator, open_generator
 from core.display import to_display_image
 from core.body.warp import DEFAULT_GRID_RESOLUTION
+from core.budget import MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY
 from core.cache import LruCache
 from core.device import resolve_device
 from core.latents import z_from_seed
+from core.rendering.volume import RaysCancelled
 from core.scene import SceneBuilder, SceneSpec
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
 SAMPLING_SEED = 0
+# Rays per chunk of a refinement render: a newer request interrupts it within one chunk.
+REFINE_CHUNK_RAYS = 1024
 # Nodes per side of the warp grid below which a preview does not go.
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
@@ -85,12 +89,16 @@ class Renderer:
         self.inspect_cache = LruCache("inspect", 8, self.stats)  # PCA bases and slice overlays (inspect_products)
         self.lock = threading.RLock()  # background jobs share the caches with the render loop
 
-    def render(self, request: RenderRequest, stamp: int = 0) -> RenderResult:
-        """The frame for `request`; never raises (errors are returned as `RenderResult.error`)."""
+    def render(self, request: RenderRequest, stamp: int = 0,
+               superseded: Callable[[], bool] | None = None) -> RenderResult:
+        """The frame for `request`; never raises (errors are returned as `RenderResult.error`).
+
+        `superseded()` (the worker: a newer request waits) interrupts a refinement render between ray chunks;
+        its result is then an error the client drops as stale."""
         start = time.perf_counter()
         try:
             with self.lock:
-                image, timings, model_info, extras = self._render(request)
+                image, timings, model_info, extras = self._render(request, superseded)
         except Exception as error:  # noqa: BLE001 - the contract is errors as data, whatever they are
             if _is_out_of_memory(error):
                 self._forget_tensors()
@@ -160,7 +168,8 @@ class Renderer:
         path = self.body_path(model)
         return self._bodies.get_or_create((str(path), str(device)), lambda: load_body_model(path, device=device))
 
-    def _render(self, request: RenderRequest) -> tuple[Any, dict[str, float], dict, dict]:
+    def _render(self, request: RenderRequest,
+                superseded: Callable[[], bool] | None = None) -> tuple[Any, dict[str, float], dict, dict]:
         timings = {stage: 0.0 for stage in TIMING_STAGES}
         scene = self.scene(request, timings)
         with torch.inference_mode():
@@ -171,7 +180,7 @@ class Renderer:
                 image, _ = self._views.get_or_create(view_key, lambda: None)
                 stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time
             else:
-                output = self._render_view(scene, request)
+                output = self._render_view(scene, request, superseded=superseded)
                 stage_ms = {stage: float(output.timings_ms.get(stage, 0.0)) for stage in ("rendering", "superresolution")}
                 image = to_display_image(getattr(output, request.output), request.output)
                 if view_key is not None:
@@ -193,6 +202,11 @@ class Renderer:
             neural_resolution = max(8, neural_resolution // 2)
             depth_samples = max(4, depth_samples // 2)
             importance_samples = max(4, importance_samples // 2)
+        if request.refinement >= 1:  # idle: twice the samples per ray, then also twice the rays per side
+            depth_samples = min(MAX_SAMPLES_PER_RAY, 2 * depth_samples)
+            importance_samples = min(MAX_SAMPLES_PER_RAY, 2 * importance_samples)
+        if request.refinement >= 2:
+            neural_resolution = min(MAX_NEURAL_RESOLUTION, 2 * neural_resolution)
         rendering = dataclasses.replace(
             config.rendering, depth_resolution=depth_samples,
             depth_resolution_importance=importance_samples, deterministic=request.deterministic,
@@ -202,14 +216,18 @@ class Renderer:
                                     radius=request.radius, lookat=request.lookat, focal=request.focal, device=device)
         return neural_resolution, rendering, camera
 
-    def _render_view(self, scene: Scene, request: RenderRequest, outputs: tuple[str, ...] | None = None):
-        """Rays, sampling, decoding, marching and super-resolution for the request's camera."""
+    def _render_view(self, scene: Scene, request: RenderRequest, outputs: tuple[str, ...] | None = None,
+                     superseded: Callable[[], bool] | None = None):
+        """Rays, sampling, decoding, marching and super-resolution for the request's camera; a refinement
+        marches in small chunks so that `superseded()` can stop it soon after a newer request arrives."""
+        refining = request.refinement > 0
         neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
         sampling = torch.Generator(device=scene.device).manual_seed(SAMPLING_SEED) if request.deterministic else None
         return scene.generator.render(
             scene.ws, scene.planes, camera, neural_resolution=neural_resolution, rendering=rendering,
             point_warp=scene.point_warp, noise_mode=request.noise_mode, generator=sampling,
             outputs=outputs or (request.output,), occupancy=scene.occupancy,
+            cancel=superseded if refining else None, max_rays_per_chunk=REFINE_CHUNK_RAYS if refining else None,
         )
 
     def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
@@ -273,6 +291,8 @@ def describe_error(error: BaseException) -> str:
 
     if isinstance(error, (RenderError, CheckpointError, BodyModelFileError)):
         return str(error)
+    if isinstance(error, RaysCancelled):
+        return f"superseded by a newer request ({error})"
     if _is_out_of_memory(error):
         return f"out of memory while rendering ({error}); lower the neural resolution or samples, or use preview"
     frames = traceback.extract_tb(error.__traceback__)

@@ -17,6 +17,9 @@ OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background"
 # How sample points are moved by the body pose (core.body.warp.WARP_MODES, kept torch-free here):
 # fast = per-body canonical fields, grid = a grid built per pose, exact = the reference nearest-face search.
 WARP_MODES = ("fast", "grid", "exact")
+# Quality steps beyond full quality that the viewer renders while idle (RenderRequest.refinement).
+REFINEMENT_LEVELS = (0, 1, 2)
+REFINEMENT_NAMES = ("full", "refined: 2x samples", "refined: 2x samples, 2x rays")
 # Per-pixel noise of the synthesis layers, as in StyleGAN2.
 NOISE_MODES = ("const", "random", "none")
 # The camera's look-at pivot and focal length of the reference cameras (docs/INTERFACES.md "Cameras").
@@ -104,6 +107,7 @@ class RenderRequest:
     trigrid_cache: bool = True  # reuse the tri-grid while w is unchanged (only the camera or pose moved)
     skip_empty_space: bool = True  # decode no sample in the latent's empty cells (core.rendering.occupancy)
     preview: bool = False  # cheaper render while the user drags: half resolution, half the samples
+    refinement: int = 0  # beyond full quality while idle: 1 = twice the samples per ray, 2 = also twice the rays
     noise_mode: str = "const"  # synthesis noise, one of NOISE_MODES
     warp_mode: str = "fast"  # body-pose warp, one of WARP_MODES
     extras: tuple[str, ...] = ()  # names of optional extra products (e.g. "planes") returned in `extras`
@@ -128,6 +132,8 @@ class RenderRequest:
             _check_choice("importance_sampler", self.importance_sampler, IMPORTANCE_SAMPLERS)
         if not self.seeds:
             raise ValueError("RenderRequest.seeds is empty: give at least one (seed, weight) pair, e.g. ((0, 1.0),)")
+        if self.refinement not in REFINEMENT_LEVELS or (self.refinement and self.preview):
+            raise ValueError(f"RenderRequest.refinement is {self.refinement!r}: 0, 1 or 2, and 0 for a preview")
         for name in ("neural_resolution", "depth_samples", "importance_samples"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:

@@ -385,4 +385,5 @@ def serve_requests(requests, results, device: str, torch_threads: int | None) ->
         if renderer is None:
             results.put(RenderResult(stamp, request, error=startup_error))
         else:
-            results.put(renderer.render(request, stamp))
+            # A refinement stops early when a newer request waits (its stale result is dropped by the client).
+            results.put(renderer.render(request, stamp, superseded=lambda: not requests.empty()))

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from renderer.requests import RenderRequest, RenderResult
+from renderer.requests import REFINEMENT_LEVELS, RenderRequest, RenderResult
 from viz.capture import VideoRecorder, save_png, timestamped_path
 from viz.context import RuntimeInfo, WidgetContext
 from viz.history import EditHistory
@@ -94,6 +94,7 @@ class Controller:
             return result
         self.last_image = np.asarray(result.image)
         self.new_image = True
+        self.info.shown_request = result.request
         self.info.renders += 1
         self.info.model_info = dict(result.model_info)
         self.info.extras = dict(result.extras)
@@ -120,10 +121,23 @@ class Controller:
         request = build_request(self.state, self.device, preview=dragging)
         request = with_inspect_extras(request, self.state.inspect, self.context.wanted_extras)
         self.context.wanted_extras.clear()
-        if not self.gate.needs_send(request):
+        if self.gate.needs_send(request):
+            self.client.submit(request)
+            return request
+        return self._refine(request, editing or dragging)
+
+    def _refine(self, request: RenderRequest, active: bool) -> RenderRequest | None:
+        """While nothing changes: the shown full frame again with more samples, then more rays (if enabled).
+
+        The gate keeps the unrefined request, so the next edit is sent at once and interrupts a refinement."""
+        shown = self.info.shown_request
+        if (not self.state.render.refine_when_idle or active or self.client.busy or self.recorder is not None
+                or shown is None or shown.preview or shown.refinement >= REFINEMENT_LEVELS[-1]
+                or shown.replace(refinement=0) != request):
             return None
-        self.client.submit(request)
-        return request
+        refined = request.replace(refinement=shown.refinement + 1)
+        self.client.submit(refined)
+        return refined
 
     # ----- user actions -----
 

@@ -6,6 +6,7 @@ from typing import Callable
 
 from imgui_bundle import hello_imgui, imgui
 
+from renderer.requests import REFINEMENT_NAMES
 from viz.context import WidgetContext
 
 MESSAGE_COLORS = {"info": (0.75, 0.85, 0.75, 1.0), "warning": (1.0, 0.8, 0.3, 1.0), "error": (1.0, 0.4, 0.35, 1.0)}
@@ -61,6 +62,13 @@ def show_menus(context: WidgetContext, focus_panel: Callable[[str], None], state
         imgui.end_menu()
 
 
+def shown_quality(request) -> str:
+    """Which quality the shown image has: preview, full or a refinement step."""
+    if request is None:
+        return "-"
+    return "preview" if request.preview else REFINEMENT_NAMES[request.refinement]
+
+
 def show_status(context: WidgetContext) -> None:
     """One line: model, device, render time, GUI frame rate, newest message."""
     info = context.info
@@ -69,6 +77,7 @@ def show_status(context: WidgetContext) -> None:
     imgui.text(f"model {model_label(context)}")
     for part in (f"device {info.model_info.get('device', info.device)}",  # the worker's answer resolves "auto"
                  f"render {render_ms:.0f} ms" if render_ms is not None else "render -",
+                 f"quality {shown_quality(info.shown_request)}",
                  f"GUI {fps:.0f} fps",
                  "busy" if info.busy else "idle"):
         imgui.same_line()

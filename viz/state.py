@@ -138,6 +138,7 @@ class RenderOptions:
     skip_empty_space: bool = True  # decode no sample in the latent's empty cells (same image, faster)
     warp_mode: str = "fast"  # body warp, one of WARP_MODES (fast: cheap per pose; exact: the reference)
     importance_sampler: str | None = None  # IMPORTANCE_SAMPLERS; None = the model's own (reference for imports)
+    refine_when_idle: bool = False  # after the full frame, render 2x samples, then 2x rays, while nothing changes
 
 
 @dataclass

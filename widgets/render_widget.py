@@ -41,6 +41,9 @@ class RenderWidget:
                     "authors' EG3D sampler, which their released models were trained with (their imports use it).")
         _, render.deterministic = imgui.checkbox("Deterministic sampling", render.deterministic)
         help_marker("No jitter along the rays: the same settings always give the same pixels.")
+        _, render.refine_when_idle = imgui.checkbox("Refine when idle", render.refine_when_idle)
+        help_marker("After the full-quality frame, while nothing changes: twice the samples per ray, then twice the "
+                    "rays per side. Any edit interrupts a refinement; the status bar says which quality is shown.")
         _, render.skip_empty_space = imgui.checkbox("Skip empty space", render.skip_empty_space)
         help_marker("Decode no sample in the cells where this latent has no density (a coarse grid built once per "
                     "latent). The image stays the same to within 40 dB; off decodes every sample.")

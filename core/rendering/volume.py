@@ -17,6 +17,10 @@ PointWarp = Callable[[torch.Tensor], torch.Tensor]
 # occupancy(points [B, N, 3] canonical space) -> [B, N] bool: False where a sample may be skipped (empty space).
 Occupancy = Callable[[torch.Tensor], torch.Tensor]
 
+class RaysCancelled(Exception):
+    """`render_rays` stopped between chunks because its `cancel()` returned True (a newer request waits)."""
+
+
 CROPPED_SIGMA = -1000.0  # raw density of cropped points: softplus(-1000 + bias) is exactly 0 in float32
 MAX_POINTS_PER_DECODE = 1 << 21  # default bound on points per decode call: ~0.5 GB of decoder activations
 TRANSMITTANCE_EPS = 1e-10  # added to every (1 - alpha) factor, as in the reference, so T never reaches exactly 0
@@ -191,6 +195,7 @@ def render_rays(
     keep_samples: bool = False,
     max_rays_per_chunk: int | None = None,
     occupancy: Occupancy | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> RayRenderResult:
     """Render rays (origins, directions: [B, M, 3]) through the field `decode` (see DecodeFn).
 
@@ -200,7 +205,8 @@ def render_rays(
     rendering rays in groups (None: at most MAX_POINTS_PER_DECODE points per decode call); deterministic
     renders do not depend on it, random ones draw in a different order. The depth is clamped to the
     range of all sample depths of the call; rays that see nothing get its far end. `occupancy`
-    (core.rendering.occupancy, a batch of one) skips decoding the (warped) samples it calls empty.
+    (core.rendering.occupancy, a batch of one) skips decoding the (warped) samples it calls empty; `cancel()`
+    is asked before every chunk and True raises RaysCancelled.
     """
     if origins.shape != directions.shape or origins.ndim != 3 or origins.shape[-1] != 3:
         raise ValueError(f"origins and directions must both be [B, M, 3], got {list(origins.shape)} "
@@ -215,6 +221,8 @@ def render_rays(
     parts, sample_parts = [], []
     depth_low, depth_high = float("inf"), float("-inf")
     for start in range(0, num_rays, chunk):
+        if cancel is not None and cancel():
+            raise RaysCancelled(f"cancelled after {start} of {num_rays} rays")
         part, depths, samples = _render_chunk(
             decode, origins[:, start:start + chunk], directions[:, start:start + chunk], options, point_warp,
             generator, keep_samples, occupancy,

@@ -174,3 +174,31 @@ def test_camera_convention_and_fine_sampler_choices_reach_the_renderer(tmp_path)
     assert convention == sent == "reference" and changed > 0.0, "the authors' camera sees the subject differently"
     sampler, sent, changed = seen["sampler"]
     assert sampler == sent == "reference" and changed > 0.0, "the authors' sampler places the fine samples elsewhere"
+
+
+def test_refine_when_idle_steps_up_and_an_edit_starts_over_at_full_quality(tmp_path):
+    from viz.menus import shown_quality
+
+    app, client = make_app(tmp_path)
+    seen = {}
+
+    def drive(ctx):
+        full = settle(ctx, app)
+        seen["before"] = shown_quality(app.info.shown_request)
+        ctx.window_focus("//Render")
+        ctx.item_click("//Render/Refine when idle")
+        wait_until(ctx, lambda: app.info.shown_request.refinement == 2, 60, "two refinement steps")
+        seen["levels"] = [request.refinement for request in client.submitted]
+        seen["refined"] = (shown_quality(app.info.shown_request), differs(full, app.controller.last_image))
+        ctx.window_focus("//Latent")
+        ctx.item_input_value("//Latent/Seed", 5)
+        wait_until(ctx, lambda: app.info.shown_request.seeds[0][0] == 5, 60, "the new seed")
+        seen["after edit"] = app.info.shown_request.refinement
+        wait_until(ctx, lambda: app.info.shown_request.refinement == 2, 60, "the new seed refined")
+
+    app.run(drive)
+    assert seen["before"] == "full"
+    assert seen["levels"][-2:] == [1, 2], "2x samples, then 2x rays"
+    quality, changed = seen["refined"]
+    assert quality == "refined: 2x samples, 2x rays" and changed > 0.0
+    assert seen["after edit"] in (0, 1), "an edit is shown at full quality first, not after the old refinement"

@@ -256,3 +256,26 @@ def test_the_camera_convention_moves_the_conditioning_camera_and_so_the_latent()
     # Same yaw, other construction: the reference camera orbits the origin, so it sits 0.0649 lower.
     height = [float(camera[0, 7]) for camera in cameras]
     assert height[0] == pytest.approx(0.0649, abs=1e-4) and height[1] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_refinement_doubles_samples_then_rays_and_a_newer_request_interrupts_it(renderer):
+    from renderer.engine import REFINE_CHUNK_RAYS
+
+    request = BASE.replace(seeds=((21, 1.0),), neural_resolution=64)
+    generator = renderer.scene(request).generator
+    settings = [renderer.view_settings(generator, request.replace(refinement=level), torch.device("cpu"))
+                for level in (0, 1, 2)]
+    (r0, o0, _), (r1, o1, _), (r2, o2, _) = settings
+    assert (r1, o1.depth_resolution, o1.depth_resolution_importance) == (
+        r0, 2 * o0.depth_resolution, 2 * o0.depth_resolution_importance)
+    assert r2 == 2 * r0 and o2.depth_resolution == o1.depth_resolution
+    refined = renderer.render(request.replace(refinement=2))
+    assert refined.ok and not np.array_equal(refined.image, renderer.render(request).image)
+    # A refinement asks `superseded` between chunks of REFINE_CHUNK_RAYS rays; True stops it with a message.
+    asked = []
+    stopped = renderer.render(request.replace(refinement=1, yaw_deg=5.0),
+                              superseded=lambda: asked.append(1) or len(asked) > 1)
+    assert not stopped.ok and "superseded" in stopped.error and len(asked) == 2
+    assert 64 * 64 > REFINE_CHUNK_RAYS  # so the check ran mid-render
+    with pytest.raises(ValueError, match="refinement"):
+        BASE.replace(refinement=1, preview=True)
