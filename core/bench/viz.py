@@ -10,6 +10,9 @@ Figures (names are contracts):
 - `viz.preview_latency_model_is_default`: 1 when checkpoints/default.pt was used, 0 for "preset:tiny".
 - `viz.worker_first_frame_ms.<device>`: from starting the worker to its first frame (spawn, torch import,
   model load, mapping and tri-grid included): what a user waits for after opening the visualizer.
+- `viz.full_render_ms.<preset>.<device>` and `viz.preview_ms.<preset>.<device>`: camera moves at full quality
+  and as previews of a randomly initialised preset (the cost of a trained one): `small` always, `paper-512`
+  in full mode (`viz.first_full_ms.paper-512.<device>`: its first full frame of a new latent).
 """
 from __future__ import annotations
 
@@ -49,7 +52,10 @@ def run(ctx: BenchContext) -> dict[str, float]:
             posed.append(_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step, pose_deg=pose),
                                      RENDER_TIMEOUT_S))
     suffix = ctx.device_name
-    return {
+    presets = {}
+    for name in ("small",) if ctx.quick else ("small", "paper-512"):
+        presets.update(preset_figures(ctx, name, moves=3 if ctx.quick or name == "paper-512" else 6))
+    return presets | {
         f"viz.preview_latency_ms.{suffix}": statistics.median(preview),
         f"viz.full_render_ms.{suffix}": statistics.median(full),
         f"viz.pose_change_ms.{suffix}": statistics.median(posed),
@@ -57,6 +63,25 @@ def run(ctx: BenchContext) -> dict[str, float]:
         "viz.preview_latency_model_is_default": 1.0 if uses_default else 0.0,
         f"viz.worker_first_frame_ms.{suffix}": first_frame,
     }
+
+
+def preset_figures(ctx: BenchContext, name: str, moves: int) -> dict[str, float]:
+    """Camera moves (full quality and previews) of `preset:<name>` through a fresh process-mode worker."""
+    base = RenderRequest(checkpoint=f"preset:{name}", device=str(ctx.device), deterministic=True)
+    suffix = ctx.device_name
+    with RenderClient("process", device=str(ctx.device)) as client:
+        first = _round_trip(client, base, STARTUP_TIMEOUT_S)  # model build and the first tri-grid
+        first_full = _round_trip(client, base.replace(seeds=((1, 1.0),)), STARTUP_TIMEOUT_S)  # a new latent
+        full = [_round_trip(client, base.replace(seeds=((1, 1.0),), yaw_deg=3.0 * (step + 1)), RENDER_TIMEOUT_S)
+                for step in range(moves)]
+        preview = [_round_trip(client, base.replace(seeds=((1, 1.0),), yaw_deg=-3.0 * (step + 1), preview=True),
+                               RENDER_TIMEOUT_S) for step in range(moves)]
+    del first
+    figures = {f"viz.full_render_ms.{name}.{suffix}": statistics.median(full),
+               f"viz.preview_ms.{name}.{suffix}": statistics.median(preview)}
+    if name == "paper-512":
+        figures[f"viz.first_full_ms.{name}.{suffix}"] = first_full
+    return figures
 
 
 def _round_trip(client: RenderClient, request: RenderRequest, timeout_s: float) -> float:
