@@ -173,7 +173,8 @@ def _render_chunk(
         weights = interval_weights(depths, sigma_raw, options.density_bias)
         depth, weights_sum = expected_depth(depths, weights)
         # Scatter the sorted per-sample weights back to decode order instead of sorting the wide feature tensors.
-        sample_weights = torch.empty_like(sigma_raw[..., 0]).scatter_(2, order[..., 0], sample_weights_of(weights))
+        per_sample = sample_weights_of(weights)  # its dtype, which autocast may have changed
+        sample_weights = torch.empty_like(per_sample).scatter_(2, order[..., 0], per_sample)
         num_coarse = coarse_depths.shape[2]
         features = composite(sample_weights[:, :, :num_coarse], coarse_features)
         features = features + composite(sample_weights[:, :, num_coarse:], fine_features)
