@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.cli import command_line
 from core.device import DEVICE_HELP
 from viz.app_config import AppConfig
 
@@ -62,6 +63,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     if not has_display():
@@ -81,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"visualizer: no screenshot was taken (the window closed before {config.frames} frames)", file=sys.stderr)
             return 1
         print(f"screenshot saved to {app.screenshot_written}")
+    if config.frames is not None and app.controller.info.renders == 0:  # scripted runs must see a failed model
+        reason = app.controller.info.last_error or "no result arrived"
+        print(f"visualizer: nothing rendered ({reason})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,11 +6,33 @@ library, so the GUI process uses it too.
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+# A partial file this old belongs to a writer that was killed (SIGKILL leaves it behind); the next write of the
+# same target removes it.
+STALE_PARTIAL_S = 600.0
+
+
+def temporary_beside(path: str | os.PathLike) -> Path:
+    """A fresh `.<stem>.*.partial<suffix>` file in the target's folder (same suffix: writers choose formats by
+    it), after removing stale partial files of the same target."""
+    path = Path(path)
+    now = time.time()
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.*.partial{glob.escape(path.suffix)}"):
+        try:
+            if now - stale.stat().st_mtime > STALE_PARTIAL_S:
+                stale.unlink()
+        except OSError:  # another process removed or still holds it: not ours to insist on
+            pass
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    os.close(handle)
+    return Path(name)
 
 
 @contextmanager
@@ -19,9 +41,7 @@ def atomic_path(path: str | os.PathLike, durable: bool = True) -> Iterator[Path]
     when the block ends without an error it is renamed onto `path`, else removed."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
+    temporary = temporary_beside(path)
     try:
         yield temporary
         # mkstemp makes owner-only files; the result should be readable like any file the user writes.

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_output
+from core.cli import command_line
 from core.config import GeneratorConfig
 
 FORMAT = "portrait-gan/1"
@@ -178,6 +179,12 @@ def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dic
             if items
         ]
         raise CheckpointError(path, f"{what} does not fit the model built from its config; " + "; ".join(parts))
+    # Weights that are NaN or infinite render black and train nothing: refuse them with their names.
+    broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise CheckpointError(path, f"{what} holds NaN or infinite values in {', '.join(broken[:3])}"
+                                    f"{' ...' if len(broken) > 3 else ''} ({len(broken)} tensors); the run diverged or "
+                                    f"the file is damaged: use an earlier snapshot")
     module.load_state_dict(state)
 
 
@@ -242,6 +249,7 @@ def first_line(error: BaseException) -> str:
     return text[0][:200] if text else type(error).__name__
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`, `... export SNAPSHOT --out FILE.pt`."""
     import argparse

@@ -44,6 +44,11 @@ class RuntimeInfo:
     def last_message(self) -> tuple[str, str] | None:
         return self.messages[-1] if self.messages else None
 
+    @property
+    def last_error(self) -> str | None:
+        """The newest error line, if any."""
+        return next((text for level, text in reversed(self.messages) if level == "error"), None)
+
 
 @dataclass
 class WidgetContext:

@@ -86,8 +86,8 @@ def cuda_tests() -> dict[str, float]:
     completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider"],
                                cwd=ROOT, capture_output=True, text=True)
     summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else completed.stderr[-200:]
-    counts = {word: float(number) for number, word in
-              (part.strip().split(" ")[:2] for part in summary.split(" in ")[0].split(",") if part.strip()[:1].isdigit())}
+    parts = [part.strip() for part in summary.split(" in ")[0].split(",")]
+    counts = {word: float(number) for number, word in (part.split(" ")[:2] for part in parts if part[:1].isdigit())}
     return {"tests.cuda.passed": counts.get("passed", 0.0), "tests.cuda.failed": counts.get("failed", 0.0),
             "tests.cuda.skipped": counts.get("skipped", 0.0), "tests.cuda.seconds": time.perf_counter() - started,
             "tests.cuda.summary": summary}

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli import command_line
+
 
 def _synth(args: argparse.Namespace) -> int:
     from core.data.synth import SynthSettings, synthesize
@@ -66,6 +68,7 @@ def _positive(text: str) -> int:
     return value
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

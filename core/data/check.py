@@ -104,7 +104,8 @@ def check_dataset(
     errors += problems
     image_names = set(images.image_names())
     labelled = {entry.name for entry in entries}
-    errors += [f"{images.describe(name)}: has no label in dataset.json" for name in sorted(image_names - labelled)]
+    unlabelled = image_names - labelled - getattr(problems, "names", set())  # a rejected label is reported once
+    errors += [f"{images.describe(name)}: has no label in dataset.json" for name in sorted(unlabelled)]
     errors += [
         f"{images.describe(name)}: is labelled in dataset.json but the image is missing"
         for name in sorted(labelled - image_names)

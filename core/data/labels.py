@@ -81,6 +81,15 @@ def label_problem(value: object) -> str | None:
     return camera_problem(np.asarray(value, dtype=np.float64))
 
 
+class LabelProblems(list):
+    """The messages of `parse_labels`, and in `names` the images whose label was there but rejected (so that a
+    check reports them once, for the bad label, not again as unlabelled)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+
 def parse_labels(store: FileStore) -> tuple[list[LabeledName], list[str]]:
     """Every well-formed entry of `dataset.json` and a message for every bad one (file-level problems raise)."""
     where = store.describe(LABELS_FILE)
@@ -93,7 +102,7 @@ def parse_labels(store: FileStore) -> tuple[list[LabeledName], list[str]]:
     if not isinstance(document, dict) or not isinstance(document.get("labels"), list):
         raise DatasetError(where, "has no \"labels\" list; expected {\"labels\": [[name, [31 numbers]], ...]}")
     entries: list[LabeledName] = []
-    problems: list[str] = []
+    problems = LabelProblems()
     seen: set[str] = set()
     for position, entry in enumerate(document["labels"]):
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)):
@@ -107,6 +116,7 @@ def parse_labels(store: FileStore) -> tuple[list[LabeledName], list[str]]:
         problem = label_problem(value)
         if problem is not None:
             problems.append(f"{where}: {name}: {problem}")
+            problems.names.add(name)
             continue
         entries.append(LabeledName(name=name, label=np.asarray(value, dtype=np.float64)))
     return entries, problems

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from core.atomic import write_atomic
+from core.atomic import temporary_beside, write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
+
+# Largest image a dataset may hold (4096^2, far above any preset); checked in the header, before decoding.
+MAX_IMAGE_PIXELS = 4096 * 4096
+BOMB_PROBLEM = (f"more than the {MAX_IMAGE_PIXELS:,} pixels a dataset image may have (a decompression bomb?); "
+                f"resize it to the model's resolution")
 
 class DatasetError(Exception):
     """A dataset file is missing or malformed; the message names the file, the problem and the fix."""
@@ -81,8 +85,11 @@ class FileStore:
         data = self.read_bytes(name)
         try:
             with Image.open(io.BytesIO(data)) as image:
+                self._check_pixels(name, image)
                 image.load()
                 converted = image.convert("RGB" if channels == 3 else "L")
+        except Image.DecompressionBombError as error:  # PIL's own header check, past 179 M pixels
+            raise DatasetError(self.describe(name), f"{BOMB_PROBLEM} ({error})") from None
         except (OSError, SyntaxError, ValueError) as error:
             raise DatasetError(self.describe(name), f"is not a readable image ({error}); re-export it") from error
         array = np.array(converted, dtype=np.uint8)  # a writable copy: torch warns about read-only arrays
@@ -93,11 +100,21 @@ class FileStore:
         data = self.read_bytes(name)
         try:
             with Image.open(io.BytesIO(data)) as image:
+                self._check_pixels(name, image)
                 if decode:
                     image.load()
                 return image.size
+        except Image.DecompressionBombError as error:  # PIL's own header check, past 179 M pixels
+            raise DatasetError(self.describe(name), f"{BOMB_PROBLEM} ({error})") from None
         except (OSError, SyntaxError, ValueError) as error:
             raise DatasetError(self.describe(name), f"is not a readable image ({error}); re-export it") from error
+
+    def _check_pixels(self, name: str, image: Image.Image) -> None:
+        """Refuse an image whose header claims more pixels than a dataset image can have, before decoding it
+        (a decompression bomb would otherwise take the machine's memory)."""
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise DatasetError(self.describe(name), f"is {width}x{height} pixels: {BOMB_PROBLEM}")
 
     def close(self) -> None:
         if self._zip is not None:
@@ -139,9 +156,7 @@ class FileSink:
         self.as_zip = as_zip
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if as_zip:
-            handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-            os.close(handle)
-            self._temporary = Path(temporary)
+            self._temporary = temporary_beside(self.path)
             self._zip = zipfile.ZipFile(self._temporary, "w", compression=zipfile.ZIP_STORED)
         else:
             self.path.mkdir(parents=True, exist_ok=True)

@@ -233,6 +233,9 @@ def synthesize(
 
     root = Path(out).expanduser().resolve()
     taken = [path for path in (*output_paths(root, True), *output_paths(root, False), root / RECORD_FILE) if path.exists()]
+    if taken and not (root / RECORD_FILE).exists():  # written last: without it the run was interrupted
+        raise DatasetError(taken[0], f"is a half-written dataset (an interrupted synth: {RECORD_FILE} is missing); "
+                                     f"delete {root} or choose a new --out folder")
     if taken:
         raise DatasetError(taken[0], "already exists; choose a new --out folder or delete the old dataset")
     if count < 1:

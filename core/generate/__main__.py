@@ -31,6 +31,7 @@ from core.device import DEVICE_HELP
 from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_path, preset_path, save_path
 from core.paths.evaluate import frame_count
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
+from core.cli import command_line, describe_os_error
 
 FILE_SUFFIX = {name: "" if name == "image" else "_" + short for short, name in OUTPUT_ALIASES.items()}
 
@@ -218,7 +219,8 @@ def run_video(args: argparse.Namespace) -> int:
     return 0
 
 
-ANGLE_OPTIONS = ("--yaw", "--pitch", "--pose", "--cond-pose", "--cond-yaw", "--cond-pitch")  # their values may start with a minus sign
+# Options whose values may start with a minus sign.
+ANGLE_OPTIONS = ("--yaw", "--pitch", "--pose", "--cond-pose", "--cond-yaw", "--cond-pitch")
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
@@ -237,6 +239,7 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     if torch.cuda.is_available():
@@ -245,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.deterministic = True
     try:
         return run_images(args) if args.command == "images" else run_video(args)
-    except (PathFileError, CheckpointError, ValueError, RenderCancelled, OSError) as error:  # OSError: disk, folder
+    except OSError as error:  # a folder that is a file, a read-only or full disk
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
+    except (PathFileError, CheckpointError, ValueError, RenderCancelled) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -2,23 +2,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from core.atomic import temporary_beside
 from core.checkpoint import first_line
 
 VIDEO_SUFFIXES = (".mp4", ".gif")  # what `video --out` may end in
 MP4_CRF = 18  # x264 constant rate factor: visually lossless for these smooth renders, small files
 
 
-def _temporary_beside(file: Path) -> Path:
-    """A fresh temporary name in the target's folder with the same suffix (encoders choose by suffix)."""
-    handle, name = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=f".partial{file.suffix}", dir=file.parent)
-    os.close(handle)
-    return Path(name)
+_temporary_beside = temporary_beside  # core.atomic's: stale partials of a killed writer go first
 
 
 def publish(temporary: Path, file: Path) -> None:

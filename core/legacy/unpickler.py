@@ -12,6 +12,7 @@ import builtins
 import collections
 import contextlib
 import io
+import zipfile
 import os
 import pickle
 from pathlib import Path
@@ -155,6 +156,9 @@ def read_released_pickle(path: str | os.PathLike, progress: bool = False) -> dic
     size = path.stat().st_size
     if size == 0:
         raise CheckpointError(path, "the file is empty (an interrupted download?)")
+    if zipfile.is_zipfile(path):  # torch's zip format: one of this project's .pt files, not a released pickle
+        raise CheckpointError(path, "is a checkpoint in this project's .pt format, not a released .pkl; it needs no "
+                                    f"import: open it directly (python visualizer.py {path})")
     try:
         with open(path, "rb") as raw, _progress_bar(size, path.name, progress) as bar:
             stream = io.BufferedReader(_CountingReader(raw, bar), 1 << 20) if bar is not None else raw

@@ -28,6 +28,7 @@ from core.mesh.grid import MESH_FORMATS, GridTooLargeError, check_grid_budget, e
 from core.paths.model import DEFAULT_PSI
 from core.rendering.volume import CROPPED_SIGMA
 from core.scene import SceneBuilder, SceneSpec
+from core.cli import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +88,7 @@ def pose_degrees(values: list[str] | None) -> tuple[float, ...]:
     return parse_pose(",".join(values))
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -130,24 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         except GridTooLargeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    try:
-        if args.grid_out is not None:
-            print(f"density grid: {save_grid(args.grid_out, mesh.grid)}", file=sys.stderr)
-    except OSError as error:  # a folder that is a file, read-only or full: one line
-        print(f"error: --grid-out {args.grid_out}: {error.strerror or error}", file=sys.stderr)
-        return 1
+    if args.grid_out is not None:  # a file system error is one line (core.cli.command_line)
+        print(f"density grid: {save_grid(args.grid_out, mesh.grid)}", file=sys.stderr)
     inside = mesh.grid[mesh.grid > CROPPED_SIGMA]  # leave out the cropped walls
     low, high = (float(inside.min()), float(inside.max())) if inside.size else (float("nan"),) * 2
     if len(mesh.faces) == 0:
         print(f"error: no surface at level {args.level}: the raw density ranges from {low:.3f} to {high:.3f}; "
               f"choose a --level inside that range", file=sys.stderr)
         return 1
-    try:
-        export_mesh(args.out, mesh.vertices, mesh.faces, mesh.colors)
-    except OSError as error:
-        print(f"error: --out {args.out}: {error.strerror or error}; choose a writable folder with free space",
-              file=sys.stderr)
-        return 1
+    export_mesh(args.out, mesh.vertices, mesh.faces, mesh.colors)
     timings = ", ".join(f"{stage} {ms / 1e3:.2f} s" for stage, ms in mesh.timings_ms.items())
     print(f"{args.out}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces at level {args.level} "
           f"(raw density {low:.3f} to {high:.3f}; {timings})", file=sys.stderr)

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from core.checkpoint import CheckpointError
+from core.cli import command_line
 from core.config import PRESETS
-from core.device import DEVICE_HELP, resolve_device
 from core.data.storage import DatasetError
+from core.device import DEVICE_HELP, resolve_device
 from core.train.config import TrainingConfig, TrainingError
 
 
@@ -155,6 +156,7 @@ def eval_main(argv: list[str]) -> int:
     return 0
 
 
+@command_line
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval":

@@ -162,6 +162,9 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
         restore_random_state(payload["rng"], device)
         progress = Progress(**payload["metadata"]["progress"])
         progress.resume_nimg = progress.cur_nimg
+        if progress.cur_nimg >= round(config.total_kimg * 1000):  # before a run folder exists: nothing left empty
+            raise TrainingError(f"{snapshot_path} is at {progress.cur_nimg / 1000:g} kimg, already past --kimg "
+                                f"{config.total_kimg:g}; give a larger --kimg to continue it")
     for module in (G, D, G_ema, D_ema):
         distributed.broadcast_module(module, context)
     requires_grad(G_ema, False)
@@ -212,10 +215,17 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                     "blur_sigma": schedule.blur_sigma, "neural_resolution": schedule.neural_resolution,
                     "body_path": body_path, "warp_mode": config.warp_mode,
                     **options.extra_metadata}
-        path = save_snapshot(run_dir, training_payload(
-            G=G, G_ema=G_ema, D=D, D_ema=D_ema, G_opt=G_opt, D_opt=D_opt, progress=progress,
-            training_config=config.to_dict(), discriminator_config=discriminator_config,
-            metadata=metadata, rng=random_state(device)))
+        try:
+            path = save_snapshot(run_dir, training_payload(
+                G=G, G_ema=G_ema, D=D, D_ema=D_ema, G_opt=G_opt, D_opt=D_opt, progress=progress,
+                training_config=config.to_dict(), discriminator_config=discriminator_config,
+                metadata=metadata, rng=random_state(device)))
+        except OSError as error:  # a full or read-only disk: the log says so before the run stops
+            from core.cli import describe_os_error
+
+            log(f"{reason}: FAILED to write the snapshot at {progress.cur_nimg / 1000:.3f} kimg: "
+                f"{describe_os_error(error)}; the earlier snapshots are intact, resume from the newest")
+            raise
         log(f"{reason}: wrote {path.name}")
 
     try:

@@ -80,3 +80,21 @@ def test_frames_and_screenshot_save_the_window_and_exit(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["config", "shot.png"], "nothing else in the cwd"
     assert (tmp_path / "config" / "portrait-viz" / "state.json").exists(), "the session state is remembered"
     assert not (tmp_path / "imgui.ini").exists()
+
+
+@pytest.mark.gui
+def test_a_screenshot_of_a_model_that_failed_exits_non_zero_with_its_error(tmp_path):
+    from core.checkpoint import generator_payload, save_checkpoint
+    from core.config import preset
+    from core.generator import TriGridGenerator
+
+    payload = generator_payload(TriGridGenerator(preset("tiny")))
+    payload["config"]["rendering"]["depth_resolution"] = 10_000_000
+    broken = save_checkpoint(tmp_path / "absurd.pt", payload)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "visualizer.py"), str(broken), "--inline", "--size", "960x640", "--fresh",
+         "--frames", "3", "--screenshot", str(tmp_path / "shot.png")],
+        cwd=tmp_path, capture_output=True, text=True, env=_environment(tmp_path, display=True), timeout=300,
+    )
+    assert result.returncode == 1
+    assert "nothing rendered" in result.stderr and "absurd.pt" in result.stderr and "Traceback" not in result.stderr

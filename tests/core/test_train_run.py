@@ -57,6 +57,10 @@ def test_two_tick_run_writes_every_output_and_resume_is_exact(dataset, tmp_path,
 
     assert main(training_command(dataset, tmp_path / "half", 0.002, "--warp", "none")) == 0
     half = _only_run(tmp_path / "half")
+    # Resuming at or past the snapshot's kimg is one line and leaves no empty run folder behind.
+    assert main(training_command(dataset, tmp_path / "short", 0.002, "--warp", "none", "--resume", str(half))) == 1
+    assert "already past --kimg 0.002; give a larger --kimg" in capsys.readouterr().err
+    assert not (tmp_path / "short").exists() or not list((tmp_path / "short").iterdir())
     assert main(training_command(dataset, tmp_path / "resumed", 0.004, "--warp", "none", "--resume", str(half))) == 0
     resumed = _only_run(tmp_path / "resumed")
     assert [line["Progress/kimg"] for line in _stats_lines(resumed)] == [0.004]
