@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,11 +21,13 @@ def checkpoint(tmp_path_factory):
                                generator_payload(TriGridGenerator(preset("tiny")))))
 
 
-def _commands(checkpoint: str, blocked: str):
+def _commands(checkpoint: str, blocked: str, dataset: Path):
     from core.checkpoint import main as checkpoint_main
     from core.data.__main__ import main as data_main
     from core.generate.__main__ import main as generate_main
     from core.mesh.__main__ import main as mesh_main
+    from core.train.__main__ import main as train_main
+    from tests.core.test_train_support import training_command
 
     return {
         "generate images": lambda: generate_main(["images", "--checkpoint", checkpoint, "--seeds", "0",
@@ -36,14 +39,24 @@ def _commands(checkpoint: str, blocked: str):
         "mesh": lambda: mesh_main([checkpoint, "--seed", "0", "--resolution", "16", "--level", "0",
                                    "--out", f"{blocked}/m.ply"]),
         "data synth": lambda: data_main(["synth", "--out", f"{blocked}/ds", "--count", "2", "--resolution", "32"]),
+        "data preview": lambda: data_main(["preview", str(dataset), "--out", f"{blocked}/sheet.png"]),
+        "train": lambda: train_main(training_command(dataset, Path(blocked) / "runs", 0.002, "--warp", "none")),
     }
 
 
-@pytest.mark.parametrize("name", ["generate images", "generate video", "checkpoint export", "mesh", "data synth"])
-def test_an_output_under_a_file_is_one_line(name, checkpoint, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from tests.core.test_train_support import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("data") / "portraits")
+
+
+@pytest.mark.parametrize("name", ["generate images", "generate video", "checkpoint export", "mesh", "data synth",
+                                  "data preview", "train"])
+def test_an_output_under_a_file_is_one_line(name, checkpoint, dataset, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("in the way")
-    code = _commands(checkpoint, str(blocker))[name]()
+    code = _commands(checkpoint, str(blocker), dataset)[name]()
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and err, name
     assert err[-1].startswith("error:") and str(blocker) in err[-1] and "choose another path" in err[-1], err[-1]
