@@ -98,3 +98,51 @@ def test_a_screenshot_of_a_model_that_failed_exits_non_zero_with_its_error(tmp_p
     )
     assert result.returncode == 1
     assert "nothing rendered" in result.stderr and "absurd.pt" in result.stderr and "Traceback" not in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (from /proc; zombies count as gone)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_the_real_window_takes_its_render_worker_with_it(tmp_path, signal_name):
+    import signal
+    import time
+
+    gui = subprocess.Popen([sys.executable, str(ROOT / "visualizer.py"), "preset:tiny", "--fresh", "--size", "640x480"],
+                           cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=_environment(tmp_path, display=True))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _children(gui.pid):
+            time.sleep(0.2)
+        workers = _children(gui.pid)
+        assert workers, "the visualizer started no render worker"
+        time.sleep(2.0)  # let the worker import torch and render, as a user's session would
+        workers = _children(gui.pid)
+        gui.send_signal(getattr(signal, signal_name))
+        gui.wait(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() and _running(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and _running(pid)], \
+            f"processes of the visualizer outlived its {signal_name} by 5 s"
+    finally:
+        gui.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
