@@ -14,9 +14,8 @@ from typing import Sequence
 
 import torch
 
-LOOKAT_PIVOT = (0.0, 0.0649, 0.0)  # the neck-aligned head joint the reference cameras look at
-DEFAULT_RADIUS = 2.7  # the reference's camera distance from the pivot
-DEFAULT_FOCAL = 6.5104166  # normalised focal of the dataset: 5000 / (1024 * 0.75)
+from core.names import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT  # noqa: F401 (re-exported)
+
 
 # Flat cam2world indices that change sign when the scene is reflected across x = 0: R01, R02, t_x, R10, R20.
 MIRROR_CAMERA_INDICES = (1, 2, 3, 4, 8)

@@ -13,14 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-# Importance samplers (core/rendering/sampling.py): "project" spans all coarse intervals; "reference" is the
-# authors' EG3D sampler (interior weights over the coarse midpoints), which their released models were trained with.
-IMPORTANCE_SAMPLERS = ("project", "reference")
-# Left/right decision of the pose branch's mirror trick (core/camera.py is_left): "project" tests t_x >= 0,
-# "reference" the authors' float32 atan2 test, which differs only at the mirror plane (the exact back view).
-MIRROR_TESTS = ("project", "reference")
-# How yaw/pitch become a camera (core/camera.py camera_from_angles, docs/released-checkpoints.md).
-CAMERA_CONVENTIONS = ("project", "reference")
+from core.names import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS, MIRROR_TESTS  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

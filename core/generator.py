@@ -20,9 +20,9 @@ from core.networks.superresolution import SuperResolution
 from core.networks.synthesis import SynthesisNetwork, ToRGBLayer
 from core.rendering import generate_rays, mean_trigrid_features, render_rays
 from core.rendering.volume import Occupancy
+from core.names import OUTPUT_NAMES
 
 PointWarp = Callable[[torch.Tensor], torch.Tensor]  # observation-space points [B, N, 3] -> canonical [B, N, 3]
-OUTPUT_NAMES = ("image", "image_raw", "image_depth", "image_mask", "image_background")
 MASK_SCALE, MASK_OFFSET = 1.002, 0.001  # image_mask = sum_w * 1.002 - 0.001, as the reference
 
 

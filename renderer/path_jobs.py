@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core.names import VIDEO_SUFFIXES
 from core.paths import CameraPath, frame_count, validate_path
 from renderer.jobs import PROGRESS_INTERVAL_S, JobStatus
 from renderer.requests import RenderRequest
 
-VIDEO_SUFFIXES = (".mp4", ".gif")  # core.generate.media.VIDEO_SUFFIXES (that module imports PIL, not torch)
 CLI_WARP_RESOLUTION = 64  # the command line's default --warp-resolution
 
 

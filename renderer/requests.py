@@ -10,22 +10,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.config import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS  # noqa: F401 (re-exported); imports no torch
+# The outputs a request may select, the modes and the cameras' defaults: one definition each (core.names, which
+# imports nothing); re-exported here for the GUI side.
+from core.names import (CAMERA_CONVENTIONS, DEFAULT_FOCAL, DEFAULT_RADIUS, IMPORTANCE_SAMPLERS,  # noqa: F401
+                        LOOKAT_PIVOT as DEFAULT_LOOKAT, NOISE_MODES, OUTPUT_NAMES as OUTPUTS, WARP_MODES)
 
-# The outputs a request may select; each becomes an RGB uint8 image.
-OUTPUTS = ("image", "image_raw", "image_depth", "image_mask", "image_background")
-# How sample points are moved by the body pose (core.body.warp.WARP_MODES, kept torch-free here):
-# fast = per-body canonical fields, grid = a grid built per pose, exact = the reference nearest-face search.
-WARP_MODES = ("fast", "grid", "exact")
 # Quality steps beyond full quality that the viewer renders while idle (RenderRequest.refinement).
 REFINEMENT_LEVELS = (0, 1, 2)
 REFINEMENT_NAMES = ("full", "refined: 2x samples", "refined: 2x samples, 2x rays")
-# Per-pixel noise of the synthesis layers, as in StyleGAN2.
-NOISE_MODES = ("const", "random", "none")
-# The camera's look-at pivot and focal length of the reference cameras (docs/INTERFACES.md "Cameras").
-DEFAULT_LOOKAT = (0.0, 0.0649, 0.0)
-DEFAULT_FOCAL = 6.5104166
-DEFAULT_RADIUS = 2.7
 
 
 # Products of the inspect extras (renderer/inspect_products.py builds them).

@@ -99,3 +99,39 @@ def test_the_gui_process_never_loads_torch():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False", "a GUI-side module imports torch"
+
+
+def test_shared_names_and_defaults_have_one_definition():
+    """The GUI side and the torch side read the same objects from core.names (no copies that could drift)."""
+    import core.body.warp
+    import core.camera
+    import core.config
+    import core.generate.media
+    import core.generator
+    import core.names as names
+    import core.networks.synthesis
+    import core.paths.model
+    import renderer.path_jobs
+    import renderer.requests
+    import viz.state
+
+    same = [
+        (core.camera.LOOKAT_PIVOT, core.paths.model.DEFAULT_LOOKAT, renderer.requests.DEFAULT_LOOKAT,
+         viz.state.LOOKAT_PIVOT, names.LOOKAT_PIVOT),
+        (core.camera.DEFAULT_FOCAL, core.paths.model.DEFAULT_FOCAL, renderer.requests.DEFAULT_FOCAL,
+         viz.state.DEFAULT_FOCAL, names.DEFAULT_FOCAL),
+        (core.generator.OUTPUT_NAMES, renderer.requests.OUTPUTS, viz.state.RENDER_OUTPUTS, names.OUTPUT_NAMES),
+        (core.body.warp.WARP_MODES, renderer.requests.WARP_MODES, viz.state.WARP_MODES, names.WARP_MODES),
+        (core.networks.synthesis.NOISE_MODES, renderer.requests.NOISE_MODES, viz.state.NOISE_MODES, names.NOISE_MODES),
+        (core.generate.media.VIDEO_SUFFIXES, renderer.path_jobs.VIDEO_SUFFIXES, names.VIDEO_SUFFIXES),
+        (core.config.IMPORTANCE_SAMPLERS, renderer.requests.IMPORTANCE_SAMPLERS, names.IMPORTANCE_SAMPLERS),
+        (core.config.CAMERA_CONVENTIONS, renderer.requests.CAMERA_CONVENTIONS, names.CAMERA_CONVENTIONS),
+    ]
+    for group in same:
+        assert all(item is group[-1] for item in group), group
+
+
+def test_core_names_imports_nothing():
+    tree = ast.parse((ROOT / "core" / "names.py").read_text())
+    assert [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")] == []

@@ -15,8 +15,8 @@ from typing import Any
 
 from core.atomic import write_atomic
 from core.config import to_plain
-from renderer.requests import (CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS, NOISE_MODES, OUTPUTS as RENDER_OUTPUTS,
-                               WARP_MODES)
+from core.names import (CAMERA_CONVENTIONS, DEFAULT_FOCAL, DEFAULT_RADIUS, IMPORTANCE_SAMPLERS, LOOKAT_PIVOT,
+                        NOISE_MODES, OUTPUT_NAMES as RENDER_OUTPUTS, WARP_MODES)
 
 MAX_SEED = 2**31 - 1  # seeds become numpy RandomState seeds: 32 bits
 # Values a remembered state may hold (inclusive); outside them the viewer could not render, so loading refuses.
@@ -33,10 +33,6 @@ STATE_LIMITS = {
     "InspectState.mesh_grid_smoothing": (0.0, 20.0),
 }
 
-# The generator's default camera (docs/INTERFACES.md, core/camera.py); repeated here because core pulls in torch.
-DEFAULT_FOCAL = 6.5104166  # normalised focal length of the training cameras
-DEFAULT_RADIUS = 2.7  # distance of the camera from the look-at point
-LOOKAT_PIVOT = (0.0, 0.0649, 0.0)  # the head's pivot, the default look-at point
 POSE_LIMIT_DEG = 60.0  # neck and head rotations are limited to +-60 degrees per axis
 SEED_GRID_STEP = 100  # fractional seed grid: seed = x + 100 * y, as the reference's latent widget
 STATE_FORMAT = "portrait-viz-state/1"  # tag written into saved state files

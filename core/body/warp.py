@@ -21,6 +21,7 @@ from core.body.face_index import NearestFaceIndex
 from core.body.fast_warp import FastWarp
 from core.body.model import BodyModel
 from core.body.triangles import rigid_face_maps
+from core.names import WARP_MODES
 
 STILL_TOLERANCE = 1e-6  # a face whose corners all move less than this counts as unmoved (identity map)
 DEFAULT_GRID_RESOLUTION = 40  # nodes per side: mean error ~0.003 box units, build ~0.6 s on one CPU core (docs/body.md)
@@ -140,7 +141,6 @@ def _select(exact: ExactWarp, index: int) -> ExactWarp:
     return view
 
 
-WARP_MODES = ("fast", "grid", "exact")  # fast: per-body fields (default); grid: per-pose grid; exact: reference
 POSE_GRADIENT_MODES = ("fast", "exact")  # the modes whose output is differentiable in the pose
 
 

@@ -9,8 +9,8 @@ from PIL import Image
 
 from core.atomic import temporary_beside
 from core.checkpoint import first_line
+from core.names import VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".gif")  # what `video --out` may end in
 MP4_CRF = 18  # x264 constant rate factor: visually lossless for these smooth renders, small files
 
 

@@ -10,10 +10,10 @@ import math
 import torch
 import torch.nn as nn
 
+from core.names import NOISE_MODES
 from core.networks.filters import DEFAULT_TAPS, setup_filter, upsample2d
 from core.networks.layers import ACTIVATION_GAINS, FullyConnectedLayer, bias_act, modulated_conv2d
 
-NOISE_MODES = ("random", "const", "none")  # per-pixel noise: fresh draw, the stored buffer, or off
 
 
 def _check_noise_mode(noise_mode: str) -> None:

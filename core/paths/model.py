@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.names import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT as DEFAULT_LOOKAT  # noqa: F401 (re-exported)
+
 PATH_FORMAT = "portrait-gan-path/1"  # the `format` value of version 1 path files
 EASINGS = ("linear", "ease-in", "ease-out", "ease-in-out", "step")  # names accepted for `easing`
 YAW_MODES = ("unwrapped", "shortest")  # how yaw travels between keyframes
-DEFAULT_LOOKAT = (0.0, 0.0649, 0.0)  # core.camera.LOOKAT_PIVOT, repeated so this module needs no torch
-DEFAULT_RADIUS = 2.7  # core.camera.DEFAULT_RADIUS
-DEFAULT_FOCAL = 6.5104166  # core.camera.DEFAULT_FOCAL (normalised focal length)
 DEFAULT_PSI = 0.7  # truncation of the GUI's default request
 
 
