@@ -7,7 +7,6 @@ import json
 import sys
 import traceback
 
-
 from core.bench.harness import BenchContext
 from core.device import resolve_device
 
