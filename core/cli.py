@@ -22,6 +22,12 @@ ADVICE = {
 }
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (at most 200 characters), for one-line messages."""
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
 def describe_os_error(error: OSError) -> str:
     """`<path>: <reason>; <what to do>` for a file system error."""
     where = error.filename if error.filename is not None else "a file"

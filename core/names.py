@@ -24,5 +24,5 @@ IMPORTANCE_SAMPLERS = ("project", "reference")
 # "reference" the authors' float32 atan2 test, which differs only at the mirror plane (the exact back view).
 MIRROR_TESTS = ("project", "reference")
 
-# Files the video writers make (core.generate.media).
+# Files the video writers make (core.media).
 VIDEO_SUFFIXES = (".mp4", ".gif")

@@ -106,7 +106,7 @@ def test_shared_names_and_defaults_have_one_definition():
     import core.body.warp
     import core.camera
     import core.config
-    import core.generate.media
+    import core.media
     import core.generator
     import core.names as names
     import core.networks.synthesis
@@ -123,7 +123,7 @@ def test_shared_names_and_defaults_have_one_definition():
         (core.generator.OUTPUT_NAMES, renderer.requests.OUTPUTS, viz.state.RENDER_OUTPUTS, names.OUTPUT_NAMES),
         (core.body.warp.WARP_MODES, renderer.requests.WARP_MODES, viz.state.WARP_MODES, names.WARP_MODES),
         (core.networks.synthesis.NOISE_MODES, renderer.requests.NOISE_MODES, viz.state.NOISE_MODES, names.NOISE_MODES),
-        (core.generate.media.VIDEO_SUFFIXES, renderer.path_jobs.VIDEO_SUFFIXES, names.VIDEO_SUFFIXES),
+        (core.media.VIDEO_SUFFIXES, renderer.path_jobs.VIDEO_SUFFIXES, names.VIDEO_SUFFIXES),
         (core.config.IMPORTANCE_SAMPLERS, renderer.requests.IMPORTANCE_SAMPLERS, names.IMPORTANCE_SAMPLERS),
         (core.config.CAMERA_CONVENTIONS, renderer.requests.CAMERA_CONVENTIONS, names.CAMERA_CONVENTIONS),
     ]

@@ -33,17 +33,18 @@ def timestamped_path(folder: str | Path, prefix: str, suffix: str) -> Path:
 
 
 class VideoRecorder:
-    """Appends viewport frames to an MP4; frames of another size are resized to the first frame's size."""
+    """Appends viewport frames to an MP4; frames of another size are resized to the first frame's size.
+
+    The frames go through core.media's VideoWriter, as the command line's videos do: the file appears under its
+    name only once it was read back with every frame (a full disk gives an error, not an unplayable file)."""
 
     def __init__(self, path: str | Path, fps: int = 30):
-        import imageio.v2 as imageio  # imported here: only recording needs ffmpeg
+        from core.media import VideoWriter  # imported here: only recording needs ffmpeg
 
         self.path = Path(path).expanduser()  # the MP4 being written
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.frames = 0  # frames written so far
         self._size: tuple[int, int] | None = None  # (width, height) of the video, fixed by the first frame
-        # libx264 wants even sizes; macro_block_size=1 keeps our sizes instead of padding with a warning.
-        self._writer = imageio.get_writer(self.path, fps=fps, codec="libx264", quality=8, macro_block_size=1)
+        self._writer = VideoWriter(self.path, fps)
 
     def add(self, image: np.ndarray) -> None:
         """Appends `image: [H, W, 3] uint8`."""
@@ -52,10 +53,12 @@ class VideoRecorder:
             self._size = (width - width % 2, height - height % 2)
         if (image.shape[1], image.shape[0]) != self._size:
             image = np.asarray(Image.fromarray(image).resize(self._size, Image.BILINEAR))
-        self._writer.append_data(np.ascontiguousarray(image))
+        self._writer.append(np.ascontiguousarray(image))
         self.frames += 1
 
     def close(self) -> Path:
-        """Finishes the file and returns its path."""
-        self._writer.close()
-        return self.path
+        """Finishes and verifies the file, then publishes it under its name; returns the path.
+
+        Raises OSError/ValueError (the file is not published, its partial file removed) when it cannot be
+        completed."""
+        return self._writer.close()

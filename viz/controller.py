@@ -201,9 +201,13 @@ class Controller:
                 return
             self.info.message(f"recording to {path}")
         elif not on and self.recorder is not None:
-            path, frames = self.recorder.close(), self.recorder.frames
-            self.recorder = None
-            self.info.message(f"recorded {frames} frames to {path}")
+            recorder, self.recorder = self.recorder, None
+            try:
+                path = recorder.close()
+            except (OSError, ValueError) as error:  # a full disk, no frames: nothing unplayable is left behind
+                self.info.message(f"the recording was not saved: {error}", "error")
+            else:
+                self.info.message(f"recorded {recorder.frames} frames to {path}")
         self.info.recording = self.recorder is not None
         self.info.recorded_frames = 0 if self.recorder is None else self.recorder.frames
 

@@ -1,5 +1,5 @@
 """Sample grids and path videos: `python -m core.generate images|video` and the helpers the GUI can call."""
-from core.generate.media import VideoWriter, write_png
+from core.media import VideoWriter, write_png
 from core.generate.render import (
     RenderCancelled, RenderSettings, ViewRenderer, grid_shape, render_path_frames, tile,
 )

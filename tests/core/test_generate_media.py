@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.generate.media import VideoWriter
+from core.media import VideoWriter
 
 
 def _frames(count: int = 6) -> list[np.ndarray]:
@@ -24,7 +24,7 @@ def test_a_complete_video_is_published_with_every_frame(tmp_path, suffix):
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
 def test_a_truncated_video_is_not_published_and_its_partial_file_goes(tmp_path, suffix, monkeypatch):
     """As on a full disk: the encoder ends without error, but the file lacks its end."""
-    import core.generate.media as media
+    import core.media as media
 
     real_frames_in = media._frames_in
 

@@ -88,6 +88,23 @@ def test_recording_writes_one_video_frame_per_result(tmp_path):
     assert "5 frames" in controller.info.last_message[1]
 
 
+def test_a_recording_that_cannot_be_completed_is_not_published(tmp_path, monkeypatch):
+    import core.media as media
+
+    controller = make_controller(tmp_path)
+    frame(controller)
+    controller.set_recording(True)
+    for yaw in range(3):
+        controller.state.camera.yaw_deg = float(10 + yaw * 10)
+        frame(controller)
+    monkeypatch.setattr(media, "_frames_in", lambda file: 1)  # what a decoder finds in a file cut by a full disk
+    controller.set_recording(False)
+    assert not list((tmp_path / "captures").glob("*.mp4")), "no unplayable video under a final name"
+    assert not list((tmp_path / "captures").glob(".*partial*")), "and no partial file left"
+    level, text = controller.info.last_message
+    assert level == "error" and "not saved" in text
+
+
 def test_state_file_commands_round_trip_and_bad_files_are_reported(tmp_path):
     controller = make_controller(tmp_path)
     controller.state.pose.neck_deg = (0.0, 25.0, 0.0)
