@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     app.run()
     if config.screenshot is not None:
         if app.screenshot_written is None:
-            print(f"visualizer: no screenshot was taken (the window closed before {config.frames} frames)", file=sys.stderr)
+            print(f"visualizer: no screenshot was taken (the window closed before {config.frames} frames)",
+                  file=sys.stderr)
             return 1
         print(f"screenshot saved to {app.screenshot_written}")
     if config.frames is not None and app.controller.info.renders == 0:  # scripted runs must see a failed model

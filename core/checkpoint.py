@@ -162,7 +162,8 @@ def open_generator(spec: str | os.PathLike, device: torch.device | str = "cpu"):
     return generator.eval().requires_grad_(False).to(device), metadata, False
 
 
-def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dict[str, torch.Tensor],
+                    what: str) -> None:
     """Copy `state` into `module`, raising a CheckpointError that lists missing, unexpected and mis-shaped tensors."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -229,7 +230,8 @@ def _validate_payload(path: Path, payload: Any) -> None:
     if not isinstance(payload, dict):
         raise CheckpointError(path, f"not a checkpoint of this project (a {type(payload).__name__}, not a dict)")
     if payload.get("format") != FORMAT:
-        raise CheckpointError(path, f"not a checkpoint of this project (format {payload.get('format')!r}, want {FORMAT!r})")
+        raise CheckpointError(path, f"not a checkpoint of this project (format {payload.get('format')!r}, "
+                                    f"want {FORMAT!r})")
     if payload.get("kind") not in KINDS:
         raise CheckpointError(path, f"unknown checkpoint kind {payload.get('kind')!r}; expected one of {KINDS}")
     for key in ("config", "G_ema"):
@@ -251,7 +253,8 @@ def first_line(error: BaseException) -> str:
 
 @command_line
 def main(argv: list[str] | None = None) -> int:
-    """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`, `... export SNAPSHOT --out FILE.pt`."""
+    """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`,
+    `... export SNAPSHOT --out FILE.pt`."""
     import argparse
     import json
     import sys

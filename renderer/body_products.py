@@ -16,7 +16,8 @@ BODY_PRODUCT = "body_mesh"
 
 
 def body_mesh_product(renderer, scene, request) -> dict[str, Any]:
-    """vertices/posed_vertices [V, 3], faces [F, 3], joints/posed_joints [24, 3], parents [24], neck and head indices."""
+    """vertices/posed_vertices [V, 3], faces [F, 3], joints/posed_joints [24, 3], parents [24],
+    neck and head indices."""
     key = ("body_mesh", str(renderer.body_path(scene.model)), str(scene.device), tuple(request.pose_deg))
     return renderer.inspect_cache.get_or_create(key, lambda: _build(renderer, scene, request.pose_deg))
 

@@ -181,7 +181,8 @@ class Renderer:
                 stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time
             else:
                 output = self._render_view(scene, request, superseded=superseded)
-                stage_ms = {stage: float(output.timings_ms.get(stage, 0.0)) for stage in ("rendering", "superresolution")}
+                stage_ms = {stage: float(output.timings_ms.get(stage, 0.0))
+                            for stage in ("rendering", "superresolution")}
                 image = to_display_image(getattr(output, request.output), request.output)
                 if view_key is not None:
                     self._views.get_or_create(view_key, lambda: (image, stage_ms))

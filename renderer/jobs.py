@@ -157,7 +157,8 @@ class JobRunner:
             try:
                 final = job.run(job_id, self._renderer(), self._send, flag.is_set)
             except Exception as error:  # noqa: BLE001 - a job kind that breaks its contract must not stop the queue
-                final = JobStatus(job_id, "error", error=f"{type(job).__name__} failed: {type(error).__name__}: {error}")
+                final = JobStatus(job_id, "error",
+                                  error=f"{type(job).__name__} failed: {type(error).__name__}: {error}")
             self._send(final)
             with self._lock:
                 self._cancel_flags.pop(job_id, None)

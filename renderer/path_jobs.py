@@ -25,7 +25,7 @@ CLI_WARP_RESOLUTION = 64  # the command line's default --warp-resolution
 class PathRenderJob:
     """Render `path` at `fps` for `seconds` into `out_file`, with the model and device of `request`."""
 
-    request: RenderRequest  # model, device, noise, truncation cutoff, warp, conventions and conditioning (camera unused)
+    request: RenderRequest  # model, device, noise, truncation cutoff, warp, conventions, conditioning (camera unused)
     path: CameraPath  # keyframes to film; with latents they choose the identity, else `seeds` do
     out_file: str  # .mp4 or .gif; it appears only when complete (temporary file + rename)
     fps: float = 30.0  # frames per second of the video
@@ -54,7 +54,8 @@ class PathRenderJob:
         return frame_count(self.path, self.fps, self.seconds)
 
     def command_line(self, path_file: str) -> list[str]:
-        """The `python -m core.generate video` arguments that give the same pixels, with the path saved as `path_file`."""
+        """The `python -m core.generate video` arguments that give the same pixels, with the path saved as
+        `path_file`."""
         request = self.request
         arguments = ["python", "-m", "core.generate", "video", "--checkpoint", request.checkpoint,
                      "--device", request.device, "--path", str(path_file), "--fps", f"{self.fps:g}",

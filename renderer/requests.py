@@ -115,7 +115,8 @@ class RenderRequest:
             object.__setattr__(self, "cond_pose_deg", _floats(self.cond_pose_deg, 6, "cond_pose_deg"))
         object.__setattr__(self, "extras", tuple(str(name) for name in self.extras))
         if self.inspect is not None and not isinstance(self.inspect, InspectOptions):
-            raise ValueError(f"RenderRequest.inspect must be an InspectOptions or None, got {type(self.inspect).__name__}")
+            raise ValueError("RenderRequest.inspect must be an InspectOptions or None, "
+                             f"got {type(self.inspect).__name__}")
         _check_choice("output", self.output, OUTPUTS)
         _check_choice("warp_mode", self.warp_mode, WARP_MODES)
         _check_choice("noise_mode", self.noise_mode, NOISE_MODES)
@@ -144,7 +145,8 @@ class RenderResult:
     request: RenderRequest  # the request this result answers
     image: Any = None  # numpy uint8 [H, W, 3], or None when `error` is set
     error: str | None = None  # what went wrong, in words for the user; None on success
-    timings_ms: dict[str, float] = field(default_factory=dict)  # mapping, trigrid, warp, rendering, superresolution, total
+    # timings_ms: mapping, trigrid, warp, rendering, superresolution, total
+    timings_ms: dict[str, float] = field(default_factory=dict)
     model_info: dict[str, Any] = field(default_factory=dict)  # preset, resolution, kimg, dataset, device, trained, ...
     extras: dict[str, Any] = field(default_factory=dict)  # optional products named in `request.extras`
 

@@ -145,7 +145,8 @@ class RenderClient:
         return finished
 
     def wait_job(self, job_id: int, timeout_s: float = 120.0, interval_s: float = 0.01) -> JobStatus | None:
-        """Wait until job `job_id` has finished or `timeout_s` passes, then return its newest status (scripts, tests)."""
+        """Wait until job `job_id` has finished or `timeout_s` passes, then return its newest status
+        (scripts, tests)."""
         deadline = time.monotonic() + timeout_s
         while True:
             status = self.job_progress(job_id)

@@ -229,7 +229,8 @@ class VisualizerApp:
         if self.info.results:
             self.frames_after_first_render += 1
         frames = self.config.frames
-        if frames is not None and self.frames_after_first_render >= frames and controller.pending_window_capture is None:
+        if (frames is not None and self.frames_after_first_render >= frames
+                and controller.pending_window_capture is None):
             if self.config.screenshot is not None and self.screenshot_written is None:
                 controller.pending_window_capture = Path(self.config.screenshot)
             elif self.screenshot_written is not None or self.config.screenshot is None:

@@ -1,4 +1,5 @@
-"""Adds the inspection panels' extras (tri-grid pictures, density slice, ray profile, body mesh) to the frame's request."""
+"""Adds the inspection panels' extras (tri-grid pictures, density slice, ray profile, body mesh)
+to the frame's request."""
 from __future__ import annotations
 
 from renderer.requests import InspectOptions, RenderRequest

@@ -26,7 +26,8 @@ def build_request(state: AppState, device: str, preview: bool = False) -> Render
     """The one request that renders what `state` describes on `device`."""
     camera, latent, pose, render = state.camera, state.latent, state.pose, state.render
     cond_yaw, cond_pitch = (
-        (camera.yaw_deg, camera.pitch_deg) if camera.cond_follow_render else (camera.cond_yaw_deg, camera.cond_pitch_deg)
+        (camera.yaw_deg, camera.pitch_deg) if camera.cond_follow_render
+        else (camera.cond_yaw_deg, camera.cond_pitch_deg)
     )
     stylemix_layers = tuple(range(latent.stylemix_first, latent.stylemix_last + 1)) if latent.stylemix_enabled else ()
     return RenderRequest(

@@ -179,7 +179,7 @@ class InspectState:
     mesh_view_mode: str = "lit"  # lit | normals | wireframe
     mesh_show_body: bool = True  # draw the body mesh and skeleton in the mesh view
     export_folder: str = ""  # where exports go; empty = the user data folder's meshes/
-    export_formats: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # write .ply, .obj, .glb, grid .npy (1 = on)
+    export_formats: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # .ply, .obj, .glb, grid .npy: 1 = write
 
 
 @dataclass

@@ -47,7 +47,8 @@ class Viewport:
         if imgui.is_item_active():
             delta = imgui.get_io().mouse_delta
             camera.yaw_deg = wrap_degrees(camera.yaw_deg - delta.x * ORBIT_DEG_PER_PIXEL)
-            camera.pitch_deg = min(PITCH_LIMIT_DEG, max(-PITCH_LIMIT_DEG, camera.pitch_deg + delta.y * ORBIT_DEG_PER_PIXEL))
+            camera.pitch_deg = min(PITCH_LIMIT_DEG,
+                                   max(-PITCH_LIMIT_DEG, camera.pitch_deg + delta.y * ORBIT_DEG_PER_PIXEL))
         wheel = imgui.get_io().mouse_wheel
         if imgui.is_item_hovered() and wheel:
             self._last_scroll = now
@@ -55,13 +56,15 @@ class Viewport:
         self.dragging = imgui.is_item_active() or now - self._last_scroll < SCROLL_SETTLE_S
 
         draw = imgui.get_window_draw_list()
-        draw.add_rect_filled(origin, (origin.x + area[0], origin.y + area[1]), imgui.get_color_u32((0.06, 0.06, 0.07, 1.0)))
+        draw.add_rect_filled(origin, (origin.x + area[0], origin.y + area[1]),
+                             imgui.get_color_u32((0.06, 0.06, 0.07, 1.0)))
         if self.texture.texture_id is None:
             self._placeholder(origin, area)
             return
         offset_x, offset_y, width, height = fit_rectangle(self.texture.size, area)
         top_left = (origin.x + offset_x, origin.y + offset_y)
-        draw.add_image(imgui.ImTextureRef(self.texture.texture_id), top_left, (top_left[0] + width, top_left[1] + height))
+        draw.add_image(imgui.ImTextureRef(self.texture.texture_id), top_left,
+                       (top_left[0] + width, top_left[1] + height))
         if self.context.info.busy:
             draw.add_circle_filled((origin.x + area[0] - 12, origin.y + 12), 5.0,
                                    imgui.get_color_u32((1.0, 0.75, 0.2, 0.9)))
@@ -71,7 +74,8 @@ class Viewport:
         last = self.context.info.last_message
         failed = last is not None and last[0] == "error"
         message = last[1] if failed else "rendering the first image..."
-        color = imgui.get_color_u32((1.0, 0.45, 0.4, 1.0) if failed else imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+        color = imgui.get_color_u32((1.0, 0.45, 0.4, 1.0) if failed
+                                    else imgui.get_style_color_vec4(imgui.Col_.text_disabled))
         imgui.set_cursor_screen_pos((origin.x + area[0] * 0.1, origin.y + area[1] * 0.45))
         imgui.push_style_color(imgui.Col_.text, color)
         imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + area[0] * 0.8)

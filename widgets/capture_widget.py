@@ -37,7 +37,8 @@ class CaptureWidget:
             capture.video_fps = min(60, max(1, fps))
         imgui.end_disabled()
         help_marker("Each new render result becomes one video frame.")
-        _, self.context.state.ui.presentation = imgui.checkbox("Presentation mode (P)", self.context.state.ui.presentation)
+        _, self.context.state.ui.presentation = imgui.checkbox("Presentation mode (P)",
+                                                               self.context.state.ui.presentation)
 
 
 def _short_path(path: str) -> str:

@@ -50,7 +50,8 @@ class LatentWidget:
         if latent.truncation_cutoff is not None:
             imgui.same_line()
             imgui.set_next_item_width(-1)
-            _, latent.truncation_cutoff = imgui.slider_int("##cutoff", latent.truncation_cutoff, 1, num_ws, "first %d ws")
+            _, latent.truncation_cutoff = imgui.slider_int("##cutoff", latent.truncation_cutoff, 1, num_ws,
+                                                           "first %d ws")
         label_width()
         latent.noise_mode = option_combo("Noise", latent.noise_mode, NOISE_MODES)
 

@@ -201,7 +201,7 @@ class NearestFaceIndex:
         best = _segment_min(squared, pair_row, rows)
         winners = torch.nonzero(squared == torch.index_select(best, 0, pair_row)).squeeze(1)
         face = torch.full((rows,), len(self.faces.v0), dtype=torch.long, device=self.device)
-        face = face.scatter_reduce(0, torch.index_select(pair_row, 0, winners), torch.index_select(pair_face, 0, winners),
-                                   reduce="amin", include_self=True)
+        face = face.scatter_reduce(0, torch.index_select(pair_row, 0, winners),
+                                   torch.index_select(pair_face, 0, winners), reduce="amin", include_self=True)
         found = torch.isfinite(best)
         return best.sqrt(), torch.where(found, face, torch.full_like(face, -1))

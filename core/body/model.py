@@ -43,7 +43,8 @@ def _landmark_vertex_ids(vertices: np.ndarray) -> dict[str, int]:
                  "rear": (-0.08, 0.43, 0.0), "lear": (0.08, 0.43, 0.0)}
     ids = {name: int(np.argmin(np.linalg.norm(vertices - np.array(point), axis=1)))
            for name, point in landmarks.items()}
-    lowest, leftmost, rightmost = int(np.argmin(vertices[:, 1])), int(np.argmax(vertices[:, 0])), int(np.argmin(vertices[:, 0]))
+    lowest, leftmost, rightmost = (int(np.argmin(vertices[:, 1])), int(np.argmax(vertices[:, 0])),
+                                   int(np.argmin(vertices[:, 0])))
     for name in ("LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel"):
         ids[name] = lowest
     for finger in ("thumb", "index", "middle", "ring", "pinky"):

@@ -101,7 +101,8 @@ def squared_distance(points: torch.Tensor, packed: torch.Tensor) -> torch.Tensor
     return torch.where(inside, height * height, outside).clamp_min(0)
 
 
-def brute_force_nearest(points: torch.Tensor, triangles: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def brute_force_nearest(points: torch.Tensor, triangles: torch.Tensor,
+                        chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest triangle of every point by testing all faces: (distance [N], face index [N]).
 
     points: [N, 3], triangles: [F, 3, 3]. The plain reference the pruned search is checked against.

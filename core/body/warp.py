@@ -107,7 +107,8 @@ class GridWarp:
         with torch.no_grad():
             exact = ExactWarp(body, pose, thickness=reach, box_warp=box_warp, betas=betas)
             axis = torch.linspace(-box_warp / 2, box_warp / 2, resolution, device=body.device)
-            zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")  # grid_sample order: depth=z, height=y, width=x
+            # grid_sample order: depth=z, height=y, width=x
+            zz, yy, xx = torch.meshgrid(axis, axis, axis, indexing="ij")
             nodes = torch.stack([xx, yy, zz], dim=-1).reshape(1, -1, 3)
             fields = []
             for b in range(exact.rotation.shape[0]):

@@ -114,8 +114,10 @@ def check_dataset(
     sizes = _check_images(images, [entry.name for entry in present], "image", errors, progress, decode)
     if mask_store is not None:
         mask_names = set(mask_store.image_names())
-        errors += [f"{mask_store.describe(name)}: is a mask without an image" for name in sorted(mask_names - image_names)]
-        errors += [f"{images.describe(name)}: has no mask of the same name" for name in sorted(image_names - mask_names)]
+        errors += [f"{mask_store.describe(name)}: is a mask without an image"
+                   for name in sorted(mask_names - image_names)]
+        errors += [f"{images.describe(name)}: has no mask of the same name"
+                   for name in sorted(image_names - mask_names)]
         sizes += _check_images(mask_store, sorted(mask_names & image_names), "mask", errors, progress, decode)
     if len(sizes) > 1:
         listing = ", ".join(f"{w}x{h} ({count})" for (w, h), count in sizes.most_common())

@@ -103,7 +103,8 @@ def _egl_context() -> tuple:
         EGL.EGL_DEPTH_SIZE, 24, EGL.EGL_NONE,
     )
     config, found = EGL.EGLConfig(), EGL.EGLint()
-    if not EGL.eglChooseConfig(display, attributes, ctypes.pointer(config), 1, ctypes.pointer(found)) or not found.value:
+    if not EGL.eglChooseConfig(display, attributes, ctypes.pointer(config), 1,
+                               ctypes.pointer(found)) or not found.value:
         raise RuntimeError("no EGL config with an OpenGL pbuffer; check the Mesa EGL installation")
     EGL.eglBindAPI(EGL.EGL_OPENGL_API)
     context_attributes = (EGL.EGLint * 7)(
@@ -248,7 +249,8 @@ class OffscreenMeshRenderer:
         intrinsics = np.asarray(camera[16:25], dtype=np.float64).reshape(3, 3)
         light = np.asarray(light_direction, dtype=np.float64)
         GL.glUniformMatrix4fv(self._uniforms["world_to_camera"], 1, GL.GL_TRUE, world_to_camera)
-        GL.glUniform4f(self._uniforms["intrinsics"], intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2])
+        GL.glUniform4f(self._uniforms["intrinsics"], intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2],
+                       intrinsics[1, 2])
         GL.glUniform2f(self._uniforms["depth_range"], NEAR, FAR)
         GL.glUniform3f(self._uniforms["light_direction"], *(light / np.linalg.norm(light)))
         GL.glUniform3f(self._uniforms["light_terms"], *light_terms)

@@ -130,7 +130,8 @@ class HeadSurface:
         """Points [..., 3] on the head, bilinear between grid samples (azimuth wraps around)."""
         elevation = np.asarray(elevation_deg, dtype=np.float64)
         azimuth = np.asarray(azimuth_deg, dtype=np.float64)
-        row = np.clip((GRID_ELEVATIONS[0] - elevation) / (GRID_ELEVATIONS[0] - GRID_ELEVATIONS[1]), 0, HAIR_ROWS - 1.001)
+        row = np.clip((GRID_ELEVATIONS[0] - elevation) / (GRID_ELEVATIONS[0] - GRID_ELEVATIONS[1]), 0,
+                      HAIR_ROWS - 1.001)
         column = np.mod((azimuth - GRID_AZIMUTHS[0]) / (GRID_AZIMUTHS[1] - GRID_AZIMUTHS[0]), HAIR_COLUMNS)
         row0, column0 = np.floor(row).astype(int), np.floor(column).astype(int)
         row_t, column_t = (row - row0)[..., None], (column - column0)[..., None]
@@ -158,7 +159,8 @@ def _unit_sphere(rings: int, segments: int) -> tuple[np.ndarray, np.ndarray]:
         faces.append((0, ring(0, s), ring(0, s + 1)))
         faces.append((len(vertices) - 1, ring(rings - 1, s + 1), ring(rings - 1, s)))
         for r in range(rings - 1):
-            faces += [(ring(r, s), ring(r + 1, s), ring(r, s + 1)), (ring(r, s + 1), ring(r + 1, s), ring(r + 1, s + 1))]
+            faces += [(ring(r, s), ring(r + 1, s), ring(r, s + 1)),
+                      (ring(r, s + 1), ring(r + 1, s), ring(r + 1, s + 1))]
     # Counter-clockwise seen from outside, like the body's faces, so back faces can be culled.
     return vertices, np.asarray(faces, dtype=np.int64)
 

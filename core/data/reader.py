@@ -64,7 +64,8 @@ class PortraitDataset:
             raise DatasetError(images_path, "has no masks; pass masks=<mask folder or zip> or require_masks=False")
         entries, problems = parse_labels(self.images)
         if problems:
-            more = f" (and {len(problems) - 1} more; run `python -m core.data check {path}`)" if len(problems) > 1 else ""
+            more = (f" (and {len(problems) - 1} more; run `python -m core.data check {path}`)"
+                    if len(problems) > 1 else "")
             raise DatasetError(images_path, problems[0] + more)
         self._check_pairing(entries)
         if split != "all":

@@ -78,7 +78,8 @@ class Dresser:
             shaped, joints, _ = self.body.forward_kinematics(zero_pose, betas)
         shaped, joints = shaped.cpu().double().numpy(), joints.cpu().double().numpy()
         return [
-            DressedIdentity(self, look, betas[i:i + 1], shaped[i], joints[i, HEAD_JOINT]) for i, look in enumerate(looks)
+            DressedIdentity(self, look, betas[i:i + 1], shaped[i], joints[i, HEAD_JOINT])
+            for i, look in enumerate(looks)
         ]
 
 

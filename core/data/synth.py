@@ -131,7 +131,8 @@ class SceneRenderer:
         """Sample and render the dataset images `indices` (their people come from the seed)."""
         specs = [sample_scene(self.settings, index) for index in indices]
         rendered = self.render_specs(specs)
-        return [RenderedSample(index, image, mask, spec) for index, spec, (image, mask) in zip(indices, specs, rendered)]
+        return [RenderedSample(index, image, mask, spec)
+                for index, spec, (image, mask) in zip(indices, specs, rendered)]
 
 
 _WORKER: SceneRenderer | None = None
@@ -166,7 +167,8 @@ def _worker_render(task: tuple) -> list[tuple]:
         samples = _WORKER.render_indices(payload)
         return [(s.index, encode_png(s.image), encode_png(s.mask), s.spec) for s in samples]
     specs, looks = payload
-    return [(i, image, mask, spec) for i, (spec, (image, mask)) in enumerate(zip(specs, _WORKER.render_specs(specs, looks)))]
+    return [(i, image, mask, spec)
+            for i, (spec, (image, mask)) in enumerate(zip(specs, _WORKER.render_specs(specs, looks)))]
 
 
 def _worker_cpu_seconds(_: object = None) -> float:
@@ -232,7 +234,8 @@ def synthesize(
     from core.data.storage import DatasetError, FileSink
 
     root = Path(out).expanduser().resolve()
-    taken = [path for path in (*output_paths(root, True), *output_paths(root, False), root / RECORD_FILE) if path.exists()]
+    taken = [path for path in (*output_paths(root, True), *output_paths(root, False), root / RECORD_FILE)
+             if path.exists()]
     if taken and not (root / RECORD_FILE).exists():  # written last: without it the run was interrupted
         raise DatasetError(taken[0], f"is a half-written dataset (an interrupted synth: {RECORD_FILE} is missing); "
                                      f"delete {root} or choose a new --out folder")

@@ -200,7 +200,8 @@ def load_path(file: str | os.PathLike) -> CameraPath:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PathFileError(file, f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise PathFileError(file, f"is not valid JSON "
+                                  f"(line {error.lineno}, column {error.colno}: {error.msg})") from None
     try:
         return path_from_dict(data)
     except ValueError as error:

@@ -124,7 +124,8 @@ def train_main(argv: list[str]) -> int:
         return 1
     batch = args.batch or (32 if on_cuda else 4)
     options = RunOptions(data=args.data, outdir=args.outdir, preset=args.preset, masks=args.masks, resume=args.resume,
-                         device=None if args.device == "auto" else args.device, progress_bar=not args.no_progress, body=args.body, init=args.init,
+                         device=None if args.device == "auto" else args.device, progress_bar=not args.no_progress,
+                         body=args.body, init=args.init,
                          command=" ".join(shlex.quote(part) for part in ["python", "-m", "core.train", *argv]))
     try:
         train(options, _training_config(args, batch))

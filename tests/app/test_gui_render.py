@@ -57,7 +57,8 @@ def test_camera_and_seed_edits_render_new_images_and_undo_restores_them(tmp_path
     assert seen["previews"][0] is True and seen["previews"][-1] is False, "previews while dragging, then full quality"
     assert seen["turned"] > 1.0, "a new yaw renders a different image"
     assert seen["seed"] == 7 and seen["reseeded"] > 1.0, "a new seed renders a different image"
-    assert seen["after first undo"] == 0.0 and seen["after second undo"] == 0.0, "deterministic: undo gives the same pixels"
+    assert seen["after first undo"] == 0.0 and seen["after second undo"] == 0.0, (
+        "deterministic: undo gives the same pixels")
     assert seen["undone"] == (0.0, 0)
 
 

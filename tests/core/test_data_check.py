@@ -46,7 +46,8 @@ def test_good_dataset_summary(tmp_path, capsys):
     report = check_dataset(tmp_path)  # the synth-style root: images/ and masks/ are found
     assert report.ok, report.errors
     assert report.count == 12 and report.resolution == RESOLUTION
-    np.testing.assert_allclose(np.sort(report.yaw_deg), np.sort(((np.arange(12) * 30.0 + 195.0) % 360) - 180), atol=1e-3)
+    np.testing.assert_allclose(np.sort(report.yaw_deg), np.sort(((np.arange(12) * 30.0 + 195.0) % 360) - 180),
+                               atol=1e-3)
     np.testing.assert_allclose(report.pose_deg[:, 1], -20.0, atol=1e-4)
     assert main(["check", str(tmp_path)]) == 0
     printed = capsys.readouterr().out

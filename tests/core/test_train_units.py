@@ -171,7 +171,8 @@ def test_r1_penalty_of_a_linear_critic_is_its_weight_norm():
             logits = (image * 0.5).sum(dim=[1, 2, 3]) + (raw * 2.0).sum(dim=[1, 2, 3]) + (mask * 3.0).sum(dim=[1, 2, 3])
             return DiscriminatorOutput(logits=logits[:, None], pose=torch.zeros(len(image), 6))
 
-    real = DiscriminatorInput(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 4, 4), torch.rand(2, 1, 4, 4), torch.zeros(2, 25))
+    real = DiscriminatorInput(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 4, 4), torch.rand(2, 1, 4, 4),
+                              torch.zeros(2, 25))
     loss, stats = r1_loss(LinearCritic(), real, gamma=2.0, gamma_seg=4.0, interval=16, blur_sigma=0.0)
     image_and_raw = 0.25 * 3 * 64 + 4.0 * 3 * 16  # |a|^2 + |b|^2
     mask = 9.0 * 16  # |c|^2
@@ -247,4 +248,5 @@ def test_cuda_without_a_cuda_device_is_one_line(capsys, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["--data", "d", "--kimg", "1", "--outdir", "o", "--device", "cuda"]) == 1
-    assert capsys.readouterr().err.strip() == "error: --device cuda: no CUDA device is available here; use --device cpu (or auto)"
+    assert capsys.readouterr().err.strip() == ("error: --device cuda: no CUDA device is available here; "
+                                               "use --device cpu (or auto)")

@@ -53,7 +53,8 @@ def test_each_output_has_the_size_of_its_stage(renderer):
 
 def test_timings_and_model_info_are_reported(renderer):
     result = renderer.render(BASE.replace(seeds=((11, 1.0),)))
-    assert set(result.timings_ms) == {"mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total"}
+    assert set(result.timings_ms) == {"mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution",
+                                      "total"}
     assert result.timings_ms["total"] >= result.timings_ms["mapping"] + result.timings_ms["trigrid"]
     assert result.model_info["trained"] is False
     assert "untrained" in result.model_info["note"]
@@ -210,7 +211,8 @@ def test_checkpoint_is_loaded_once_and_again_when_the_file_is_rewritten(renderer
     save_checkpoint(path, generator_payload(TriGridGenerator(TINY), {"kimg": 12, "dataset": "synthetic"}))
     first = renderer.render(request)
     assert first.error is None, first.error
-    assert (first.model_info["trained"], first.model_info["kimg"], first.model_info["dataset"]) == (True, 12, "synthetic")
+    assert (first.model_info["trained"], first.model_info["kimg"],
+            first.model_info["dataset"]) == (True, 12, "synthetic")
     hits, misses = _counts(renderer, "generator")
     assert np.array_equal(first.image, _render(renderer, request.replace(yaw_deg=0.0)))
     assert _counts(renderer, "generator") == (hits + 1, misses)

@@ -151,7 +151,8 @@ def test_changing_only_the_extras_reuses_the_cached_scene_and_image(renderer):
 
 
 def test_bad_inspect_input_gives_clear_errors_and_keeps_the_render(renderer):
-    result = renderer.render(BASE.replace(extras=("ray_profile", "planes"), inspect=INSPECT.replace(ray_pixel=(500, 0))))
+    result = renderer.render(BASE.replace(extras=("ray_profile", "planes"),
+                                          inspect=INSPECT.replace(ray_pixel=(500, 0))))
     assert result.ok and "planes" in result.extras
     assert "outside the shown 64x64 image" in result.extras["errors"]["ray_profile"]
     with pytest.raises(ValueError, match="slice_axis.*choose one of x, y, z"):

@@ -160,7 +160,8 @@ def test_worker_process_serves_renders_while_a_job_runs_and_a_crash_ends_the_job
 def test_only_the_newest_finished_jobs_keep_their_products(client):
     from renderer.worker import KEPT_JOB_RESULTS
 
-    job_ids = [client.start_job(MeshJob(REQUEST, resolution=16, level=LEVEL, formats=())) for _ in range(KEPT_JOB_RESULTS + 2)]
+    job_ids = [client.start_job(MeshJob(REQUEST, resolution=16, level=LEVEL, formats=()))
+               for _ in range(KEPT_JOB_RESULTS + 2)]
     finals = [_statuses_until_finished(client, job_id)[-1] for job_id in job_ids]
     assert all(final.state == "done" for final in finals), [final.error for final in finals]
     # Every job still reports its final state; the two oldest gave their meshes back.

@@ -1,4 +1,5 @@
-"""Path-render jobs in the render worker: the command line's pixels, the right frame count, a cancel that leaves no file."""
+"""Path-render jobs in the render worker: the command line's pixels, the right frame count,
+a cancel that leaves no file."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
-"""The body overlay: the renderer's "body_mesh" extra against rigid-rotation answers, and the skeleton lines drawn from it."""
+"""The body overlay: the renderer's "body_mesh" extra against rigid-rotation answers,
+and the skeleton lines drawn from it."""
 from __future__ import annotations
 
 import math

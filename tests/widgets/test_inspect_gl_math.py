@@ -82,4 +82,5 @@ def test_interleaved_data_scales_uint8_colours_and_bad_meshes_are_named():
     lower, upper = bounds(vertices)
     assert np.allclose(lower, 0) and np.allclose(upper, [1, 1, 0])
     lines = segment_vertices(vertices, np.array([[0, 1], [1, 2]]), (0.2, 0.4, 0.6))
-    assert lines.shape == (4, 9) and np.allclose(lines[1, :3], [1, 0, 0]) and np.allclose(lines[:, 6:9], [0.2, 0.4, 0.6])
+    assert (lines.shape == (4, 9) and np.allclose(lines[1, :3], [1, 0, 0])
+            and np.allclose(lines[:, 6:9], [0.2, 0.4, 0.6]))

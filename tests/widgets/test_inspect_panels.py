@@ -1,4 +1,5 @@
-"""The inspection panels' pure helpers: request extras, texel and slice positions against core.inspect's, colour read-back."""
+"""The inspection panels' pure helpers: request extras, texel and slice positions against core.inspect's,
+colour read-back."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,8 @@ def test_extras_follow_the_panels_drawn_and_previews_skip_them():
     assert with_inspect_extras(base, inspect, set()) is base
     asked = with_inspect_extras(base, inspect, {"ray_profile", "planes"})
     assert asked.extras == ("predicted_pose", "planes", "ray_profile")
-    assert asked.inspect.slice_axis == "x" and asked.inspect.ray_pixel == (3, 4) and asked.inspect.plane_mode == "channel"
+    assert (asked.inspect.slice_axis == "x" and asked.inspect.ray_pixel == (3, 4)
+            and asked.inspect.plane_mode == "channel")
     assert with_inspect_extras(base.replace(preview=True), inspect, {"planes"}).extras == ("predicted_pose",)
     assert with_inspect_extras(base, inspect, {"planes"}) == with_inspect_extras(base, inspect, {"planes"})
 
