@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_output
-from core.cli import command_line
+from core.cli import command_line, first_line
 from core.config import GeneratorConfig
 
 FORMAT = "portrait-gan/1"
@@ -243,12 +243,6 @@ def _refused_global(error: BaseException) -> str:
     """The line of torch's weights_only message that names the offending global."""
     lines = [line.strip() for line in str(error).splitlines() if "global" in line.lower() and "GLOBAL" in line]
     return lines[0][:200] if lines else first_line(error)
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an error's text (at most 200 characters), for one-line messages."""
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
 
 
 @command_line
