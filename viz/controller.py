@@ -55,6 +55,7 @@ class Controller:
         self.recorder: VideoRecorder | None = None
         self.state_path = Path(capture_folder) / "saved_state.json"  # File > Save/Load state (the app sets it)
         self._last_frame_time: float | None = None
+        self._failed_refinement: RenderRequest | None = None  # a refinement that failed is not retried
 
     # ----- per-frame steps, in the order the app calls them -----
 
@@ -90,6 +91,8 @@ class Controller:
             return None
         self.info.results += 1
         if result.error is not None:
+            if result.request.refinement:  # e.g. out of memory at twice the rays: not asked again
+                self._failed_refinement = result.request
             self._handle_error(result)
             return result
         self.last_image = np.asarray(result.image)
@@ -136,6 +139,8 @@ class Controller:
                 or shown.replace(refinement=0) != request):
             return None
         refined = request.replace(refinement=shown.refinement + 1)
+        if refined == self._failed_refinement:
+            return None
         self.client.submit(refined)
         return refined
 

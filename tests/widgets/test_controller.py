@@ -130,3 +130,27 @@ def test_turntable_advances_and_wraps_the_yaw(tmp_path):
     assert camera.yaw_deg == -160.0
     camera.turntable = False
     assert not controller.advance_animations(1.0) and camera.yaw_deg == -160.0
+
+
+def test_a_failed_refinement_is_not_asked_again(tmp_path):
+    from renderer.requests import RenderResult
+
+    controller = make_controller(tmp_path)
+    controller.state.render.refine_when_idle = True
+    frame(controller)
+    sent = []
+    original_submit = controller.client.submit
+    controller.client.submit = lambda request: sent.append(request) or original_submit(request)
+    for _ in range(20):
+        frame(controller)
+    assert [request.refinement for request in sent] == [1, 2], sent
+    # A refinement that fails (say, out of memory) is shown as an error once and not retried every frame.
+    failing = sent[-1]
+    controller.client.poll = lambda: RenderResult(99, failing, error="out of memory")
+    controller.info.shown_request = failing.replace(refinement=1)
+    controller.poll_results()
+    controller.client.poll = lambda: None
+    sent.clear()
+    for _ in range(5):
+        controller.end_frame(editing=False, dragging=False)
+    assert sent == []
