@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_output
-from core.cli import command_line, first_line
+from core.cli import first_line
 from core.config import GeneratorConfig
 
 FORMAT = "portrait-gan/1"
@@ -93,23 +93,6 @@ def generator_config_of(path: str | os.PathLike, payload: dict[str, Any]) -> Gen
         raise CheckpointError(path, f"its config is not one this version of the code can use ({error})") from None
 
 
-def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
-    """(G_ema as a TriGridGenerator in eval mode on `device`, metadata dict) from a checkpoint file."""
-    from core.generator import TriGridGenerator  # late: keeps this module light for the GUI-side tools
-
-    path = Path(path)
-    if path.suffix == ".pkl" and path.is_file():
-        from core.legacy import load_released_generator
-
-        return load_released_generator(path, device)
-    payload = load_checkpoint(path)
-    config = generator_config_of(path, payload)
-    generator = TriGridGenerator(config)
-    load_state_into(path, generator, payload["G_ema"], "G_ema")
-    generator.eval().requires_grad_(False)
-    return generator.to(device), dict(payload.get("metadata", {}))
-
-
 def checkpoint_body_path(spec: str | os.PathLike | None) -> str | None:
     """The body file a checkpoint was trained with (its metadata's `body_path`; None = the stand-in)."""
     spec = str(spec) if spec is not None else None
@@ -138,28 +121,6 @@ def load_discriminator(path: str | os.PathLike, device: torch.device | str = "cp
         raise CheckpointError(path, f"its discriminator config does not match this version of the code ({error})")
     load_state_into(path, discriminator, payload["D_ema"], "D_ema")
     return discriminator.eval().requires_grad_(False).to(device)
-
-
-def open_generator(spec: str | os.PathLike, device: torch.device | str = "cpu"):
-    """(generator in eval mode, metadata, trained?) from a checkpoint path or a `preset:<name>` spec.
-
-    A preset gives a randomly initialised model, seeded so that the visualizer and the command-line tools
-    show the same untrained model; its metadata says so in `note`.
-    """
-    spec = str(spec)
-    if not spec.startswith(PRESET_PREFIX):
-        generator, metadata = load_generator(Path(spec).expanduser(), device)
-        return generator, metadata, True
-    from core.config import preset
-    from core.generator import TriGridGenerator
-
-    name = spec[len(PRESET_PREFIX):]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(PRESET_INIT_SEED)
-        generator = TriGridGenerator(preset(name))
-    metadata = {"preset": name, "kimg": 0, "dataset": None,
-                "note": f"untrained: randomly initialised {name} model (seed {PRESET_INIT_SEED})"}
-    return generator.eval().requires_grad_(False).to(device), metadata, False
 
 
 def load_state_into(path: str | os.PathLike, module: torch.nn.Module, state: dict[str, torch.Tensor],
@@ -245,51 +206,19 @@ def _refused_global(error: BaseException) -> str:
     return lines[0][:200] if lines else first_line(error)
 
 
-@command_line
-def main(argv: list[str] | None = None) -> int:
-    """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`,
-    `... export SNAPSHOT --out FILE.pt`."""
-    import argparse
-    import json
-    import sys
+def __getattr__(name: str):
+    """`core.checkpoint.load_generator` / `open_generator` of older scripts: they live in core.loading now
+    (imported only when asked for, so this module never imports the released-checkpoint importer)."""
+    if name in ("load_generator", "open_generator"):
+        import core.loading
 
-    parser = argparse.ArgumentParser(prog="python -m core.checkpoint")
-    commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="print what a checkpoint holds")
-    info.add_argument("file")
-    converter = commands.add_parser("import", help="convert a released 3DPortraitGAN .pkl without running its code")
-    converter.add_argument("file")
-    converter.add_argument("--out", required=True)
-    exporter = commands.add_parser("export", help="write a training snapshot's G_ema as a small generator file")
-    exporter.add_argument("file", help="snapshot-*.pt of a run (or any checkpoint of this project)")
-    exporter.add_argument("--out", required=True)
-    exporter.add_argument("--note", help="a line stored in the metadata (shown by info and the viewer)")
-    exporter.add_argument("--with-discriminator", action="store_true",
-                          help="keep D_ema too, so the file can read the pose of an image (evaluation, viewer)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "info":
-            payload = load_checkpoint(args.file)
-            parameters = sum(tensor.numel() for tensor in payload["G_ema"].values())
-            summary = {"kind": payload["kind"], "metadata": payload.get("metadata", {}), "G_ema_tensors": parameters,
-                       "entries": sorted(payload), "config": payload["config"]}
-            print(json.dumps(summary, indent=1, default=str))
-        elif args.command == "export":
-            out = export_generator(args.file, args.out, args.note, args.with_discriminator)
-            print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
-        else:
-            from core.legacy import import_released_checkpoint
-
-            print(f"wrote {import_released_checkpoint(args.file, args.out)}")
-    except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        return getattr(core.loading, name)
+    raise AttributeError(f"module 'core.checkpoint' has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    # Under `python -m` this file runs as __main__; the imported module's main catches the CheckpointError
-    # class that other modules (core.legacy, core.generator) raise.
-    from core.checkpoint import main as _imported_main
+    # `python -m core.checkpoint info|import|export`: the command line lives in core.loading, which may import
+    # the released-checkpoint importer (core.legacy) without this file-format module importing it back.
+    from core.loading import main
 
-    raise SystemExit(_imported_main())
+    raise SystemExit(main())

@@ -42,6 +42,9 @@ def command_line(main: Callable[..., int]) -> Callable[..., int]:
     def wrapped(*args, **kwargs) -> int:
         try:
             return main(*args, **kwargs)
+        except BrokenPipeError:  # the reader went away (`... | head`): nothing is wrong with the command
+            sys.stderr.close()
+            return 0
         except OSError as error:
             print(f"error: {describe_os_error(error)}", file=sys.stderr)
             return 1

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.body import load_body_model  # noqa: E402 - after the path set-up above
 from core.body.warp import make_warp  # noqa: E402
-from core.checkpoint import load_discriminator, load_generator  # noqa: E402
+from core.checkpoint import load_discriminator  # noqa: E402
+from core.loading import load_generator  # noqa: E402
 from core.train.config import TrainingConfig  # noqa: E402
 from core.train.data import open_training_data  # noqa: E402
 from core.train.distributed import DistributedContext  # noqa: E402

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from core.checkpoint import PRESET_PREFIX, load_discriminator, open_generator
+from core.checkpoint import PRESET_PREFIX, load_discriminator
+from core.loading import open_generator
 from core.display import to_display_image
 from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.budget import MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY

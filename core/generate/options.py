@@ -7,7 +7,7 @@ from core.budget import MAX_IMAGES
 
 import torch
 
-from core.checkpoint import open_generator
+from core.loading import open_generator
 from core.device import resolve_device
 from core.generate.render import OUTPUT_ALIASES, default_checkpoint
 

@@ -1,7 +1,7 @@
 """Released 3DPortraitGAN pickles into this project's TriGridGenerator and checkpoint format.
 
 `load_released_generator(path, device)` opens a .pkl directly (the renderer calls it through
-`core.checkpoint.load_generator`); `import_released_checkpoint(path, out)` writes our .pt format plus the SMPL
+`core.loading.load_generator`); `import_released_checkpoint(path, out)` writes our .pt format plus the SMPL
 arrays of the file as an .npz beside it. The generator's shape comes from the preset that matches the file's
 `init_kwargs` (img_resolution 512 -> paper-512, 256 -> paper-256), with the file's own values laid over it.
 """
@@ -154,7 +154,7 @@ def build_released_generator(released: ReleasedCheckpoint, device: torch.device 
 
 
 def load_released_generator(path: str | os.PathLike, device: torch.device | str = "cpu"):
-    """Open a released 3DPortraitGAN .pkl directly: (TriGridGenerator, metadata), as core.checkpoint.load_generator.
+    """Open a released 3DPortraitGAN .pkl directly: (TriGridGenerator, metadata), as core.loading.load_generator.
 
     metadata["body"] is the file's own SMPL body as a core.body.BodyModel on `device` (None if it has none);
     the renderer should pose with it instead of the stand-in.

@@ -110,7 +110,7 @@ def test_saved_files_are_readable_like_any_user_file(tmp_path):
 
 
 def test_preset_spec_opens_the_same_untrained_model_every_time():
-    from core.checkpoint import open_generator
+    from core.loading import open_generator
 
     first, metadata, trained = open_generator("preset:tiny")
     second, _, _ = open_generator("preset:tiny")
@@ -120,7 +120,8 @@ def test_preset_spec_opens_the_same_untrained_model_every_time():
 
 
 def test_export_keeps_g_ema_and_the_description_and_drops_the_run_state(tmp_path, capsys):
-    from core.checkpoint import generator_payload, load_generator, main
+    from core.checkpoint import generator_payload
+    from core.loading import load_generator, main
     from core.generator import TriGridGenerator
 
     torch.manual_seed(3)
@@ -145,7 +146,7 @@ def test_export_keeps_g_ema_and_the_description_and_drops_the_run_state(tmp_path
 
 
 def test_export_of_a_bad_file_names_it_and_writes_nothing(tmp_path, capsys):
-    from core.checkpoint import main
+    from core.loading import main
 
     bad = tmp_path / "snapshot-000001.pt"
     bad.write_bytes(b"not a checkpoint")
@@ -155,7 +156,8 @@ def test_export_of_a_bad_file_names_it_and_writes_nothing(tmp_path, capsys):
 
 
 def test_export_with_discriminator_keeps_d_ema_and_refuses_a_file_without_one(tmp_path, capsys):
-    from core.checkpoint import generator_payload, main
+    from core.checkpoint import generator_payload
+    from core.loading import main
     from core.generator import TriGridGenerator
 
     d_ema = {"w": torch.arange(3.0)}

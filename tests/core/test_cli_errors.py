@@ -22,7 +22,7 @@ def checkpoint(tmp_path_factory):
 
 
 def _commands(checkpoint: str, blocked: str, dataset: Path):
-    from core.checkpoint import main as checkpoint_main
+    from core.loading import main as checkpoint_main
     from core.data.__main__ import main as data_main
     from core.generate.__main__ import main as generate_main
     from core.mesh.__main__ import main as mesh_main
@@ -109,8 +109,9 @@ def test_a_rejected_label_is_reported_once_not_also_as_missing(tmp_path):
 
 
 def test_nan_weights_and_a_project_file_given_to_import_are_refused_with_the_fix(tmp_path, capsys):
-    from core.checkpoint import CheckpointError, load_generator
-    from core.checkpoint import main as checkpoint_main
+    from core.checkpoint import CheckpointError
+    from core.loading import load_generator
+    from core.loading import main as checkpoint_main
 
     generator = TriGridGenerator(preset("tiny"))
     payload = generator_payload(generator)

@@ -17,7 +17,7 @@ MAX_BYTES = 25 * 2**20  # the issue's limit for a file in the repository
 
 @pytest.fixture(scope="module")
 def generator():
-    from core.checkpoint import load_generator
+    from core.loading import load_generator
 
     return load_generator(DEFAULT, "cpu")[0]
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoint import generator_payload, load_generator, save_checkpoint
+from core.checkpoint import generator_payload, save_checkpoint
+from core.loading import load_generator
 from core.config import preset
 from core.generate import RenderCancelled, render_path_frames
 from core.generate.__main__ import main

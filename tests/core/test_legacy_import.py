@@ -15,7 +15,8 @@ import torch
 
 from core.body import BodyModel, load_body_model
 from core.camera import orbit_camera
-from core.checkpoint import CheckpointError, load_generator, main as checkpoint_main
+from core.checkpoint import CheckpointError
+from core.loading import load_generator, main as checkpoint_main
 from core.config import preset
 from core.generator import TriGridGenerator
 from core.legacy import config_from_released, load_released_generator

@@ -11,7 +11,7 @@ import torch
 from core.bench.render import psnr_db, skip_figures
 from core.body import load_body_model
 from core.camera import orbit_camera
-from core.checkpoint import load_generator
+from core.loading import load_generator
 from core.config import preset
 from core.generator import TriGridGenerator
 from core.rendering.occupancy import HALF_EXTENT, build_occupancy

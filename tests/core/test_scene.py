@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import generator_payload, load_generator, save_checkpoint
+from core.checkpoint import generator_payload, save_checkpoint
+from core.loading import load_generator
 from core.config import preset
 from core.generate import render_path_frames
 from core.generator import TriGridGenerator

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from core.camera import orbit_camera
-from core.checkpoint import load_checkpoint, load_generator
+from core.checkpoint import load_checkpoint
+from core.loading import load_generator
 from core.train.__main__ import main
 from tests.core.test_train_support import training_command, write_dataset
 
@@ -66,7 +67,7 @@ def test_two_tick_run_writes_every_output_and_resume_is_exact(dataset, tmp_path,
     assert [line["Progress/kimg"] for line in _stats_lines(resumed)] == [0.004]
     assert "resuming" in (resumed / "log.txt").read_text()
     # Evaluation of an exported file that keeps D, as the shipped default: figures beside their baselines.
-    from core.checkpoint import main as checkpoint_main
+    from core.loading import main as checkpoint_main
 
     exported = tmp_path / "exported.pt"
     assert checkpoint_main(["export", str(first / "snapshot-000000.pt"), "--out", str(exported),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import load_checkpoint, load_generator
+from core.checkpoint import load_checkpoint
+from core.loading import load_generator
 from tests.core.test_train_support import training_command, write_dataset
 
 pytestmark = pytest.mark.slow
