@@ -12,7 +12,6 @@ import dataclasses
 import math
 import threading
 import time
-import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -27,8 +26,8 @@ from core.budget import MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY
 from core.cache import LruCache
 from core.device import resolve_device
 from core.latents import z_from_seed
-from core.rendering.volume import RaysCancelled
 from core.scene import SceneBuilder, SceneSpec
+from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
@@ -40,10 +39,6 @@ MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
 EXTRA_PRODUCTS = ("predicted_pose", "image_pose", "planes", "density_slice", "ray_profile", "body_mesh")
 TIMING_STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
-
-
-class RenderError(Exception):
-    """A request that cannot be rendered, with a message for the user that says what to change."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -101,7 +96,7 @@ class Renderer:
             with self.lock:
                 image, timings, model_info, extras = self._render(request, superseded)
         except Exception as error:  # noqa: BLE001 - the contract is errors as data, whatever they are
-            if _is_out_of_memory(error):
+            if is_out_of_memory(error):
                 self._forget_tensors()
             total = (time.perf_counter() - start) * 1e3
             return RenderResult(stamp, request, error=describe_error(error), timings_ms={"total": total})
@@ -286,22 +281,6 @@ class Renderer:
             torch.cuda.empty_cache()
 
 
-def describe_error(error: BaseException) -> str:
-    """One message for the user: checkpoint and request errors as they are, others with where they happened."""
-    from core.body import BodyModelFileError
-    from core.checkpoint import CheckpointError
-
-    if isinstance(error, (RenderError, CheckpointError, BodyModelFileError)):
-        return str(error)
-    if isinstance(error, RaysCancelled):
-        return f"superseded by a newer request ({error})"
-    if _is_out_of_memory(error):
-        return f"out of memory while rendering ({error}); lower the neural resolution or samples, or use preview"
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(error).__name__}: {error}{where}"
-
-
 def scene_spec(request: RenderRequest, warp_resolution: int) -> SceneSpec:
     """The request's scene (core.scene): latents, conditioning (the rendered pose unless another is named),
     noise, body pose and warp."""
@@ -364,10 +343,6 @@ def _stopwatch(timings: dict[str, float], stage: str, device: torch.device) -> I
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     timings[stage] += (time.perf_counter() - start) * 1e3
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, (torch.OutOfMemoryError, MemoryError))
 
 
 def predicted_pose_deg(generator, request: RenderRequest, device: torch.device) -> tuple[float, ...]:

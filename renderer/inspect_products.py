@@ -16,6 +16,7 @@ import torch
 
 from core.scene import SceneSpec, pose_radians
 
+from renderer.errors import RenderError, describe_error
 from renderer.requests import InspectOptions, RenderRequest
 
 INSPECT_PRODUCTS = ("planes", "density_slice", "ray_profile")
@@ -26,7 +27,6 @@ SHELL_MAX_RESOLUTION = 128
 
 def inspect_products(renderer, scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
     """The inspect products named in `request.extras`; one that fails is described under "errors" by name."""
-    from renderer.engine import describe_error
 
     options = request.inspect or InspectOptions()
     builders = {"planes": planes_product, "density_slice": density_slice_product, "ray_profile": ray_profile_product}
@@ -140,7 +140,6 @@ def ray_profile_product(renderer, scene, request: RenderRequest, options: Inspec
                         shown_size: tuple[int, int]) -> dict[str, Any]:
     """Depths [S], raw sigma [S] and weights [S-1] of the ray through `options.ray_pixel` of the shown image."""
     from core.inspect import ray_profile
-    from renderer.engine import RenderError
 
     resolution, rendering, camera = renderer.view_settings(scene.generator, request, scene.device)
     height, width = shown_size

@@ -168,7 +168,6 @@ def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], Non
             cancelled: Callable[[], bool]) -> JobStatus:
     """Run `job` to its final status (done, cancelled or error); never raises."""
     from core.mesh import GridTooLargeError, MeshCancelled
-    from renderer.engine import describe_error
 
     if not isinstance(job, MeshJob):
         return job.run(job_id, renderer, send, cancelled)  # other job kinds (renderer/path_jobs.py) run themselves
@@ -186,6 +185,7 @@ def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], Non
         if isinstance(error, MemoryError):
             renderer.release_memory()  # the next render must have room
             return JobStatus(job_id, "error", error=f"mesh job ran out of memory ({error}); lower the resolution")
+        from renderer.errors import describe_error  # here: the GUI imports this module, torch stays out
         return JobStatus(job_id, "error", error=f"mesh job: {describe_error(error)}")
     return JobStatus(job_id, "done", 1.0, message=f"{len(products.vertices)} vertices, {len(products.faces)} faces",
                      result=products)

@@ -100,7 +100,6 @@ def run_path_job(job_id: int, job: PathRenderJob, renderer, send: Callable[[JobS
                  cancelled: Callable[[], bool]) -> JobStatus:
     """Render `job` with `renderer`'s cached model; progress goes to `send`, `cancelled()` is checked per frame."""
     from core.generate import RenderCancelled
-    from renderer.engine import describe_error
 
     if cancelled():
         return JobStatus(job_id, "cancelled", message="cancelled before it started")
@@ -121,6 +120,7 @@ def run_path_job(job_id: int, job: PathRenderJob, renderer, send: Callable[[JobS
         return JobStatus(job_id, "cancelled", done_fraction[0],
                          message=f"cancelled after {stop.frames_done} of {job.frames} frames; no file written")
     except Exception as error:  # noqa: BLE001 - a failed job is reported; the worker keeps serving renders
+        from renderer.errors import describe_error  # here: the GUI imports this module, torch stays out
         return JobStatus(job_id, "error", done_fraction[0], error=f"path render: {describe_error(error)}")
     return JobStatus(job_id, "done", 1.0, message=f"{products.frames} frames written to {products.file}",
                      result=products)
