@@ -15,9 +15,6 @@ from core.names import VIDEO_SUFFIXES
 MP4_CRF = 18  # x264 constant rate factor: visually lossless for these smooth renders, small files
 
 
-_temporary_beside = temporary_beside  # core.atomic's: stale partials of a killed writer go first
-
-
 def publish(temporary: Path, file: Path) -> None:
     """Rename `temporary` onto `file` with the permissions of a normally created file (mkstemp makes 0600)."""
     umask = os.umask(0)
@@ -30,7 +27,7 @@ def write_png(pixels: np.ndarray, file: str | os.PathLike) -> Path:
     """Save uint8 [H, W, 3] as PNG via a temporary file and a rename."""
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_beside(file)
+    temporary = temporary_beside(file)
     try:
         Image.fromarray(pixels).save(temporary, format="PNG")
         publish(temporary, file)
@@ -71,7 +68,7 @@ class VideoWriter:
         self.file = check_video_target(file)
         self.fps = float(fps)
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = _temporary_beside(self.file)
+        self.temporary = temporary_beside(self.file)
         self.frames_written = 0
         self._writer = None
         self._gif_frames: list[Image.Image] = []

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import write_atomic
+from core.bench import generator as generator_section, render as render_section, viz as viz_section
 from core.bench.harness import BenchContext, time_call
 from core.bench.render import psnr_db
 from core.camera import orbit_camera
@@ -94,17 +96,13 @@ def cuda_tests() -> dict[str, float]:
 
 
 def run(device: torch.device, quick: bool, with_tests: bool) -> dict:
-    from core.bench.__main__ import SECTIONS  # the same sections as `python -m core.bench`
-    import importlib
-
     report: dict = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                     "torch": torch.__version__}
     if with_tests:
         report.update(cuda_tests())
     ctx = BenchContext(quick=quick, device=device)
-    for section in ("generator", "render", "viz") if not quick else ("render",):
-        assert section in SECTIONS
-        report.update(importlib.import_module(f"core.bench.{section}").run(ctx))
+    for section in (generator_section, render_section, viz_section) if not quick else (render_section,):
+        report.update(section.run(ctx))
     if quick:
         report.update(matrix("tiny", device, 16, (8,), repeats=1))
     else:
@@ -128,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = run(device, args.quick, with_tests=not args.no_tests and device.type == "cuda")
-    temporary = args.out.with_suffix(args.out.suffix + ".partial")
-    temporary.write_text(json.dumps(report, indent=1, sort_keys=True))
-    temporary.replace(args.out)  # a complete report or none
+    write_atomic(args.out, json.dumps(report, indent=1, sort_keys=True))  # a complete report or none
     print(f"wrote {len(report)} figures to {args.out}", file=sys.stderr)
     return 0
 

@@ -73,15 +73,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 def _check_sizes(args: argparse.Namespace) -> None:
     """Every size the command line asks for, before the model loads (core.budget)."""
-    for option, value, limit in (("--depth-samples", args.depth_samples, MAX_SAMPLES_PER_RAY),
-                                 ("--importance-samples", args.importance_samples, MAX_SAMPLES_PER_RAY),
-                                 ("--neural-resolution", args.neural_resolution, MAX_NEURAL_RESOLUTION),
-                                 ("--resolution", args.resolution, MAX_IMAGE_SIDE)):
+    for option, value, low, high in (("--depth-samples", args.depth_samples, 2, MAX_SAMPLES_PER_RAY),
+                                     ("--importance-samples", args.importance_samples, 0, MAX_SAMPLES_PER_RAY),
+                                     ("--neural-resolution", args.neural_resolution, 2, MAX_NEURAL_RESOLUTION),
+                                     ("--resolution", args.resolution, 2, MAX_IMAGE_SIDE)):
         if value is not None:
-            if value < (0 if option == "--importance-samples" else 2):
-                raise BudgetError(f"{option} {value}: too small ({'0' if option == '--importance-samples' else '2'}"
-                                  f" at least)")
-            check_limit(option, value, limit)
+            if value < low:
+                raise BudgetError(f"{option} {value}: too small ({low} at least)")
+            check_limit(option, value, high)
     if getattr(args, "fps", None) is not None and not 0 < args.fps <= 1000:
         raise BudgetError(f"--fps {args.fps:g}: give a frame rate between 0 and 1000, e.g. 30")
     if getattr(args, "seconds", None) is not None and not args.seconds > 0:

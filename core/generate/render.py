@@ -18,14 +18,13 @@ from PIL import Image
 from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.camera import camera_from_angles
 from core.paths import CameraKey, CameraPath, LatentKey, frame_times, evaluate
-from core.scene import SceneBuilder, SceneSpec
+from core.scene import REST_POSE, SceneBuilder, SceneSpec
 from core.display import to_display_image
 
 # Short names accepted on the command line for the generator's outputs.
 OUTPUT_ALIASES = {"image": "image", "raw": "image_raw", "depth": "image_depth", "mask": "image_mask",
                   "background": "image_background"}
 SAMPLING_SEED = 0  # seed of the ray sampler's draws (unused in deterministic mode, kept for random mode)
-from core.scene import REST_POSE  # noqa: E402 (one definition)
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)
 
