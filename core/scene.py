@@ -16,6 +16,7 @@ import torch
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, make_warp
 from core.cache import LruCache
+from core.invert.latent_file import file_signature, load_latent
 from core.camera import camera_from_angles
 from core.latents import blended_ws, style_mixed
 from core.rendering.occupancy import OccupancyGrid, build_occupancy
@@ -28,6 +29,7 @@ class SceneSpec:
     """Everything that determines ws, the tri-grid and the warp of a render (the camera is not part of it)."""
 
     seeds: tuple[tuple[int, float], ...] = ((0, 1.0),)  # (seed, weight) pairs blended in W around w_avg
+    latent_file: str | None = None  # an inverted latent (core.invert.latent_file): its ws replace the seeds'
     truncation_psi: float = 0.7  # w = w_avg + psi (w - w_avg)
     truncation_cutoff: int | None = None  # truncate only the first ws; None = all
     stylemix_seed: int | None = None  # seed whose ws replace `stylemix_layers`; None = no mixing
@@ -49,7 +51,11 @@ class SceneSpec:
 
     @property
     def latent_key(self) -> tuple:
-        """The fields that determine ws (and with the noise mode, the tri-grid)."""
+        """The fields that determine ws (and with the noise mode, the tri-grid); a latent file counts by its
+        path, modification time and size, so a rewritten file is read again."""
+        if self.latent_file is not None:
+            return (file_signature(self.latent_file), self.stylemix_seed, self.stylemix_layers,
+                    self.cond_yaw_deg, self.cond_pitch_deg, self.cond_pose_deg, self.camera_convention)
         return (self.seeds, self.truncation_psi, self.truncation_cutoff, self.stylemix_seed, self.stylemix_layers,
                 self.cond_yaw_deg, self.cond_pitch_deg, self.cond_pose_deg, self.camera_convention)
 
@@ -136,10 +142,19 @@ class SceneBuilder:
         camera = camera_from_angles(spec.camera_convention, spec.cond_yaw_deg, spec.cond_pitch_deg, device=self.device)
         pose = pose_radians(spec.cond_pose_deg, self.device)
         truncation = (spec.truncation_psi, spec.truncation_cutoff)
-        ws = blended_ws(self.generator, spec.seeds, camera, pose, *truncation)
+        if spec.latent_file is not None:
+            ws = self._file_ws(spec.latent_file)
+        else:
+            ws = blended_ws(self.generator, spec.seeds, camera, pose, *truncation)
         if spec.stylemix_seed is not None and spec.stylemix_layers:
             ws = style_mixed(ws, self.generator, spec.stylemix_seed, spec.stylemix_layers, camera, pose, *truncation)
         return ws
+
+    def _file_ws(self, path: str) -> torch.Tensor:
+        """[1, num_ws, w_dim] of a latent file (LatentFileError when it belongs to another model)."""
+        latent = load_latent(path)
+        latent.check_model(self.generator.num_ws, self.generator.config.w_dim, path)
+        return torch.from_numpy(latent.ws).to(self.device)[None]
 
     def _build_warp(self, spec: SceneSpec) -> Callable | None:
         config = self.generator.config

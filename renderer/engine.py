@@ -233,7 +233,11 @@ class Renderer:
 
         extras: dict[str, Any] = {}
         if "predicted_pose" in request.extras:
-            extras["predicted_pose"] = predicted_pose_deg(scene.generator, request, scene.device)
+            if request.latent_file is not None:  # the pose branch reads z, which an inverted latent does not have
+                extras.setdefault("errors", {})["predicted_pose"] = (
+                    "an inverted latent has no z for G's pose branch; its file holds the pose it was found at")
+            else:
+                extras["predicted_pose"] = predicted_pose_deg(scene.generator, request, scene.device)
         if "image_pose" in request.extras:
             try:
                 extras["image_pose"] = self._image_pose_deg(scene, request)
@@ -285,7 +289,7 @@ def scene_spec(request: RenderRequest, warp_resolution: int) -> SceneSpec:
     """The request's scene (core.scene): latents, conditioning (the rendered pose unless another is named),
     noise, body pose and warp."""
     cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
-    return SceneSpec(seeds=request.seeds, truncation_psi=request.truncation_psi,
+    return SceneSpec(seeds=request.seeds, latent_file=request.latent_file, truncation_psi=request.truncation_psi,
                      truncation_cutoff=request.truncation_cutoff, stylemix_seed=request.stylemix_seed,
                      stylemix_layers=request.stylemix_layers, cond_yaw_deg=request.cond_yaw_deg,
                      cond_pitch_deg=request.cond_pitch_deg, cond_pose_deg=cond_pose,

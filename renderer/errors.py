@@ -9,6 +9,7 @@ import torch
 
 from core.body import BodyModelFileError
 from core.checkpoint import CheckpointError
+from core.invert.latent_file import LatentFileError
 from core.rendering.volume import RaysCancelled
 
 
@@ -18,7 +19,7 @@ class RenderError(Exception):
 
 def describe_error(error: BaseException) -> str:
     """One message for the user: checkpoint and request errors as they are, others with where they happened."""
-    if isinstance(error, (RenderError, CheckpointError, BodyModelFileError)):
+    if isinstance(error, (RenderError, CheckpointError, BodyModelFileError, LatentFileError)):
         return str(error)
     if isinstance(error, RaysCancelled):
         return f"superseded by a newer request ({error})"

@@ -76,6 +76,7 @@ class RenderRequest:
     checkpoint: str = "preset:tiny"  # checkpoint path, or "preset:<name>" for a randomly initialised model
     device: str = "cpu"  # torch device the worker renders on: "cpu", "cuda", "cuda:1"
     seeds: tuple[tuple[int, float], ...] = ((0, 1.0),)  # (seed, weight) pairs blended in W around w_avg
+    latent_file: str | None = None  # an inverted latent (.npz of core.invert); its ws replace the seeds' and psi
     truncation_psi: float = 0.7  # w = w_avg + psi * (w - w_avg); 1 = no truncation
     truncation_cutoff: int | None = None  # truncate only the first this-many ws; None = all of them
     stylemix_seed: int | None = None  # seed whose ws replace the `stylemix_layers`; None = no mixing

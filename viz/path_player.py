@@ -31,7 +31,7 @@ def keyframe_from_state(state: AppState, time_s: float = 0.0, easing: str = "lin
                            focal=focal_from_fov(camera.fov_deg), lookat=tuple(float(v) for v in camera.lookat))
     seeds = tuple((int(seed), float(weight)) for seed, weight in blended_seeds(latent.seed_x, latent.seed_y))
     return Keyframe(time_s=float(time_s), camera=key_camera, pose_deg=tuple(float(v) for v in state.pose.degrees()),
-                    latent=LatentKey(seeds, float(latent.truncation_psi)), easing=easing)
+                    latent=LatentKey(seeds, float(latent.truncation_psi), file=latent.latent_file), easing=easing)
 
 
 def seed_grid_point(latent: LatentKey) -> tuple[float, float]:
@@ -68,7 +68,9 @@ def apply_frame(state: AppState, frame: FrameState | Keyframe) -> None:
     pose.neck_deg = tuple(frame.pose_deg[:3])
     pose.head_deg = tuple(frame.pose_deg[3:])
     if frame.latent is not None:
-        state.latent.seed_x, state.latent.seed_y = seed_grid_point(frame.latent)
+        state.latent.latent_file = frame.latent.file
+        if frame.latent.seeds:
+            state.latent.seed_x, state.latent.seed_y = seed_grid_point(frame.latent)
         state.latent.truncation_psi = frame.latent.psi
 
 

@@ -34,6 +34,7 @@ def build_request(state: AppState, device: str, preview: bool = False) -> Render
         checkpoint=state.checkpoint,
         device=device,
         seeds=blended_seeds(latent.seed_x, latent.seed_y),
+        latent_file=latent.latent_file,
         truncation_psi=latent.truncation_psi,
         truncation_cutoff=latent.truncation_cutoff,
         stylemix_seed=latent.stylemix_seed if latent.stylemix_enabled else None,

@@ -89,6 +89,7 @@ class LatentState:
     animate: bool = False  # walk through the seed grid continuously
     animate_speed: float = 0.25  # grid cells per second while animating
     noise_mode: str = "const"  # synthesis noise: const | random | none
+    latent_file: str | None = None  # an inverted latent (.npz of core.invert) shown instead of the seed grid
 
     @property
     def seed(self) -> int:
@@ -302,6 +303,8 @@ def _coerce(value: Any, default: Any, annotation: str, where: str, source: str) 
         if not isinstance(value, bool):
             raise StateFileError(f"{source}: {where} must be true or false, got {value!r}")
         return value
+    if default is None and "str" in str(annotation) and isinstance(value, str):
+        return value  # an optional name, such as an inverted latent's file
     expected = "int" if "int" in str(annotation) else type(default).__name__
     if expected == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from imgui_bundle import imgui
 
@@ -24,11 +25,18 @@ class LatentWidget:
             return
         latent = self.context.state.latent
         default = self.context.defaults.latent
+        if latent.latent_file is not None:
+            # An inverted photo (Invert panel) is shown; truncation does not apply to it.
+            imgui.text_wrapped(f"Showing the inverted latent {Path(latent.latent_file).name}")
+            imgui.set_item_tooltip(latent.latent_file)
+            if imgui.button("Back to seeds"):
+                latent.latent_file = None
 
         label_width()
         changed, seed = imgui.input_int("Seed", latent.seed)
         if changed:
             latent.set_seed(max(0, seed))
+            latent.latent_file = None
         imgui.same_line()
         if reset_button("Reset##seed", (latent.seed_x, latent.seed_y), (default.seed_x, default.seed_y)):
             latent.seed_x, latent.seed_y = default.seed_x, default.seed_y
@@ -93,6 +101,7 @@ class LatentWidget:
         imgui.invisible_button("Seed grid", (side, side))
         cell = side / GRID_CELLS_SHOWN
         if imgui.is_item_active():
+            latent.latent_file = None  # moving on the seed grid shows seeds again
             delta = imgui.get_io().mouse_delta
             latent.seed_x = max(0.0, latent.seed_x - delta.x / cell)
             latent.seed_y = max(0.0, latent.seed_y - delta.y / cell)

@@ -1,6 +1,8 @@
 """Paths panel: record keyframes from the current view, edit them, presets, save/load, play, render to MP4."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from imgui_bundle import imgui
 
 from core.paths import EASINGS, Keyframe
@@ -15,10 +17,13 @@ LIST_ROWS = 4  # keyframe rows visible before the list scrolls
 
 def describe(index: int, key: Keyframe) -> str:
     """One line of the keyframe list: time, camera, pose and identity."""
-    seeds = "+".join(str(seed) for seed, _ in key.latent.seeds) if key.latent is not None else "-"
+    if key.latent is not None and key.latent.file is not None:
+        identity = f"latent {Path(key.latent.file).name}"
+    else:
+        identity = "seed " + ("+".join(str(seed) for seed, _ in key.latent.seeds) if key.latent is not None else "-")
     posed = " posed" if any(key.pose_deg) else ""
     return (f"{index:2d}  {key.time_s:5.2f} s  yaw {key.camera.yaw_deg:6.1f}  pitch {key.camera.pitch_deg:5.1f}  "
-            f"seed {seeds}{posed}")
+            f"{identity}{posed}")
 
 
 class PathsWidget:

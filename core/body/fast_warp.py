@@ -197,7 +197,8 @@ class FastWarp:
 
     def _warp_one(self, points: torch.Tensor, index: int) -> torch.Tensor:
         """Points [N, 3] of one sample under pose `index`."""
-        if float(self.max_displacement[index]) <= STILL_TOLERANCE:  # at rest to float rounding: nothing moves
+        # At rest to float rounding nothing moves; a pose being optimised still needs the path for its gradient.
+        if float(self.max_displacement[index]) <= STILL_TOLERANCE and not self.pose.requires_grad:
             return points
         with torch.no_grad():
             coarse = self.fields.sample(self.fields.bounds, points.detach())  # [N, 3]: any face, neck, head

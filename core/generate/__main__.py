@@ -1,6 +1,7 @@
 """Sample grids and 360-degree videos from the command line (docs/generate.md).
 
-  python -m core.generate images --checkpoint C --seeds 0-15 [--yaw ...] [--pitch ...] [--pose NECK,HEAD | 6 numbers]
+  python -m core.generate images --checkpoint C --seeds 0-15 | --latent FILE.npz [--yaw ...] [--pitch ...]
+                                 [--pose NECK,HEAD | 6 numbers]
                                  [--grid 4x4] [--outputs image,depth,mask] [--psi P] --out DIR
   python -m core.generate video --checkpoint C --seeds 0,3 --path turntable|nod|shake|lookaround|morph|FILE.json
                                 [--fps 30 --seconds 6 --resolution N] --out FILE.mp4|FILE.gif
@@ -8,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from tqdm import tqdm
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, WARP_MODES
 from core.checkpoint import CheckpointError, checkpoint_body_path
+from core.invert.latent_file import load_latent
 from core.generate.media import VideoWriter, check_video_target, write_png
 from core.generate.options import (
     load_model, parse_device, parse_floats, parse_grid, parse_outputs, parse_pose, parse_seeds,
@@ -109,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     images = commands.add_parser("images", help="one PNG per seed and view, and a grid sheet per output")
     _common_options(images)
-    images.add_argument("--seeds", type=parse_seeds, required=True, help="seeds and ranges, e.g. 0-15 or 0,3,7")
+    images.add_argument("--seeds", type=parse_seeds, default=None, help="seeds and ranges, e.g. 0-15 or 0,3,7")
+    images.add_argument("--latent", default=None,
+                        help="an inverted latent (latent.npz of python -m core.invert) instead of --seeds")
     images.add_argument("--yaw", type=parse_floats, default=(0.0,), help="camera yaws in degrees, e.g. -30,0,30")
     images.add_argument("--pitch", type=parse_floats, default=(0.0,), help="camera pitches (one, or one per yaw)")
     images.add_argument("--grid", type=parse_grid, default=None,
@@ -124,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--seeds", type=parse_seeds, default=None,
                        help="seeds: one grid cell each, or the identities a morph passes through (default 0); "
                             "a path file with latents shows its own")
+    video.add_argument("--latent", default=None,
+                       help="an inverted latent (latent.npz of python -m core.invert) shown instead of seeds")
     video.add_argument("--path", required=True, help=f"a preset ({', '.join(PRESET_NAMES)}) or a path .json file")
     video.add_argument("--fps", type=float, default=30.0, help="frames per second (default %(default)s)")
     video.add_argument("--seconds", type=float, default=None, help="length (default: the path's own)")
@@ -147,31 +154,52 @@ def _views(yaws: tuple[float, ...], pitches: tuple[float, ...]) -> list[tuple[fl
     return list(zip(yaws, pitches))
 
 
+def _latent_key(args: argparse.Namespace) -> LatentKey | None:
+    """--latent as a LatentKey (its file checked now, before the model loads), or None."""
+    if args.latent is None:
+        return None
+    if args.seeds is not None:
+        raise ValueError("give --seeds or --latent, not both")
+    file = Path(args.latent).expanduser().resolve()
+    load_latent(file)
+    return LatentKey((), args.psi, file=str(file))
+
+
+def _identities(args: argparse.Namespace) -> list[tuple[str, LatentKey]]:
+    """(file name stem, latent) of each identity the images command shows."""
+    inverted = _latent_key(args)
+    if inverted is not None:
+        return [(Path(inverted.file).stem, inverted)]
+    if args.seeds is None:
+        raise ValueError("give --seeds (e.g. --seeds 0-15) or --latent FILE.npz")
+    return [(f"seed{seed:04d}", LatentKey(((seed, 1.0),), args.psi)) for seed in args.seeds]
+
+
 def run_images(args: argparse.Namespace) -> int:
     _check_sizes(args)
     device = parse_device(args.device)
     views = _views(args.yaw, args.pitch)
-    count = len(args.seeds) * len(views)
-    check_limit("images (--seeds x views)", count, MAX_IMAGES, "split the job into several commands")
+    identities = _identities(args)
+    count = len(identities) * len(views)
+    check_limit("images (identities x views)", count, MAX_IMAGES, "split the job into several commands")
     if args.grid is not None and args.grid[0] * args.grid[1] < count:
         raise ValueError(f"--grid {args.grid[0]}x{args.grid[1]} holds fewer cells than the {count} images "
-                         f"({len(args.seeds)} seeds x {len(views)} views)")
+                         f"({len(identities)} identities x {len(views)} views)")
     generator, description = load_model(args.checkpoint, device)
     print(f"model: {description}; device {device}", file=sys.stderr)
     renderer = ViewRenderer(generator, _settings(args, args.resolution, args.cond_pose))
     sheets: dict[str, list] = {name: [] for name in args.outputs}
-    with tqdm(total=len(args.seeds) * len(views), desc="images", unit="image") as bar:
-        for seed in args.seeds:
-            latent = LatentKey(((seed, 1.0),), args.psi)
+    with tqdm(total=count, desc="images", unit="image") as bar:
+        for stem, latent in identities:
             for yaw, pitch in views:
                 camera = CameraKey(yaw, pitch, args.radius, args.focal)
                 products = renderer.render(latent, camera, args.pose, args.outputs)
                 view_tag = f"_yaw{yaw:g}_pitch{pitch:g}" if len(views) > 1 else ""
                 for name, pixels in products.items():
-                    write_png(pixels, args.out / f"seed{seed:04d}{view_tag}{FILE_SUFFIX[name]}.png")
+                    write_png(pixels, args.out / f"{stem}{view_tag}{FILE_SUFFIX[name]}.png")
                     sheets[name].append(pixels)
                 bar.update(1)
-    columns, rows = args.grid or ((len(views), len(args.seeds)) if len(views) > 1 else grid_shape(count, None))
+    columns, rows = args.grid or ((len(views), len(identities)) if len(views) > 1 else grid_shape(count, None))
     for name, images in sheets.items():
         write_png(tile(images, columns, rows), args.out / f"grid{FILE_SUFFIX[name]}.png")
     print(f"wrote {count} views x {len(args.outputs)} outputs and {len(sheets)} grid sheets to {args.out}",
@@ -193,6 +221,10 @@ def run_video(args: argparse.Namespace) -> int:
     _check_sizes(args)
     device = parse_device(args.device)
     path = _video_path(args)
+    inverted = _latent_key(args)
+    if inverted is not None:  # the inverted identity in every keyframe
+        path = dataclasses.replace(path, keyframes=tuple(dataclasses.replace(key, latent=inverted)
+                                                         for key in path.keyframes))
     frame_count(path, args.fps, args.seconds)  # a path file's own length is checked before the model loads
     has_latents = path.keyframes[0].latent is not None
     if has_latents and args.seeds is not None and args.path not in PRESET_NAMES:

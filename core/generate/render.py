@@ -89,7 +89,8 @@ class ViewRenderer:
         """The scene of a view (core.scene): conditioned on `settings.cond_pose_deg`, else the rendered pose."""
         settings = self.settings
         cond_pose = settings.cond_pose_deg if settings.cond_pose_deg is not None else tuple(pose_deg)
-        return SceneSpec(seeds=latent.seeds, truncation_psi=latent.psi, truncation_cutoff=settings.truncation_cutoff,
+        return SceneSpec(seeds=latent.seeds or ((0, 1.0),), latent_file=latent.file, truncation_psi=latent.psi,
+                         truncation_cutoff=settings.truncation_cutoff,
                          cond_yaw_deg=settings.cond_yaw_deg, cond_pitch_deg=settings.cond_pitch_deg,
                          cond_pose_deg=cond_pose, camera_convention=settings.camera_convention,
                          noise_mode=settings.noise_mode, pose_deg=tuple(pose_deg), warp_mode=settings.warp_mode,

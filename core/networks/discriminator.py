@@ -195,6 +195,14 @@ class PoseAwareDiscriminator(nn.Module):
             features = getattr(self, f"b{resolution}")(features, x if features is None else None)
         return self.b4(features.float())
 
+    def block_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: [B, 7, res, res] -> the output of every block, finest first (a perceptual distance's features)."""
+        features, outputs = None, []
+        for resolution in self.block_resolutions:
+            features = getattr(self, f"b{resolution}")(features, x if features is None else None)
+            outputs.append(features)
+        return outputs
+
     def predict_pose(self, x: torch.Tensor, camera: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: [B, 7, res, res], camera: [B, 25] -> (pose [B, 6], trunk `out` when no sample was mirrored else None).
 

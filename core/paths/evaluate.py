@@ -40,13 +40,16 @@ def _yaw(start: float, end: float, fraction: float, yaw_mode: str) -> float:
 
 
 def _blend_latents(start: LatentKey | None, end: LatentKey | None, fraction: float) -> LatentKey | None:
-    """Seed weights cross-fade linearly (a straight line in W around w_avg); psi is interpolated too."""
+    """Seed weights cross-fade linearly (a straight line in W around w_avg); psi is interpolated too. A latent
+    file cannot be cross-faded with seeds or another file here: the segment cuts at its middle."""
     if start is None or end is None:
         return None
     if fraction == 0.0:
         return start
     if fraction == 1.0:
         return end
+    if start.file is not None or end.file is not None:
+        return start if fraction < 0.5 else end
     weights: dict[int, float] = {}
     for seed, weight in start.seeds:
         weights[seed] = weights.get(seed, 0.0) + (1.0 - fraction) * weight

@@ -4,7 +4,8 @@ Format (documented with an example in docs/generate.md): a top-level object with
 ("portrait-gan-path/1"), optional `name`, `yaw` ("unwrapped" | "shortest"), `loop`, and `keyframes`.
 Each keyframe has `time` (seconds from the start) or `duration` (seconds after the previous keyframe),
 and optionally `camera` {yaw_deg, pitch_deg, radius, focal | fov_deg, lookat}, `pose` {neck_deg, head_deg},
-`latent` {seeds, weights, psi} and `easing`. A field a keyframe leaves out keeps the previous keyframe's value.
+`latent` {seeds, weights, psi} or {file} (an inverted latent .npz; a relative name is read beside the path
+file) and `easing`. A field a keyframe leaves out keeps the previous keyframe's value.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ _TOP_FIELDS = ("format", "name", "yaw", "loop", "keyframes")
 _KEY_FIELDS = ("time", "duration", "camera", "pose", "latent", "easing")
 _CAMERA_FIELDS = ("yaw_deg", "pitch_deg", "radius", "focal", "fov_deg", "lookat")
 _POSE_FIELDS = ("neck_deg", "head_deg")
-_LATENT_FIELDS = ("seeds", "weights", "psi")
+_LATENT_FIELDS = ("seeds", "weights", "psi", "file")
 
 
 class PathFileError(ValueError):
@@ -89,13 +90,21 @@ def _pose(value: Any, previous: tuple[float, ...], where: str) -> tuple[float, .
     return neck + head
 
 
-def _latent(value: Any, previous: LatentKey | None, where: str) -> LatentKey:
+def _latent(value: Any, previous: LatentKey | None, where: str, base_dir: Path | None) -> LatentKey:
     fields = _object(value, _LATENT_FIELDS, where)
     psi = _number(fields["psi"], f"{where}.psi") if "psi" in fields else (previous.psi if previous else DEFAULT_PSI)
+    if "file" in fields:  # an inverted latent; a relative name is read beside the path file
+        name = fields["file"]
+        if not isinstance(name, str) or not name:
+            raise _FieldError(f"{where}.file must be the name of a latent .npz file, got {json.dumps(name)}")
+        file = Path(name).expanduser()
+        if not file.is_absolute() and base_dir is not None:
+            file = base_dir / file
+        return LatentKey((), psi, file=str(file))
     if "seeds" not in fields:
         if previous is None:
-            raise _FieldError(f"{where} is missing 'seeds' (a list of integer seeds)")
-        return LatentKey(previous.seeds, psi)
+            raise _FieldError(f"{where} is missing 'seeds' (a list of integer seeds) or 'file' (a latent .npz)")
+        return LatentKey(previous.seeds, psi, file=previous.file)
     seeds = fields["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(
             isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds):
@@ -107,7 +116,7 @@ def _latent(value: Any, previous: LatentKey | None, where: str) -> LatentKey:
     return LatentKey(tuple(zip(seeds, weights)), psi)
 
 
-def _keyframe(value: Any, index: int, previous: Keyframe | None) -> Keyframe:
+def _keyframe(value: Any, index: int, previous: Keyframe | None, base_dir: Path | None = None) -> Keyframe:
     where = f"keyframes[{index}]"
     fields = _object(value, _KEY_FIELDS, where)
     if "time" in fields and "duration" in fields:
@@ -130,15 +139,16 @@ def _keyframe(value: Any, index: int, previous: Keyframe | None) -> Keyframe:
     base = previous or Keyframe(time_s=0.0)
     camera = _camera(fields["camera"], base.camera, f"{where}.camera") if "camera" in fields else base.camera
     pose = _pose(fields["pose"], base.pose_deg, f"{where}.pose") if "pose" in fields else base.pose_deg
-    latent = _latent(fields["latent"], base.latent, f"{where}.latent") if "latent" in fields else base.latent
+    latent = _latent(fields["latent"], base.latent, f"{where}.latent", base_dir) if "latent" in fields else base.latent
     easing = fields.get("easing", "linear")
     if easing not in EASINGS:
         raise _FieldError(f"{where}.easing {json.dumps(easing)} is unknown; use one of {', '.join(EASINGS)}")
     return Keyframe(time_s=time_s, camera=camera, pose_deg=pose, latent=latent, easing=easing)
 
 
-def path_from_dict(data: Any) -> CameraPath:
-    """A CameraPath from parsed JSON; raises ValueError naming the field at fault."""
+def path_from_dict(data: Any, base_dir: str | os.PathLike | None = None) -> CameraPath:
+    """A CameraPath from parsed JSON; raises ValueError naming the field at fault. Relative latent files are
+    read from `base_dir` (load_path: the path file's folder)."""
     fields = _object(data, _TOP_FIELDS, "the top level")
     if "format" not in fields:
         raise _FieldError(f"the top level is missing 'format' (expected {PATH_FORMAT!r})")
@@ -160,7 +170,7 @@ def path_from_dict(data: Any) -> CameraPath:
         raise _FieldError(f"keyframes must be a non-empty list, got {json.dumps(raw_keys)}")
     keys: list[Keyframe] = []
     for index, raw in enumerate(raw_keys):
-        keys.append(_keyframe(raw, index, keys[-1] if keys else None))
+        keys.append(_keyframe(raw, index, keys[-1] if keys else None, None if base_dir is None else Path(base_dir)))
     path = CameraPath(keyframes=tuple(keys), yaw_mode=yaw_mode, loop=loop, name=name)
     try:
         validate_path(path)
@@ -180,7 +190,9 @@ def path_to_dict(path: CameraPath) -> dict[str, Any]:
             "pose": {"neck_deg": list(key.pose_deg[:3]), "head_deg": list(key.pose_deg[3:])},
             "easing": key.easing,
         }
-        if key.latent is not None:
+        if key.latent is not None and key.latent.file is not None:
+            entry["latent"] = {"file": key.latent.file, "psi": key.latent.psi}
+        elif key.latent is not None:
             entry["latent"] = {"seeds": [seed for seed, _ in key.latent.seeds],
                                "weights": [weight for _, weight in key.latent.seeds], "psi": key.latent.psi}
         keyframes.append(entry)
@@ -203,7 +215,7 @@ def load_path(file: str | os.PathLike) -> CameraPath:
         raise PathFileError(file, f"is not valid JSON "
                                   f"(line {error.lineno}, column {error.colno}: {error.msg})") from None
     try:
-        return path_from_dict(data)
+        return path_from_dict(data, file.parent)
     except ValueError as error:
         raise PathFileError(file, str(error)) from None
 

@@ -29,10 +29,11 @@ class CameraKey:
 
 @dataclass(frozen=True)
 class LatentKey:
-    """Which identity is shown: seeds blended in W around w_avg, and the truncation."""
+    """Which identity is shown: seeds blended in W around w_avg and the truncation, or an inverted latent file."""
 
     seeds: tuple[tuple[int, float], ...]  # (seed, weight) pairs; weights need not sum to one
     psi: float = DEFAULT_PSI  # truncation psi: w = w_avg + psi * (w - w_avg)
+    file: str | None = None  # an inverted latent (core.invert.latent_file, absolute path): replaces seeds and psi
 
 
 @dataclass(frozen=True)
@@ -92,5 +93,5 @@ def validate_path(path: CameraPath) -> None:
             raise ValueError(f"keyframe {index}: pose needs 6 numbers (neck xyz, head xyz), got {len(key.pose_deg)}")
         if key.camera.radius <= 0 or key.camera.focal <= 0:
             raise ValueError(f"keyframe {index}: radius and focal must be positive")
-        if key.latent is not None and not key.latent.seeds:
-            raise ValueError(f"keyframe {index}: a latent needs at least one seed")
+        if key.latent is not None and not key.latent.seeds and key.latent.file is None:
+            raise ValueError(f"keyframe {index}: a latent needs at least one seed or a file")
