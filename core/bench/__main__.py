@@ -11,7 +11,7 @@ from core.bench.harness import BenchContext
 from core.device import resolve_device
 
 # Each name is a module core.bench.<name> with run(ctx) -> dict[str, float]; missing ones are skipped.
-SECTIONS = ["generator", "body", "data", "train", "viz", "render", "mesh", "generate", "inspect_extras"]
+SECTIONS = ["generator", "body", "data", "train", "viz", "render", "mesh", "generate", "inspect_extras", "invert"]
 
 
 def main(argv: list[str] | None = None) -> int:
