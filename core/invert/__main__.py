@@ -9,6 +9,7 @@ DIR/before_after.png, DIR/strip_360.png and DIR/report.json. Ctrl+C stops and wr
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -87,17 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     for line in session.notes():
         print(line, file=sys.stderr)
     interrupted = False
-    bar = tqdm(total=1.0, disable=args.no_progress, unit="", bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
-    phase_started = {"setup": started}
+    bar = tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
     try:
         last = None
         for phase, fraction in session.steps():
             if phase != last:
-                phase_started[phase], last = time.perf_counter(), phase
-                bar.reset(total=1.0)
-            bar.set_description(f"{phase:8s} loss {session.inversion.best.loss:.4f}")
-            bar.n = fraction
-            bar.refresh()
+                last = phase
+                bar.reset(total=100)
+            inversion = session.inversion
+            loss = inversion.finetune_loss if phase == "finetune" else inversion.best.loss
+            shown = f"{loss:.4f}" if loss is not None and math.isfinite(loss) else "-"
+            bar.set_description(f"{phase:8s} loss {shown}", refresh=False)
+            bar.update(round(100 * fraction) - bar.n)  # tqdm redraws at most every 0.1 s
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: writing the best result so far", file=sys.stderr)
