@@ -303,8 +303,10 @@ def _coerce(value: Any, default: Any, annotation: str, where: str, source: str) 
         if not isinstance(value, bool):
             raise StateFileError(f"{source}: {where} must be true or false, got {value!r}")
         return value
-    if default is None and "str" in str(annotation) and isinstance(value, str):
-        return value  # an optional name, such as an inverted latent's file
+    if default is None and "str" in str(annotation):  # an optional name, such as an inverted latent's file
+        if isinstance(value, str):
+            return value
+        raise StateFileError(f"{source}: {where} must be a file name or null, got {value!r}")
     expected = "int" if "int" in str(annotation) else type(default).__name__
     if expected == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
