@@ -112,11 +112,12 @@ class Inversion:
         """Render ws [B, num_ws, w_dim] at yaw/pitch (floats or [B] tensors, degrees) with pose [1, 6] radians."""
         generator = generator or self.generator
         camera = orbit_camera(yaw, pitch, device=self.device)
-        if camera.shape[0] != ws.shape[0]:
-            ws = ws.expand(camera.shape[0], -1, -1)
         warp = None if pose is None else FastWarp(self.body, pose, thickness=generator.config.thickness,
                                                   box_warp=self.rendering.box_warp)
         planes = generator.synthesize_trigrid(ws)
+        if camera.shape[0] != ws.shape[0]:  # one latent seen from several cameras: one tri-grid
+            ws = ws.expand(camera.shape[0], -1, -1)
+            planes = planes.expand(camera.shape[0], *planes.shape[1:])
         return generator.render(ws, planes, camera, rendering=self.rendering, point_warp=warp, outputs=outputs)
 
     def losses(self, output, ws: torch.Tensor | None = None, pose: torch.Tensor | None = None,
