@@ -113,15 +113,14 @@ def run_invert_job(job_id: int, job: InvertJob, renderer, send: Callable[[JobSta
 
 
 def _open_session(job: InvertJob, renderer, crop):
-    from core.checkpoint import load_discriminator
-    from core.invert.session import options_from, session_for_model
+    from core.body import load_body_model
+    from core.invert.session import open_discriminator, options_from, session_for_model
 
     scene = renderer.scene(job.request)  # the worker's cached model: no second copy in memory
     checkpoint = job.request.checkpoint
-    discriminator = None
-    if not checkpoint.startswith("preset:") and not checkpoint.endswith(".pkl"):
-        discriminator = load_discriminator(Path(checkpoint).expanduser(), scene.device)
-    body = renderer.body(scene.device, scene.model)
+    discriminator = open_discriminator(checkpoint, scene.device)
+    # Its own body instance, as the renderer's field warm-up: the body's caches are not shared between threads.
+    body = load_body_model(renderer.body_path(scene.model), device=scene.device)
     options = options_from(camera=job.camera, steps=job.steps, finetune_steps=job.finetune_steps, w_plus=job.w_plus)
     return session_for_model(scene.generator, body, discriminator, checkpoint, job.photo, job.mask, crop, options)
 

@@ -105,12 +105,16 @@ class RenderClient:
                 return result
             time.sleep(interval_s)
 
-    def start_job(self, job: MeshJob | PathRenderJob) -> int:
-        """Start a background job (queued behind running ones); returns its id. Never blocks."""
+    def start_job(self, job: MeshJob | PathRenderJob | Any) -> int:
+        """Start a background job (queued behind running ones); returns its id. Never blocks.
+
+        A job is any picklable object with JobRunner's `run(job_id, renderer, send, cancelled)`: MeshJob,
+        PathRenderJob, renderer.invert_jobs.InvertJob."""
         if self._closed:
             raise RuntimeError("RenderClient.start_job after close(); create a new client")
-        if not isinstance(job, (MeshJob, PathRenderJob)):
-            raise TypeError(f"start_job takes a MeshJob or PathRenderJob, got {type(job).__name__}")
+        if not callable(getattr(job, "run", None)):
+            raise TypeError(f"start_job takes a job with a run() method (MeshJob, PathRenderJob, InvertJob), "
+                            f"got {type(job).__name__}")
         self._job_id += 1
         self._jobs[self._job_id] = JobStatus(self._job_id, "queued", message="sent to the render worker")
         if self.mode == "inline":

@@ -14,6 +14,7 @@ from viz.capture import save_png
 from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
 from viz.gl_utils import ImageTexture, read_window_pixels
+from viz.invert_session import InvertSession
 from viz.menus import model_label, show_menus, show_status
 from viz.path_session import PathSession
 from viz.shortcuts import handle_shortcuts
@@ -24,6 +25,7 @@ from widgets.capture_widget import CaptureWidget
 from widgets.checkpoint_widget import CheckpointWidget
 from widgets.density_widget import DensityWidget
 from widgets.help_widget import HelpWidget
+from widgets.invert_widget import InvertWidget
 from widgets.latent_widget import LatentWidget
 from widgets.mesh_widget import MeshWidget
 from widgets.paths_widget import PathsWidget
@@ -41,7 +43,7 @@ PANEL_LAYOUT = (
     ("Pose", "RightTop"), ("Render", "RightTop"),
     ("Capture", "RightBottom"), ("Performance", "RightBottom"),
     ("Tri-grid", "MainDockSpace"), ("Density", "MainDockSpace"), ("Mesh", "MainDockSpace"),
-    ("Training", "MainDockSpace"),
+    ("Training", "MainDockSpace"), ("Invert", "MainDockSpace"),
 )
 TestFunction = Callable[["imgui.test_engine.TestContext"], None]
 
@@ -96,6 +98,8 @@ class VisualizerApp:
         }
         self.paths = PathSession(context, lambda: self.controller.client, config.device)
         self.panels["Paths"] = PathsWidget(context, self.paths)
+        self.invert = InvertSession(context, lambda: self.controller.client, config.device)
+        self.panels["Invert"] = InvertWidget(context, self.invert)
         self.training = TrainingWidget(context, Path(config.config_dir) / "training_runs.json")
         self.panels["Training"] = self.training
         self.help = HelpWidget(context)
@@ -221,6 +225,7 @@ class VisualizerApp:
             controller.new_image = False
         handle_shortcuts(controller.context)
         self.training.poll()  # runs while its tab is hidden too: follow mode and a dying run are noticed
+        self.invert.poll()  # a finished inversion is noticed while its tab is hidden
         self._animating = controller.advance_animations(elapsed)
         self._animating = self.paths.advance(elapsed) or self._animating  # path playback drives the state
         self._apply_presentation_mode()
@@ -266,6 +271,7 @@ class VisualizerApp:
         self.state.ui.presentation = False
         self._apply_presentation_mode()
         self.texture.release()
+        self.panels["Invert"].release()
         if self.config.remember_state:
             try:
                 save_state(self.state, self.config.remembered_state_path)

@@ -32,7 +32,7 @@ class InvertOptions:
     camera: tuple[float, float] | None = None  # (yaw, pitch) degrees given by the user; None = search
     search_yaw_step: float = 15.0  # degrees between the yaws of the coarse search
     search_pitches: tuple[float, ...] = (-12.0, 0.0, 12.0)
-    search_candidates: int = 3  # coarse winners refined with the latent
+    search_candidates: int = 3  # coarse winners refined with the latent (at least 1)
     search_steps: int = 15  # latent steps spent on each candidate
     fit_camera: bool = True  # optimise yaw and pitch with the latent
     fit_pose: bool = True  # optimise the neck/head pose with the latent (through the warp)
@@ -43,6 +43,10 @@ class InvertOptions:
     finetune_learning_rate: float = 3e-4
     perceptual: str = "auto"  # core.invert.losses.perceptual_term
     weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        if self.search_candidates < 1 or self.search_steps < 0 or self.steps < 0 or self.finetune_steps < 0:
+            raise ValueError("InvertOptions: search_candidates must be at least 1 and the step counts at least 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,7 +221,8 @@ class Inversion:
                 done += 1
                 results.append(self.state)
                 yield done / total_work
-        self.state = min(results, key=lambda state: state.loss)
+        self.state = min(results, key=lambda state: state.loss) if results else FitState(
+            self.w_avg, *candidates[0], self._initial_pose(*candidates[0]))
         self.best = self.state
         self._optimizer = None
 
