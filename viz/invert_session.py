@@ -223,7 +223,8 @@ class InvertSession:
         report = self.products.report
         iou = report.get("mask_iou")
         line = (f"PSNR {report.get('psnr_db', float('nan')):.2f} dB | mask IoU "
-                f"{'n/a' if iou is None else f'{iou:.3f}'} | perceptual {report.get('perceptual', '?')}")
+                f"{'n/a' if iou is None else f'{iou:.3f}'} | mask {report.get('mask', '?')} | perceptual "
+                f"{report.get('perceptual', '?')}")
         if report.get("finetuned_psnr_db") is not None:
             line += f" | fine-tuned PSNR {report['finetuned_psnr_db']:.2f} dB"
         return line

@@ -13,7 +13,7 @@ import numpy as np
 
 MIN_PHOTO_SIDE = 32  # pixels: smaller photos hold too little of a face to fit
 MAX_PHOTO_PIXELS = 64_000_000  # a 8000 x 8000 photo; larger ones are refused before decoding
-BACKGROUND_DISTANCE = 0.12  # colour distance (0-1 per channel, Euclidean) from the border's median = foreground
+BACKGROUND_DISTANCE = 0.12  # colour distance (0-1 per channel, Euclidean) from the background plane = foreground
 MIN_ESTIMATED_SHARE, MAX_ESTIMATED_SHARE = 0.03, 0.97  # an estimated mask outside these covers nothing useful
 
 
@@ -112,12 +112,37 @@ def crop_and_resize(pixels: np.ndarray, crop: Crop, resolution: int) -> np.ndarr
 
 
 def estimate_mask(pixels: np.ndarray) -> np.ndarray | None:
-    """A foreground estimate of uint8 [R, R, 3]: pixels whose colour is far from the border's median colour;
-    None when the estimate covers almost nothing or almost everything (a busy background)."""
+    """A foreground estimate of uint8 [R, R, 3], or None when it covers almost nothing or almost everything.
+
+    The background is modelled as a colour plane (constant + linear in x and y, so gradients are allowed) fitted
+    to the top edge and the upper halves of the side edges (shoulders touch the lower sides and the bottom),
+    refitted without outliers; pixels farther than BACKGROUND_DISTANCE from it form the person, of which the
+    largest connected part is kept with its holes filled.
+    """
+    from scipy import ndimage
+
     colours = pixels.astype(np.float32) / 255.0
-    border = np.concatenate([colours[0], colours[-1], colours[:, 0], colours[:, -1]])
-    distance = np.linalg.norm(colours - np.median(border, axis=0), axis=-1)
-    mask = (distance > BACKGROUND_DISTANCE).astype(np.float32)
+    side = colours.shape[0]
+    ys, xs = np.mgrid[0:side, 0:side] / max(side - 1, 1)
+    border = np.zeros((side, side), dtype=bool)
+    border[:2, :] = True
+    border[:side // 2, :2] = True
+    border[:side // 2, -2:] = True
+    design = np.stack([np.ones(int(border.sum())), xs[border], ys[border]], axis=1)
+    samples = colours[border]
+    keep = np.ones(len(samples), dtype=bool)
+    for _ in range(3):  # refit without the border pixels that belong to the person (hair over the top edge)
+        plane = np.linalg.lstsq(design[keep], samples[keep], rcond=None)[0]
+        residual = np.linalg.norm(design @ plane - samples, axis=1)
+        keep = residual < max(3.0 * float(np.median(residual)), 0.02)
+    background = np.stack([np.ones(side * side), xs.ravel(), ys.ravel()], axis=1) @ plane
+    distance = np.linalg.norm(colours.reshape(-1, 3) - background, axis=1).reshape(side, side)
+    foreground = distance > BACKGROUND_DISTANCE
+    labels, count = ndimage.label(foreground)
+    if count:
+        sizes = ndimage.sum(foreground, labels, range(1, count + 1))
+        foreground = ndimage.binary_fill_holes(labels == 1 + int(np.argmax(sizes)))
+    mask = foreground.astype(np.float32)
     share = float(mask.mean())
     return mask if MIN_ESTIMATED_SHARE <= share <= MAX_ESTIMATED_SHARE else None
 

@@ -64,6 +64,13 @@ def test_crop_resize_and_estimated_mask(tmp_path):
     expected = np.zeros((40, 40), dtype=bool)
     expected[10:30, 10:30] = True
     assert np.array_equal(target.mask > 0.5, expected)
+    # A vertical gradient background (as the synthetic set's) is modelled, not taken for the person.
+    rows = np.linspace(40, 200, 48)[:, None, None]
+    gradient = np.broadcast_to(np.concatenate([rows, rows * 0.5, 255 - rows], axis=2), (48, 48, 3)).astype(np.uint8)
+    person = gradient.copy()
+    person[16:48, 12:36] = (230, 190, 160)  # head and shoulders reaching the bottom edge
+    estimated = estimate_mask(person)
+    assert estimated is not None and np.array_equal(estimated > 0.5, (person != gradient).any(axis=2))
     flat = np.full((32, 32, 3), 128, dtype=np.uint8)
     assert estimate_mask(flat) is None  # nothing differs from the border: no mask rather than a wrong one
     mask_file = tmp_path / "mask.png"

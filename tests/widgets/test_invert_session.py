@@ -56,7 +56,8 @@ def errors(session) -> list[str]:
 def products(tmp_path, checkpoint="preset:tiny") -> InvertProducts:
     image = np.full((16, 16, 3), 200, dtype=np.uint8)
     return InvertProducts(str(tmp_path), str(tmp_path / "latent.npz"), checkpoint, 30.5, -4.0,
-                          (1.0, 2.0, 3.0, -4.0, -5.0, -6.0), {"psnr_db": 21.5, "mask_iou": 0.9, "perceptual": "lpips"},
+                          (1.0, 2.0, 3.0, -4.0, -5.0, -6.0), {"psnr_db": 21.5, "mask_iou": 0.9, "perceptual": "lpips",
+                                                                   "mask": "estimated"},
                           image)
 
 
@@ -158,7 +159,7 @@ def test_poll_keeps_the_newest_preview_and_the_products(tmp_path):
     assert seen[1][1] is first and seen[2][1] is first, "a status without an image keeps the last preview"
     assert seen[3][1] is second and session.products is result and session.preview is result.image
     assert session.context.info.last_message == ("info", "inversion: PSNR 21.5 dB")
-    assert session.report_line() == "PSNR 21.50 dB | mask IoU 0.900 | perceptual lpips"
+    assert session.report_line() == "PSNR 21.50 dB | mask IoU 0.900 | mask estimated | perceptual lpips"
 
 
 def test_stop_keeps_the_best_result_and_errors_are_reported(tmp_path):
