@@ -99,7 +99,7 @@ class VisualizerApp:
         self.paths = PathSession(context, lambda: self.controller.client, config.device)
         self.panels["Paths"] = PathsWidget(context, self.paths)
         self.invert = InvertSession(context, lambda: self.controller.client, config.device)
-        self.panels["Invert"] = InvertWidget(context, self.invert)
+        self.panels["Invert"] = InvertWidget(context, self.invert, lambda: self.focus_panel(VIEW_WINDOW))
         self.training = TrainingWidget(context, Path(config.config_dir) / "training_runs.json")
         self.panels["Training"] = self.training
         self.help = HelpWidget(context)

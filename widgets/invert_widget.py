@@ -1,6 +1,8 @@
 """Invert panel: fit a photo into the shown model in the background, watch it converge, then show the result."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from imgui_bundle import imgui
 
@@ -19,9 +21,10 @@ PICTURE_MAX_EM = 16.0  # the photo and the fit are shown at most this wide each
 class InvertWidget:
     """Draws the InvertSession `session`; "Use" writes its result into the AppState."""
 
-    def __init__(self, context: WidgetContext, session: InvertSession):
+    def __init__(self, context: WidgetContext, session: InvertSession, show_view: Callable[[], None] | None = None):
         self.context = context
         self.session = session
+        self.show_view = show_view  # brings the render view to the front (the app's)
         self.photo_text = ""  # the Photo field's text while it is edited
         self.mask_text = ""
         self.photo_dialog = OpenFileDialog("Open a photo to invert")
@@ -181,6 +184,8 @@ class InvertWidget:
         imgui.begin_disabled(session.products is None)
         if imgui.button("Use##invert"):
             session.use()
+            if self.show_view is not None:
+                self.show_view()  # the result is seen in the View tab, which shares this dock
         imgui.end_disabled()
         imgui.set_item_tooltip("Show the inverted latent with its camera and pose (Ctrl+Z goes back)")
         if session.products is not None:
