@@ -135,3 +135,47 @@ def test_core_names_imports_nothing():
     tree = ast.parse((ROOT / "core" / "names.py").read_text())
     assert [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
             and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")] == []
+
+
+def _project_imports(path: Path, modules: set[str]) -> set[str]:
+    """Project modules `path` imports anywhere (functions too), except a `__main__` block's and a module
+    `__getattr__`'s (documented compatibility shims that run only when a script asks for an old name)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = set()
+    for node in tree.body:
+        is_main = isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+        if is_main or (isinstance(node, ast.FunctionDef) and node.name == "__getattr__"):
+            skipped |= {id(child) for child in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {target for target in targets if target in modules}
+    return found
+
+
+def test_no_import_circles_even_through_imports_inside_functions():
+    files = {".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+             for folder in ("core", "renderer", "viz", "widgets") for path in _python_files(folder)}
+    graph = {name: _project_imports(path, set(files)) - {name} for name, path in files.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, frontier = set(), [start]
+        while frontier:
+            for following in graph[frontier.pop()]:
+                if following == goal:
+                    return True
+                if following not in seen:
+                    seen.add(following)
+                    frontier.append(following)
+        return False
+
+    circles = sorted(f"{name} <-> {other}" for name in graph for other in graph[name]
+                     if name < other and reaches(other, name))
+    assert not circles, circles

@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from core.data.appearance import Appearance, Lighting
 from core.data.storage import DatasetError, atomic_write_bytes
@@ -27,15 +28,14 @@ class SynthRecord:
     samples: dict[str, tuple[int, Lighting]]  # image name -> (identity, lighting)
 
 
-def write_record(root: Path, settings, samples: list) -> Path:
-    """Write synth.json for `samples`: [(name, SceneSpec)], with the appearance of every identity they show."""
-    from core.data.synth import sample_appearance_of
-
+def write_record(root: Path, settings, samples: list, appearance_of: Callable[[int], Appearance]) -> Path:
+    """Write synth.json for `samples`: [(name, SceneSpec)], with the appearance of every identity they show
+    (`appearance_of(identity)`: the synthesiser's draw, passed in so that this module does not import it)."""
     identities = sorted({spec.identity for _, spec in samples})
     document = {
         "format": RECORD_FORMAT,
         "settings": dataclasses.asdict(settings),
-        "identities": {str(identity): sample_appearance_of(settings, identity).to_dict() for identity in identities},
+        "identities": {str(identity): appearance_of(identity).to_dict() for identity in identities},
         "samples": {name: {"identity": spec.identity, "lighting": spec.lighting.to_dict()} for name, spec in samples},
     }
     return atomic_write_bytes(Path(root) / RECORD_FILE, json.dumps(document, indent=1).encode())

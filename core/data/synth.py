@@ -22,7 +22,9 @@ from core.camera import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT, orbit_camer
 from core.data.appearance import Appearance, sample_appearance, sample_lighting
 from core.data.gl_render import OffscreenMeshRenderer
 from core.data.scene import Dresser, SceneSpec, composite, pose_identities
-from core.data.storage import encode_png
+from core.data.labels import LABELS_FILE, labels_document, sample_name
+from core.data.records import RECORD_FILE, write_record
+from core.data.storage import DatasetError, FileSink, encode_png
 
 CHUNK = 8  # images per task sent to a worker (amortises the body-model call and the pipe)
 LOOKAT_JITTER = 0.01  # std of the look-at point's jitter, world units per axis
@@ -229,10 +231,6 @@ def synthesize(
     """
     from tqdm import tqdm
 
-    from core.data.labels import LABELS_FILE, labels_document, sample_name
-    from core.data.records import RECORD_FILE, write_record
-    from core.data.storage import DatasetError, FileSink
-
     root = Path(out).expanduser().resolve()
     taken = [path for path in (*output_paths(root, True), *output_paths(root, False), root / RECORD_FILE)
              if path.exists()]
@@ -269,5 +267,5 @@ def synthesize(
     finally:
         if own_pool and pool is not None:
             pool.close()
-    write_record(root, settings, samples)
+    write_record(root, settings, samples, lambda identity: sample_appearance_of(settings, identity))
     return root
