@@ -8,7 +8,7 @@ import pytest
 
 from renderer.worker import RenderClient
 from tests.app.driver import RecordingClient, make_config, settle, wait_until
-from tests.widgets.fakes import FakeClient
+from tests.fakes import FakeClient
 from viz.app import VisualizerApp
 
 pytestmark = pytest.mark.gui

@@ -5,7 +5,7 @@ import imageio.v2 as imageio
 import numpy as np
 from PIL import Image
 
-from tests.widgets.fakes import FakeClient, picture_of
+from tests.fakes import FakeClient, picture_of
 from viz.controller import Controller
 from viz.state import AppState
 

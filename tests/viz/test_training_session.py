@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.widgets.fakes import FakeClient
+from tests.fakes import FakeClient
 from viz.controller import Controller
 from viz.state import AppState
 from viz.training.process import (ActiveRuns, LaunchOptions, RunRecord, TrainingProcess, build_command,
