@@ -2,14 +2,15 @@
 
 The GUI process imports this module, so torch is imported only inside the worker process (or lazily
 by the inline mode). Process mode (ARCHITECTURE.md "Processes"): a `spawn` worker owns a Renderer;
-`submit` posts (stamp, request) to a queue that the worker drains to the newest entry before each
+`submit` posts a RenderMessage(stamp, request) to a queue that the worker drains to the newest entry before each
 render, so the newest request wins; `poll` never blocks and drops results for stale stamps. When the
 worker dies (a crash, an out-of-memory kill, `kill_worker`), the next `poll` or `submit` starts a new
 one, resubmits the newest request and says so through `messages()`.
 
-Background jobs (renderer/jobs.py, e.g. mesh extraction) go through the same request queue as tagged
-items and run on a thread of the worker (inline: of this process) while renders continue; their
-`JobStatus`es come back through the results queue and are sorted out from the render results here.
+Background jobs (renderer/jobs.py, e.g. mesh extraction) go through the same request queue as StartJob /
+CancelJob messages (renderer/messages.py) and run on a thread of the worker (inline: of this process) while
+renders continue; their `JobStatus`es come back through the results queue and are sorted out from the render
+results here.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import time
 from typing import Any
 
 from renderer.jobs import JobRunner, JobStatus, MeshJob
+from renderer.messages import CancelJob, RenderMessage, StartJob, StopWorker
 from renderer.path_jobs import PathRenderJob
 from renderer.requests import RenderRequest, RenderResult
 
@@ -47,7 +49,7 @@ class RenderClient:
         self.torch_threads = torch_threads  # intra-op threads of the worker's torch; None = torch's default
         self.restarts = 0  # how often a dead worker was replaced
         self._stamp = 0
-        self._latest: tuple[int, RenderRequest] | None = None  # newest submitted (stamp, request)
+        self._latest: RenderMessage | None = None  # the newest submitted request
         self._answered_stamp = 0  # stamp of the newest result handed out (or dropped as superseded)
         self._crash_streak = 0  # worker deaths since the last result came from a worker
         self._messages: list[str] = []
@@ -69,14 +71,14 @@ class RenderClient:
     @property
     def busy(self) -> bool:
         """True while the newest submitted request has not been answered yet."""
-        return self._latest is not None and self._answered_stamp < self._latest[0]
+        return self._latest is not None and self._answered_stamp < self._latest.stamp
 
     def submit(self, request: RenderRequest) -> int:
         """Queue `request` (superseding any older one still waiting); returns its stamp."""
         if self._closed:
             raise RuntimeError("RenderClient.submit after close(); create a new client")
         self._stamp += 1
-        self._latest = (self._stamp, request)
+        self._latest = RenderMessage(self._stamp, request)
         if self.mode == "inline":
             self._ready = self._render_inline(self._stamp, request)
         else:
@@ -123,7 +125,7 @@ class RenderClient:
             self._inline_jobs.start(self._job_id, job)
         else:
             self._check_worker(from_submit=True)
-            self._requests.put(("job", self._job_id, job))
+            self._requests.put(StartJob(self._job_id, job))
         return self._job_id
 
     def cancel_job(self, job_id: int) -> None:
@@ -135,7 +137,7 @@ class RenderClient:
             if self._inline_jobs is not None:
                 self._inline_jobs.cancel(job_id)
         elif self._process is not None:
-            self._requests.put(("cancel", job_id))
+            self._requests.put(CancelJob(job_id))
 
     def job_progress(self, job_id: int) -> JobStatus | None:
         """The newest status of job `job_id` (None for an unknown id). Never blocks."""
@@ -185,7 +187,7 @@ class RenderClient:
         if self._process is None:
             return
         try:
-            self._requests.put(None)
+            self._requests.put(StopWorker())
         except (OSError, ValueError):
             pass
         self._process.join(CLOSE_TIMEOUT_S)
@@ -208,7 +210,7 @@ class RenderClient:
 
     def _hand_out(self, result: RenderResult | None) -> RenderResult | None:
         """Deliver `result` only if it answers the newest request; older ones are stale."""
-        if result is None or self._latest is None or result.stamp != self._latest[0]:
+        if result is None or self._latest is None or result.stamp != self._latest.stamp:
             return None
         self._answered_stamp = result.stamp
         return result
@@ -308,7 +310,7 @@ class RenderClient:
             self._messages.append(f"{crashed} {self._crash_streak} times in a row; "
                                   "it will be started again with the next request")
             if self.busy:
-                stamp, request = self._latest
+                stamp, request = self._latest.stamp, self._latest.request
                 self._ready = RenderResult(stamp, request, error=(
                     f"{crashed} {self._crash_streak} times in a row while rendering this request; see the "
                     "terminal for its output, then change the request (lower resolution, another checkpoint)"))
@@ -347,7 +349,7 @@ def _exit_with_parent() -> None:
 def serve_requests(requests, results, device: str, torch_threads: int | None) -> None:
     """The worker process: render the newest waiting request, run jobs beside it, until a None arrives.
 
-    Queue items: (stamp, request) renders, ("job", job_id, job) and ("cancel", job_id) job controls, None = stop.
+    Queue items are renderer.messages values: RenderMessage, StartJob, CancelJob, StopWorker.
     """
     _exit_with_parent()
     try:
@@ -365,28 +367,28 @@ def serve_requests(requests, results, device: str, torch_threads: int | None) ->
     while True:
         items = [requests.get()]
         # Drain the mailbox: every job control counts, but only the newest render request matters.
-        while items[-1] is not None:
+        while not isinstance(items[-1], StopWorker):
             try:
                 items.append(requests.get_nowait())
             except queue.Empty:
                 break
         newest = None
         for item in items:
-            if item is None:
+            if isinstance(item, StopWorker):
                 jobs.close()
                 return
-            if item[0] == "job":
+            if isinstance(item, StartJob):
                 if renderer is None:
-                    results.put(JobStatus(item[1], "error", error=startup_error))
+                    results.put(JobStatus(item.job_id, "error", error=startup_error))
                 else:
-                    jobs.start(item[1], item[2])
-            elif item[0] == "cancel":
-                jobs.cancel(item[1])
+                    jobs.start(item.job_id, item.job)
+            elif isinstance(item, CancelJob):
+                jobs.cancel(item.job_id)
             else:
                 newest = item
         if newest is None:
             continue
-        stamp, request = newest
+        stamp, request = newest.stamp, newest.request
         if renderer is None:
             results.put(RenderResult(stamp, request, error=startup_error))
         else:

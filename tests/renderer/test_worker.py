@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from renderer.messages import RenderMessage, StopWorker
 from renderer.requests import RenderRequest
 from renderer.worker import RenderClient, serve_requests
 
@@ -127,11 +128,11 @@ def test_a_worker_that_keeps_dying_is_not_restarted_in_a_loop(client):
 def test_worker_loop_renders_only_the_newest_waiting_request():
     requests, results = queue.Queue(), queue.Queue()
     for stamp in (1, 2, 3):
-        requests.put((stamp, BASE.replace(yaw_deg=10.0 * stamp)))
+        requests.put(RenderMessage(stamp, BASE.replace(yaw_deg=10.0 * stamp)))
     loop = threading.Thread(target=serve_requests, args=(requests, results, "cpu", None), daemon=True)
     loop.start()
     result = results.get(timeout=STARTUP_TIMEOUT_S)
-    requests.put(None)
+    requests.put(StopWorker())
     loop.join(STARTUP_TIMEOUT_S)
     assert not loop.is_alive()
     assert result.stamp == 3 and result.ok, result.error
