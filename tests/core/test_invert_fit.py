@@ -133,3 +133,41 @@ def test_ctrl_c_keeps_the_best_so_far(model, tmp_path, monkeypatch):
     assert invert_main([str(photo), "--out", str(out), "--camera", "30,0", "--steps", "50", "--no-progress"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] and report["steps"] == 3 and (out / "latent.npz").is_file()
+
+
+def test_a_checkpoint_with_d_starts_from_ds_pose_reading_and_uses_its_features(tmp_path):
+    from core.camera import orbit_camera
+    from core.checkpoint import generator_payload, save_checkpoint
+    from core.config import preset
+    from core.generator import TriGridGenerator
+    from core.invert.session import open_inversion
+    from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
+
+    torch.manual_seed(7)
+    config = preset("tiny")
+    generator = TriGridGenerator(config).eval()
+    discriminator = PoseAwareDiscriminator(DiscriminatorConfig.for_generator(config)).eval()
+    payload = generator_payload(generator, {"preset": "tiny", "discriminator_config": dict(vars(discriminator.config))})
+    payload["D_ema"] = {name: tensor.clone() for name, tensor in discriminator.state_dict().items()}
+    checkpoint = save_checkpoint(tmp_path / "with-d.pt", payload)
+    photo = tmp_path / "photo.png"
+    pixels = np.full((64, 64, 3), 90, np.uint8)
+    pixels[16:64, 20:44] = (200, 170, 140)
+    Image.fromarray(pixels).save(photo)
+
+    session = open_inversion(str(photo), str(checkpoint), "cpu", camera=(40.0, 5.0), steps=2)
+    inversion = session.inversion
+    assert inversion.perceptual.name in ("discriminator", "lpips") and inversion.discriminator is not None
+    with torch.no_grad():
+        x = discriminator.assemble_input(inversion.target_image, inversion.target_raw, inversion.target_mask_raw)
+        expected = discriminator.predict_pose(x, orbit_camera(40.0, 5.0))[0]
+    assert torch.allclose(inversion.state.pose, expected, atol=1e-5)  # D's reading of the photo at the camera
+    if inversion.perceptual.name == "discriminator":
+        # The photo against itself is at distance zero; against another image it is not.
+        same = inversion.perceptual(inversion.target_image, inversion.target_raw, inversion.target_mask_raw, None)
+        other = inversion.perceptual(-inversion.target_image, inversion.target_raw, inversion.target_mask_raw, None)
+        assert float(same) < 1e-6 < float(other)
+    for _ in session.steps():
+        pass
+    report = session.write(tmp_path / "out")
+    assert report["pose_init"] == "discriminator" and report["steps"] == 2
