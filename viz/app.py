@@ -13,7 +13,7 @@ from viz.app_config import AppConfig
 from viz.capture import save_png
 from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
-from viz.gl_utils import ImageTexture, read_window_pixels
+from viz.gl.textures import ImageTexture, read_window_pixels
 from viz.invert_session import InvertSession
 from viz.menus import model_label, show_menus, show_status
 from viz.path_session import PathSession

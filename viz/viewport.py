@@ -4,7 +4,7 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from viz.context import WidgetContext
-from viz.gl_utils import ImageTexture
+from viz.gl.textures import ImageTexture
 from viz.state import wrap_degrees
 
 ORBIT_DEG_PER_PIXEL = 0.3  # drag sensitivity: a 600-pixel drag turns the head by 180 degrees

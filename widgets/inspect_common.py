@@ -10,7 +10,7 @@ import numpy as np
 from imgui_bundle import imgui
 
 from core.inspect import colormaps
-from viz.gl_utils import ImageTexture
+from viz.gl.textures import ImageTexture
 
 
 

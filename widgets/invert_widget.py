@@ -8,7 +8,7 @@ from imgui_bundle import imgui
 
 from core.invert.photo import MIN_PHOTO_SIDE
 from viz.context import WidgetContext
-from viz.gl_utils import ImageTexture
+from viz.gl.textures import ImageTexture
 from viz.invert_session import CAMERA_MODES, MAX_STEPS, InvertSession
 from widgets.common import em, help_marker, option_combo, section
 from widgets.file_dialog import OpenFileDialog

@@ -5,8 +5,8 @@ from typing import Callable
 
 from imgui_bundle import imgui
 
-from renderer.gl.mesh_view import MeshView
-from renderer.gl.orbit import OrbitCamera
+from viz.gl.mesh_view import MeshView
+from viz.gl.orbit import OrbitCamera
 from widgets.pose_gizmo import begin_gizmo_frame, gizmo_in_use, gizmo_over
 
 # Draws over the view: (screen origin x, y, width, height, draw list).

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 from imgui_bundle import imgui
 
-from renderer.gl.mesh_buffers import segment_vertices
+from viz.gl.mesh_buffers import segment_vertices
 from renderer.jobs import MeshJob
 from viz.context import WidgetContext
 from viz.request_builder import build_request

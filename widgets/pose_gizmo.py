@@ -11,7 +11,7 @@ import math
 import numpy as np
 from imgui_bundle import imguizmo
 
-from renderer.gl.orbit import OrbitCamera
+from viz.gl.orbit import OrbitCamera
 from viz.state import POSE_LIMIT_DEG, PoseState
 
 GIZMO_JOINTS = ("off", "neck", "head")

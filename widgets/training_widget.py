@@ -9,7 +9,7 @@ from imgui_bundle import imgui, implot
 from PIL import Image
 
 from viz.context import WidgetContext
-from viz.gl_utils import ImageTexture
+from viz.gl.textures import ImageTexture
 from viz.training.files import smooth
 from viz.training.process import display_command
 from viz.training.session import TrainingSession

@@ -14,7 +14,7 @@ import trimesh
 from renderer.worker import RenderClient
 from tests.app.driver import make_config, settle, wait_until
 from viz.app import VisualizerApp
-from renderer.gl.mesh_view import BACKGROUND
+from viz.gl.mesh_view import BACKGROUND
 
 pytestmark = pytest.mark.gui
 # Set to a folder to save panel screenshots (docs/images/inspect_*_panel.png were made this way).
@@ -88,7 +88,7 @@ def drag_gizmo_ring(ctx, app, mesh) -> tuple:
     """Drags the gizmo's outer (screen-axis) ring a quarter turn; returns the head angles before and after."""
     from imgui_bundle import imgui
 
-    from renderer.gl.orbit import project
+    from viz.gl.orbit import project
 
     product = app.info.extras["body_mesh"]
     view = mesh.view.view

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from renderer.gl.mesh_buffers import bounds, check_mesh, interleave, segment_vertices, vertex_normals
-from renderer.gl.orbit import OrbitCamera, look_at, perspective, project
+from viz.gl.mesh_buffers import bounds, check_mesh, interleave, segment_vertices, vertex_normals
+from viz.gl.orbit import OrbitCamera, look_at, perspective, project
 
 
 def test_front_camera_sees_the_target_at_the_image_centre_and_x_to_the_right():

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from OpenGL import GL
 
-from renderer.gl.mesh_buffers import FLOATS_PER_VERTEX, interleave
-from renderer.gl.orbit import OrbitCamera
+from viz.gl.mesh_buffers import FLOATS_PER_VERTEX, interleave
+from viz.gl.orbit import OrbitCamera
 
 VIEW_MODES = ("lit", "normals", "wireframe")
 BACKGROUND = (0.10, 0.10, 0.12, 1.0)  # dark grey, so light clay and colours both read well
