@@ -94,11 +94,11 @@ class VisualizerApp:
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
             "Tri-grid": TrigridWidget(context),
             "Density": DensityWidget(context, lambda: self.controller.last_image),
-            "Mesh": MeshWidget(context, lambda: self.controller.client),
+            "Mesh": MeshWidget(context, self.controller.jobs),
         }
-        self.paths = PathSession(context, lambda: self.controller.client, config.device)
+        self.paths = PathSession(context, self.controller.jobs, config.device)
         self.panels["Paths"] = PathsWidget(context, self.paths)
-        self.invert = InvertSession(context, lambda: self.controller.client, config.device)
+        self.invert = InvertSession(context, self.controller.jobs, config.device)
         self.panels["Invert"] = InvertWidget(context, self.invert, lambda: self.focus_panel(VIEW_WINDOW))
         self.training = TrainingWidget(context, Path(config.config_dir) / "training_runs.json")
         self.panels["Training"] = self.training

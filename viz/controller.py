@@ -15,6 +15,7 @@ from renderer.requests import REFINEMENT_LEVELS, RenderRequest, RenderResult
 from viz.capture import VideoRecorder, save_png, timestamped_path
 from viz.context import RuntimeInfo, WidgetContext
 from viz.history import EditHistory
+from viz.jobs import JobBoard
 from viz.inspect_request import with_inspect_extras
 from viz.request_builder import RequestGate, build_request
 from viz.state import AppState, StateFileError, load_state, remember_recent, save_state, wrap_degrees
@@ -48,6 +49,7 @@ class Controller:
         self.info = RuntimeInfo(device=device, untrained=untrained_default, capture_folder=str(capture_folder))
         self.context = WidgetContext(state=state, info=self.info)
         self.history = EditHistory(state)
+        self.jobs = JobBoard(lambda: self.client, self.info)  # background jobs of the panels, through the client
         self.gate = RequestGate()
         self.last_image: np.ndarray | None = None  # newest rendered image [H, W, 3] uint8
         self.new_image = False  # set when a result arrived; the app clears it after uploading the texture

@@ -8,7 +8,6 @@ the edit history makes it one undo step.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
@@ -18,6 +17,7 @@ from renderer.invert_jobs import InvertJob, InvertProducts, InvertProgress
 from renderer.jobs import JobStatus
 from viz.capture import timestamped_path
 from viz.context import WidgetContext
+from viz.jobs import JobBoard
 from viz.request_builder import build_request
 from viz.state import wrap_degrees
 
@@ -30,9 +30,9 @@ DISPLAY_SOURCE_SIDE = 1024  # the shown crop is cut from a copy at most this lar
 class InvertSession:
     """The photo to invert, the fit's settings, the newest job status and its products."""
 
-    def __init__(self, context: WidgetContext, client_source: Callable[[], Any], device: str):
+    def __init__(self, context: WidgetContext, jobs: JobBoard, device: str):
         self.context = context
-        self.client_source = client_source  # the app's RenderClient (it is created after the window opens)
+        self.jobs = jobs  # the controller's job API of the render worker
         self.device = device  # the render device named in the job's request
         self.photo_path = ""  # the opened photo; empty before the first
         self.photo_size: tuple[int, int] = (0, 0)  # (width, height) of the opened photo
@@ -150,20 +150,18 @@ class InvertSession:
 
     def start(self) -> bool:
         """Start the inversion in the render worker (never blocks); False with a message when it cannot."""
-        client = self.client_source()
-        if client is None or self.running:
-            return False
-        if not hasattr(client, "start_job"):
-            self.context.info.message("this render client runs no background jobs; start the app's own worker",
-                                      "error")
+        if self.running:
             return False
         try:
             job = self.job()
         except ValueError as error:
             self.context.info.message(f"cannot invert: {error}", "error")
             return False
+        job_id = self.jobs.start(job, "invert")
+        if job_id is None:
+            return False
         self.preview, self.products = None, None
-        self.job_id = client.start_job(job)
+        self.job_id = job_id
         self.status = JobStatus(self.job_id, "queued", message="sent to the render worker")
         self.context.info.message(f"inverting {Path(job.photo).name} into {job.out_dir}")
         self.poll()
@@ -171,16 +169,14 @@ class InvertSession:
 
     def stop(self) -> None:
         """Stop the fit; the job still writes and hands back the best result so far."""
-        client = self.client_source()
-        if client is not None and self.running:
-            client.cancel_job(self.job_id)
+        if self.running:
+            self.jobs.cancel(self.job_id)
 
     def poll(self) -> None:
         """Called by the app every frame: keeps the newest status, preview image and, at the end, the products."""
-        client = self.client_source()
-        if client is None or self.job_id is None or not self.running:
+        if self.job_id is None or not self.running:
             return
-        status = client.job_progress(self.job_id)
+        status = self.jobs.progress(self.job_id)
         if status is None:
             return
         self.status = status

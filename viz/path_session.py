@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
 
 from core.paths import (
     CameraPath, PathFileError, append_keyframe, load_path, preset_path, remove_keyframe, save_path,
@@ -16,6 +15,7 @@ from core.paths import (
 from renderer.path_jobs import PathRenderJob
 from viz.capture import timestamped_path
 from viz.context import WidgetContext
+from viz.jobs import JobBoard
 from viz.path_player import PathPlayer, apply_frame, keyframe_from_state, moved_keyframe, retimed_keyframe
 from viz.request_builder import build_request
 
@@ -35,9 +35,9 @@ class VideoSettings:
 class PathSession:
     """Recorded keyframes, playback over the AppState and the newest path-render job."""
 
-    def __init__(self, context: WidgetContext, client_source: Callable[[], Any], device: str):
+    def __init__(self, context: WidgetContext, jobs: JobBoard, device: str):
         self.context = context
-        self.client_source = client_source  # the app's RenderClient (it is created after the window opens)
+        self.jobs = jobs  # the controller's job API of the render worker
         self.device = device  # the render device named in the job's request
         self.path: CameraPath | None = None  # the recorded path; None before the first keyframe
         self.selected = 0  # index of the keyframe the panel edits
@@ -149,33 +149,29 @@ class PathSession:
                              fps=float(video.fps), seconds=video.seconds or None, resolution=video.resolution or None)
 
     def start_render(self) -> None:
-        client = self.client_source()
-        if client is None or self.rendering:
-            return
-        if not hasattr(client, "start_job"):
-            self.context.info.message("this render client runs no background jobs; start the app's own worker",
-                                      "error")
+        if self.rendering:
             return
         try:
             job = self.render_job()
         except ValueError as error:
             self.context.info.message(f"cannot render the path: {error}", "error")
             return
+        job_id = self.jobs.start(job, "path video")
+        if job_id is None:
+            return
         self.job_file = job.out_file
-        self.job_id = client.start_job(job)
-        self.job_status = client.job_progress(self.job_id)
+        self.job_id = job_id
+        self.job_status = self.jobs.progress(self.job_id)
         self.context.info.message(f"rendering {job.frames} frames to {job.out_file}")
 
     def cancel_render(self) -> None:
-        client = self.client_source()
-        if client is not None and self.rendering:
-            client.cancel_job(self.job_id)
+        if self.rendering:
+            self.jobs.cancel(self.job_id)
 
     def poll_render(self) -> None:
-        client = self.client_source()
-        if client is None or self.job_id is None or not self.rendering:
+        if self.job_id is None or not self.rendering:
             return
-        status = client.job_progress(self.job_id)
+        status = self.jobs.progress(self.job_id)
         if status is None:
             return
         self.job_status = status

@@ -7,7 +7,6 @@ arrays come back and are drawn by the GL mesh view. Export runs the same job aga
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 from imgui_bundle import imgui
@@ -15,6 +14,7 @@ from imgui_bundle import imgui
 from viz.gl.mesh_buffers import segment_vertices
 from renderer.jobs import MeshJob
 from viz.context import WidgetContext
+from viz.jobs import JobBoard
 from viz.request_builder import build_request
 from widgets.common import help_marker, option_combo, section
 from widgets.inspect_common import ProductMemory
@@ -42,11 +42,11 @@ def skeleton_lines(joints: np.ndarray, parents: np.ndarray, highlighted: tuple[i
 
 
 class MeshWidget:
-    """Edits `state.inspect.mesh_*` and `export_*`; runs mesh jobs through the render client."""
+    """Edits `state.inspect.mesh_*` and `export_*`; runs mesh jobs through the controller's JobBoard."""
 
-    def __init__(self, context: WidgetContext, client: Callable[[], Any]):
+    def __init__(self, context: WidgetContext, jobs: JobBoard):
         self.context = context
-        self.client = client  # returns the render client (set once the window is up)
+        self.jobs = jobs  # the controller's job API of the render worker
         self.view = MeshViewPanel()
         self.memory = ProductMemory()  # the newest body_mesh product
         self.job_id: int | None = None  # the running job
@@ -128,7 +128,7 @@ class MeshWidget:
         imgui.same_line()
         if running:
             if imgui.button("Cancel"):
-                self.client().cancel_job(self.job_id)
+                self.jobs.cancel(self.job_id)
             imgui.same_line()
             fraction = self.status.fraction if self.status is not None else 0.0
             message = self.status.message if self.status is not None else "starting"
@@ -216,11 +216,10 @@ class MeshWidget:
                        taubin_steps=inspect.mesh_taubin_steps, formats=())
 
     def _start(self, job: MeshJob, exports: bool = False) -> None:
-        client = self.client()
-        if client is None or not hasattr(client, "start_job"):
-            self.context.info.message("this render client cannot run mesh jobs", "error")
+        job_id = self.jobs.start(job, "mesh")
+        if job_id is None:
             return
-        self.job_id = client.start_job(job)
+        self.job_id = job_id
         self.job_exports = exports
         self.status = None
 
@@ -228,7 +227,7 @@ class MeshWidget:
         """Takes the running job's newest status; a finished job's mesh replaces the shown one."""
         if self.job_id is None:
             return
-        status = self.client().job_progress(self.job_id)
+        status = self.jobs.progress(self.job_id)
         if status is None:
             return
         self.status = status

@@ -7,6 +7,7 @@ from PIL import Image
 from core.invert.photo import Crop
 from renderer.invert_jobs import InvertJob, InvertProducts, InvertProgress
 from renderer.jobs import JobStatus
+from viz.jobs import JobBoard
 from viz.context import RuntimeInfo, WidgetContext
 from viz.history import EditHistory
 from viz.invert_session import PREVIEW_SIDE, InvertSession
@@ -39,7 +40,7 @@ class ScriptedJobClient:
 def make_session(tmp_path, client=None) -> InvertSession:
     state = AppState(checkpoint="preset:tiny")
     context = WidgetContext(state=state, info=RuntimeInfo(capture_folder=str(tmp_path / "captures")))
-    return InvertSession(context, lambda: client, "cpu")
+    return InvertSession(context, JobBoard(lambda: client, context.info), "cpu")
 
 
 def write_photo(path, width=96, height=80):

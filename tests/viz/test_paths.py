@@ -7,6 +7,7 @@ import pytest
 
 from core.generate.__main__ import _video_path, build_parser
 from core.paths import CameraKey, CameraPath, Keyframe, LatentKey, load_path
+from viz.jobs import JobBoard
 from viz.context import RuntimeInfo, WidgetContext
 from viz.path_player import PathPlayer, apply_frame, keyframe_from_state, seed_grid_point
 from viz.path_session import PathSession
@@ -105,7 +106,7 @@ class FakeJobClient:
 
 def make_session(tmp_path, client=None) -> PathSession:
     context = WidgetContext(state=AppState(checkpoint="preset:tiny"), info=RuntimeInfo(capture_folder=str(tmp_path)))
-    return PathSession(context, lambda: client, "cpu")
+    return PathSession(context, JobBoard(lambda: client, context.info), "cpu")
 
 
 def test_recorded_keyframes_save_and_the_command_line_reads_them(tmp_path):
