@@ -16,8 +16,8 @@ import torch
 
 from core.body.warp import DEFAULT_GRID_RESOLUTION, make_warp
 from core.cache import LruCache
-from core.invert.latent_file import file_signature, load_latent
 from core.camera import camera_from_angles
+from core.invert.latent_file import file_signature, load_latent
 from core.latents import blended_ws, style_mixed
 from core.rendering.occupancy import OccupancyGrid, build_occupancy
 

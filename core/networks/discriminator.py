@@ -190,10 +190,7 @@ class PoseAwareDiscriminator(nn.Module):
 
     def trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, 7, res, res] -> (out [B, cmap_dim], flatten [B, C4 * 16]); independent of the condition."""
-        features = None
-        for resolution in self.block_resolutions:
-            features = getattr(self, f"b{resolution}")(features, x if features is None else None)
-        return self.b4(features.float())
+        return self.b4(self.block_features(x)[-1].float())
 
     def block_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: [B, 7, res, res] -> the output of every block, finest first (a perceptual distance's features)."""
