@@ -26,6 +26,7 @@ from core.budget import MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY
 from core.cache import LruCache
 from core.device import resolve_device
 from core.latents import z_from_seed
+from core.invert.latent_file import file_signature
 from core.scene import SceneBuilder, SceneSpec
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
 from renderer.requests import RenderRequest, RenderResult
@@ -171,7 +172,10 @@ class Renderer:
         with torch.inference_mode():
             # Deterministic pixels depend only on the request without its extras: asking for another extra
             # (or moving a slice) reuses the shown image instead of marching the rays again.
-            view_key = (scene.model.key, request.replace(extras=(), inspect=None)) if request.deterministic else None
+            # A latent file counts by its contents' signature too: a rewritten file is not the shown view.
+            latent = file_signature(request.latent_file) if request.latent_file is not None else None
+            view_key = ((scene.model.key, latent, request.replace(extras=(), inspect=None)) if request.deterministic
+                        else None)
             if view_key is not None and view_key in self._views:
                 image, _ = self._views.get_or_create(view_key, lambda: None)
                 stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time

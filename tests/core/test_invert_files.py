@@ -168,3 +168,19 @@ def test_a_request_with_a_latent_file_renders_its_ws(model, tmp_path):
     broken = renderer.render(base.replace(latent_file=str(tmp_path / "missing.npz")))
     assert broken.image is None and "no such latent file" in broken.error
     assert orbit_camera(0.0, 0.0).shape == (1, 25)
+
+
+def test_the_viewer_shows_a_rewritten_latent_file_anew(model, tmp_path):
+    from renderer.engine import Renderer
+    from renderer.requests import RenderRequest
+
+    path, ws = _latent_of_seed(model, tmp_path)
+    renderer = Renderer("cpu")
+    request = RenderRequest(checkpoint="preset:tiny", latent_file=str(path), yaw_deg=20.0)
+    first = renderer.render(request)
+    (tmp_path / "other").mkdir()
+    _, other = _latent_of_seed(model, tmp_path / "other", seed=9)
+    save_latent(path, InvertedLatent(other[0].numpy(), 0.0, 0.0, (0.0,) * 6, "preset:tiny"))
+    again = renderer.render(request)  # the same request, but the file now holds seed 9's ws
+    assert first.error is None and again.error is None
+    assert not np.array_equal(first.image, again.image)
