@@ -36,7 +36,7 @@ class InvertSession:
         self.device = device  # the render device named in the job's request
         self.photo_path = ""  # the opened photo; empty before the first
         self.photo_size: tuple[int, int] = (0, 0)  # (width, height) of the opened photo
-        self.mask_path = ""  # a mask image of the photo's size; empty = estimated from the border colour
+        self.mask_path = ""  # a mask image of the photo's size; empty = estimated from the background
         self.crop = Crop(0, 0, 0)  # the square of the photo that is fitted, in photo pixels
         self.camera_mode = CAMERA_MODES[0]
         self.steps = 100  # latent optimisation steps

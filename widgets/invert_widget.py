@@ -92,7 +92,8 @@ class InvertWidget:
         if wanted is not None:
             session.set_mask(wanted)
         imgui.end_disabled()
-        imgui.set_item_tooltip("Without a mask one is estimated from the photo's border colour")
+        imgui.set_item_tooltip("Without a mask one is estimated from the photo's background colours "
+                               "(a colour plane fitted at its top and upper sides)")
 
     def _crop(self) -> None:
         session = self.session

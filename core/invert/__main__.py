@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoints/default.pt (a checkpoint keeping D_ema also gives the pose and D features)")
     parser.add_argument("--out", required=True, help="folder for latent.npz, report.json and the pictures")
     parser.add_argument("--mask", default=None, help="mask image of the photo's size (white = the person); default: "
-                        "estimated from the border colour, else every pixel counts")
+                        "estimated from the background colours, else every pixel counts")
     parser.add_argument("--crop", type=parse_crop, default=None, help="LEFT,TOP,SIZE square in photo pixels "
                         "(default: the centred square); give 0,0,SIZE for an aligned square photo")
     camera = parser.add_mutually_exclusive_group()

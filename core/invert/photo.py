@@ -153,7 +153,7 @@ class Target:
 
     image: np.ndarray  # uint8 [R, R, 3]
     mask: np.ndarray | None  # float32 [R, R] in [0, 1], or None (every pixel counts)
-    mask_source: str  # "file", "estimated" (border colour), or "none"
+    mask_source: str  # "file", "estimated" (from the background colours), or "none"
     crop: Crop  # the square taken from the original photo
     photo_size: tuple[int, int]  # (width, height) of the original photo
 

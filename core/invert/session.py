@@ -42,8 +42,8 @@ class InversionSession:
         if inversion.discriminator is None:
             lines.append("the checkpoint keeps no D_ema: the body pose starts at rest (no D pose head)")
         if self.target.mask_source != "file":
-            lines.append({"estimated": "mask: estimated from the photo's border colour (--mask to give one)",
-                          "none": "mask: none (the border colour did not separate a person); every pixel counts"}
+            lines.append({"estimated": "mask: estimated from the photo's background colours (--mask to give one)",
+                          "none": "mask: none (the background colours did not separate a person); every pixel counts"}
                          [self.target.mask_source])
         return lines
 

@@ -50,17 +50,19 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
         app.focus_panel("Training")
         ctx.yield_(3)
         ctx.item_input_value("//Training/Dataset", str(data))
+        ctx.yield_(2)
+        check = widget.session.dataset_check  # typing a dataset checks it in a subprocess
+        wait_until(ctx, lambda: check is not None and check.done, 60, "the dataset check")
+        seen["check"] = (check.ok, check.summary)
+        # The check's lines ("checking ...", then its result) sit above the other fields: the engine aims at
+        # them only once the layout has settled (a field that moves under the mouse fails its hover).
+        ctx.yield_(5)
         ctx.item_input_value("//Training/Output folder", str(outdir))
         ctx.item_input_value("//Training/kimg", 1.0)
         ctx.item_input_value("//Training/Batch", 4)
         # Set directly: the field can sit below the panel's fold, where the engine cannot hover it, and
         # without these options the run is too slow for this test's time limits.
         widget.extra_options = FAST_OPTIONS
-        ctx.yield_(2)
-        check = widget.session.dataset_check  # typing a dataset checks it in a subprocess
-        wait_until(ctx, lambda: check is not None and check.done, 60, "the dataset check")
-        seen["check"] = (check.ok, check.summary)
-        # The check's result adds lines above the buttons: let the layout settle before the engine aims.
         ctx.yield_(5)
         click_until(ctx, "//Training/Start training", lambda: widget.session.running, "a started run")
         wait_until(ctx, lambda: widget.session.watcher is not None and widget.session.watcher.stats.rows,
