@@ -13,6 +13,7 @@ MAX_IMAGES = 10_000  # images of one `core.generate images` command (seeds x vie
 MAX_SAMPLES_PER_RAY = 1024  # coarse or fine samples per ray (the reference renders with 48 to 192)
 MAX_NEURAL_RESOLUTION = 1024  # rays per image side (the reference's largest is 128)
 MAX_IMAGE_SIDE = 8192  # pixels per side of a written image or video frame
+MAX_INVERT_STEPS = 100_000  # latent or fine-tuning steps of one photo inversion (200 is typical)
 MAX_SMOOTH_STEPS = 1000  # Taubin smoothing steps of a mesh (10-50 is typical)
 MAX_GRID_SMOOTH_VOXELS = 16.0  # Gaussian sigma of grid smoothing, in voxels
 MEMORY_SHARE = 0.8  # share of the currently available memory one job may plan to use

@@ -117,6 +117,11 @@ def orbit_camera(
     return torch.cat([cam2world.reshape(batch, 16), intrinsics.reshape(batch, 9)], dim=1)
 
 
+def angle_between_deg(first: float, second: float) -> float:
+    """The smaller angle between two directions given in degrees, in [0, 180] (350 and 10 are 20 apart)."""
+    return abs((first - second + 180.0) % 360.0 - 180.0)
+
+
 def camera_yaw_pitch_deg(camera: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Yaw in (-180, 180] and pitch in [-90, 90] degrees [B] of cameras [B, 25] (inverse of `orbit_camera`).
 

@@ -12,6 +12,12 @@ def z_from_seed(seed: int, z_dim: int, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(values.astype(np.float32)).to(device)
 
 
+def mean_ws(generator: torch.nn.Module, camera: torch.Tensor, pose: torch.Tensor | None = None) -> torch.Tensor:
+    """ws: [1, num_ws, w_dim] all equal to the mapping's w_avg (psi = 0 over every layer returns it, whatever z)."""
+    z = torch.zeros(1, generator.config.z_dim, device=camera.device)
+    return generator.mapping(z, camera, pose, truncation_psi=0.0, truncation_cutoff=None)
+
+
 def blended_ws(
     generator: torch.nn.Module,
     seeds: tuple[tuple[int, float], ...],
@@ -27,9 +33,7 @@ def blended_ws(
     """
     z_dim = generator.config.z_dim
     device = camera.device
-    # psi = 0 over all layers returns w_avg broadcast to every ws: the average through the public interface.
-    first_z = z_from_seed(seeds[0][0], z_dim, device)
-    w_avg = generator.mapping(first_z, camera, pose, truncation_psi=0.0, truncation_cutoff=None)
+    w_avg = mean_ws(generator, camera, pose)
     ws = w_avg.clone()
     for seed, weight in seeds:
         ws_seed = generator.mapping(

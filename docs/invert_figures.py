@@ -20,11 +20,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.body import load_body_model  # noqa: E402 - after the path insert
-from core.camera import camera_yaw_pitch_deg  # noqa: E402
+from core.camera import angle_between_deg, camera_yaw_pitch_deg  # noqa: E402
 from core.checkpoint import load_discriminator  # noqa: E402
 from core.data.reader import PortraitDataset  # noqa: E402
 from core.invert.fit import Inversion, InvertOptions  # noqa: E402
-from core.invert.photo import Crop, Target  # noqa: E402
+from core.invert.photo import target_from_sample  # noqa: E402
 from core.loading import load_generator  # noqa: E402
 
 YAW_TOLERANCE_DEG = 20.0
@@ -49,8 +49,7 @@ def main() -> int:
     for number in range(args.images):
         item = dataset[number * args.every]
         yaw, _ = camera_yaw_pitch_deg(torch.from_numpy(item["camera"])[None])
-        target = Target(item["image"].transpose(1, 2, 0).copy(), item["mask"][0].astype(np.float32) / 255, "file",
-                        Crop(0, 0, item["image"].shape[-1]), (item["image"].shape[-1],) * 2)
+        target = target_from_sample(item)
         options = InvertOptions(steps=args.steps, fit_pose=not args.no_fit_pose)
         inversion = Inversion(generator, body, target, options, discriminator)
         inversion.search_camera()
@@ -58,7 +57,7 @@ def main() -> int:
             inversion.step()
         best, quality = inversion.best, inversion.quality()
         label_pose = np.degrees(item["pose"])
-        row = {"yaw_error": abs((best.yaw_deg - float(yaw) + 180) % 360 - 180),
+        row = {"yaw_error": angle_between_deg(best.yaw_deg, float(yaw)),
                "pose_error": float(np.abs(np.array(best.pose_deg) - label_pose).mean()),
                "rest_error": float(np.abs(label_pose).mean()), "psnr": quality.psnr_db, "iou": quality.mask_iou}
         rows.append(row)

@@ -22,7 +22,6 @@ from viz.request_builder import build_request
 from viz.state import wrap_degrees
 
 CAMERA_MODES = ("search", "current view")  # search the yaw circle, or start from the viewer's yaw and pitch
-MAX_STEPS = 100_000  # the command line's limit on latent and fine-tuning steps
 PREVIEW_SIDE = 256  # pixels per side of the cropped photo the panel shows
 DISPLAY_SOURCE_SIDE = 1024  # the shown crop is cut from a copy at most this large: cheap while a slider drags
 

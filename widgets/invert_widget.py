@@ -6,10 +6,11 @@ from typing import Callable
 import numpy as np
 from imgui_bundle import imgui
 
+from core.budget import MAX_INVERT_STEPS
 from core.invert.photo import MIN_PHOTO_SIDE
 from viz.context import WidgetContext
 from viz.gl.textures import ImageTexture
-from viz.invert_session import CAMERA_MODES, MAX_STEPS, InvertSession
+from viz.invert_session import CAMERA_MODES, InvertSession
 from widgets.common import em, help_marker, option_combo, section
 from widgets.file_dialog import OpenFileDialog
 
@@ -126,12 +127,12 @@ class InvertWidget:
         imgui.set_next_item_width(em(5))
         changed, steps = imgui.input_int("Steps", session.steps, 0, 0)
         if changed:
-            session.steps = min(MAX_STEPS, max(0, steps))
+            session.steps = min(MAX_INVERT_STEPS, max(0, steps))
         imgui.same_line()
         imgui.set_next_item_width(em(4))
         changed, steps = imgui.input_int("Fine-tune steps", session.finetune_steps, 0, 0)
         if changed:
-            session.finetune_steps = min(MAX_STEPS, max(0, steps))
+            session.finetune_steps = min(MAX_INVERT_STEPS, max(0, steps))
         imgui.set_item_tooltip("Pivotal tuning: a copy of the generator is tuned to the photo (written as "
                                "finetuned.pt; Use opens it)")
         imgui.same_line()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from core.bench.harness import BenchContext, time_call
@@ -27,20 +26,20 @@ def held_out_target(folder: Path):
     from core.camera import camera_yaw_pitch_deg
     from core.data.reader import PortraitDataset
     from core.data.synth import SynthesisPool, SynthSettings, synthesize
-    from core.invert.photo import Crop, Target
+    from core.invert.photo import target_from_sample
 
     settings = SynthSettings(resolution=64, seed=HELD_OUT_SEED, feature_scale=1.5)
     with SynthesisPool(settings, 1) as pool:
         root = synthesize(folder / "held-out", 1, settings, progress=False, pool=pool)
     item = PortraitDataset(root)[0]
     yaw, pitch = camera_yaw_pitch_deg(torch.from_numpy(item["camera"])[None])
-    target = Target(item["image"].transpose(1, 2, 0).copy(), item["mask"][0].astype(np.float32) / 255, "file",
-                    Crop(0, 0, 64), (64, 64))
+    target = target_from_sample(item)
     return target, float(yaw), float(pitch)
 
 
 def run(ctx: BenchContext) -> dict[str, float]:
     from core.body import load_body_model
+    from core.camera import angle_between_deg
     from core.checkpoint import load_discriminator
     from core.generate.render import default_checkpoint
     from core.invert.fit import FitState, Inversion, InvertOptions
@@ -66,5 +65,5 @@ def run(ctx: BenchContext) -> dict[str, float]:
     mean_face = FitState(inversion.w_avg, best.yaw_deg, best.pitch_deg, best.pose)
     figures[f"invert.psnr_200.tiny.{tag}"] = inversion.quality().psnr_db
     figures[f"invert.psnr_mean_face.tiny.{tag}"] = inversion.quality(mean_face).psnr_db
-    figures["invert.yaw_error_deg.tiny"] = abs((best.yaw_deg - label_yaw + 180) % 360 - 180)
+    figures["invert.yaw_error_deg.tiny"] = angle_between_deg(best.yaw_deg, label_yaw)
     return figures

@@ -16,11 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.budget import MAX_INVERT_STEPS
 from core.cli import command_line
 from core.device import DEVICE_HELP
 from core.invert.photo import InvertInputError, parse_crop
-
-MAX_STEPS = 100_000
 
 
 def parse_camera(text: str) -> tuple[float, float]:
@@ -62,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace) -> None:
     for option, value in (("--steps", args.steps), ("--finetune-steps", args.finetune_steps)):
-        if not 0 <= value <= MAX_STEPS:
-            raise InvertInputError(f"{option} {value}: give 0 to {MAX_STEPS}")
+        if not 0 <= value <= MAX_INVERT_STEPS:
+            raise InvertInputError(f"{option} {value}: give 0 to {MAX_INVERT_STEPS}")
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise InvertInputError(f"--out {out}: exists and is not a folder; give a folder")

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from core.body.fast_warp import FastWarp
-from core.camera import orbit_camera
+from core.camera import angle_between_deg, orbit_camera
 from core.invert.losses import LossWeights, masked_mse, perceptual_term, resize
 from core.invert.photo import Target
+from core.latents import mean_ws
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,7 @@ class Inversion:
     # Rendering and loss ------------------------------------------------------------------------------------
     def _mean_ws(self) -> torch.Tensor:
         with torch.no_grad():
-            z = torch.zeros(1, self.generator.config.z_dim, device=self.device)
-            return self.generator.mapping(z, orbit_camera(0.0, 0.0, device=self.device), None, truncation_psi=0.0)
+            return mean_ws(self.generator, orbit_camera(0.0, 0.0, device=self.device))
 
     def render(self, ws: torch.Tensor, yaw, pitch, pose: torch.Tensor | None, generator=None,
                outputs=("image", "image_raw", "image_mask")):
@@ -208,7 +208,7 @@ class Inversion:
         self.search_scores = scores
         candidates: list[tuple[float, float]] = []
         for yaw, pitch, _ in scores:  # distinct yaws: a face and its slightly turned copy are one candidate
-            if all(abs((yaw - other + 180) % 360 - 180) > 1.5 * options.search_yaw_step for other, _ in candidates):
+            if all(angle_between_deg(yaw, other) > 1.5 * options.search_yaw_step for other, _ in candidates):
                 candidates.append((yaw, pitch))
             if len(candidates) == options.search_candidates:
                 break

@@ -13,6 +13,7 @@ import torch
 
 from core.atomic import write_atomic
 from core.checkpoint import PRESET_PREFIX, generator_payload, load_checkpoint, save_checkpoint
+from core.display import to_display_image
 from core.invert.fit import FitState, Inversion
 from core.invert.latent_file import InvertedLatent, save_latent
 from core.invert.photo import Target
@@ -24,11 +25,6 @@ STRIP_YAWS = tuple(range(0, 360, 45))  # the 360-degree strip's views
 PICTURE_SIDE = 256  # pictures are scaled up (nearest) to at least this many pixels per view
 
 
-def to_pixels(image: torch.Tensor) -> np.ndarray:
-    """[1, 3, H, W] in [-1, 1] -> uint8 [H, W, 3]."""
-    return ((image[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-
-
 def _enlarged(pixels: np.ndarray) -> np.ndarray:
     factor = max(1, -(-PICTURE_SIDE // pixels.shape[0]))
     return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
@@ -38,7 +34,8 @@ def render_pixels(inversion: Inversion, state: FitState, yaw: float, pitch: floa
     """The final image of `state` seen from yaw/pitch, uint8 [R, R, 3]."""
     pose = state.pose if bool(state.pose.any()) else None
     with torch.no_grad():
-        return to_pixels(inversion.render(state.ws, yaw, pitch, pose, generator, outputs=("image",)).image)
+        return to_display_image(inversion.render(state.ws, yaw, pitch, pose, generator, outputs=("image",)).image,
+                                "image")
 
 
 def save_tuned_generator(path: Path, tuned: torch.nn.Module, checkpoint: str, photo: str) -> Path:

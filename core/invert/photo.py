@@ -158,6 +158,13 @@ class Target:
     photo_size: tuple[int, int]  # (width, height) of the original photo
 
 
+def target_from_sample(sample: dict) -> Target:
+    """The Target of a PortraitDataset item (already aligned: the whole square, its exact mask)."""
+    image = np.ascontiguousarray(sample["image"].transpose(1, 2, 0))
+    side = image.shape[0]
+    return Target(image, sample["mask"][0].astype(np.float32) / 255, "file", Crop(0, 0, side), (side, side))
+
+
 def load_target(photo: str | os.PathLike, resolution: int, mask: str | os.PathLike | None = None,
                 crop: Crop | None = None) -> Target:
     """Read, check, crop (default: the centred square) and resize a photo and its mask for inversion."""

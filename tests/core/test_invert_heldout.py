@@ -11,13 +11,13 @@ import torch
 
 from core.bench.invert import HELD_OUT_SEED
 from core.body import load_body_model
-from core.camera import camera_yaw_pitch_deg
+from core.camera import angle_between_deg, camera_yaw_pitch_deg
 from core.checkpoint import load_discriminator
 from core.data.reader import PortraitDataset
 from core.data.synth import SynthesisPool, SynthSettings, synthesize
 from core.generate.render import default_checkpoint
 from core.invert.fit import FitState, Inversion, InvertOptions
-from core.invert.photo import Crop, Target
+from core.invert.photo import target_from_sample
 from core.loading import load_generator
 
 COUNT = 4
@@ -35,8 +35,7 @@ def fits(tmp_path_factory):
     results = []
     for item in PortraitDataset(root):
         yaw, _ = camera_yaw_pitch_deg(torch.from_numpy(item["camera"])[None])
-        target = Target(item["image"].transpose(1, 2, 0).copy(), item["mask"][0].astype(np.float32) / 255, "file",
-                        Crop(0, 0, 64), (64, 64))
+        target = target_from_sample(item)
         inversion = Inversion(generator, body, target, InvertOptions(steps=20, search_steps=8), discriminator)
         inversion.search_camera()
         for _ in range(inversion.options.steps):
@@ -44,7 +43,7 @@ def fits(tmp_path_factory):
         best = inversion.best
         mean_face = FitState(inversion.w_avg, best.yaw_deg, best.pitch_deg, best.pose)
         results.append({
-            "yaw_error": abs((best.yaw_deg - float(yaw) + 180) % 360 - 180),
+            "yaw_error": angle_between_deg(best.yaw_deg, float(yaw)),
             "psnr": inversion.quality().psnr_db, "psnr_mean_face": inversion.quality(mean_face).psnr_db,
             "pose_error": float(np.abs(np.array(best.pose_deg) - np.degrees(item["pose"])).mean()),
             "zero_pose_error": float(np.abs(np.degrees(item["pose"])).mean()),

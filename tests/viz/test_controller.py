@@ -70,13 +70,19 @@ def test_save_render_writes_the_shown_pixels(tmp_path):
     np.testing.assert_array_equal(np.asarray(Image.open(path)), controller.last_image)
 
 
-def test_recording_writes_one_video_frame_per_result(tmp_path):
+def _recording_a_yaw_sweep(tmp_path, frames: int):
+    """A controller that has recorded `frames` results of a yaw sweep (the recording still running)."""
     controller = make_controller(tmp_path)
     frame(controller)
     controller.set_recording(True)
-    for yaw in range(5):
+    for yaw in range(frames):
         controller.state.camera.yaw_deg = float(10 + yaw * 10)
         frame(controller)
+    return controller
+
+
+def test_recording_writes_one_video_frame_per_result(tmp_path):
+    controller = _recording_a_yaw_sweep(tmp_path, 5)
     controller.set_recording(False)
     videos = list((tmp_path / "captures").glob("recording-*.mp4"))
     assert len(videos) == 1
@@ -91,12 +97,7 @@ def test_recording_writes_one_video_frame_per_result(tmp_path):
 def test_a_recording_that_cannot_be_completed_is_not_published(tmp_path, monkeypatch):
     import core.media as media
 
-    controller = make_controller(tmp_path)
-    frame(controller)
-    controller.set_recording(True)
-    for yaw in range(3):
-        controller.state.camera.yaw_deg = float(10 + yaw * 10)
-        frame(controller)
+    controller = _recording_a_yaw_sweep(tmp_path, 3)
     monkeypatch.setattr(media, "_frames_in", lambda file: 1)  # what a decoder finds in a file cut by a full disk
     controller.set_recording(False)
     assert not list((tmp_path / "captures").glob("*.mp4")), "no unplayable video under a final name"
