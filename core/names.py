@@ -26,3 +26,6 @@ MIRROR_TESTS = ("project", "reference")
 
 # Files the video writers make (core.media).
 VIDEO_SUFFIXES = (".mp4", ".gif")
+
+# Generator presets (core.config.PRESETS builds them; the Training panel offers them).
+PRESET_NAMES = ("tiny", "small", "paper-256", "paper-512")

@@ -14,9 +14,7 @@ from viz.capture import save_png
 from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
 from viz.gl.textures import ImageTexture, read_window_pixels
-from viz.invert_session import InvertSession
 from viz.menus import model_label, show_menus, show_status
-from viz.path_session import PathSession
 from viz.shortcuts import handle_shortcuts
 from viz.state import AppState, StateFileError, load_state, save_state
 from viz.viewport import Viewport
@@ -82,26 +80,26 @@ class VisualizerApp:
         state, untrained, messages = initial_state(config)
         self._client = client
         self.texture = ImageTexture()
-        self.controller = Controller(state, client, config.device, Path(config.data_dir) / "captures", untrained)
+        self.controller = Controller(state, client, config.device, Path(config.data_dir) / "captures", untrained,
+                                     active_runs_path=Path(config.config_dir) / "training_runs.json")
         self.controller.state_path = Path(config.state_file or Path(config.config_dir) / "saved_state.json")
         for level, message in messages:
             self.controller.info.message(message, level)
-        context = self.controller.context
+        controller, context = self.controller, self.controller.context
         self.viewport = Viewport(context, self.texture)
+        # Every panel is drawn while its tab is visible; the sessions behind them run in the controller.
         self.panels = {
             "Latent": LatentWidget(context), "Model": CheckpointWidget(context), "Camera": CameraWidget(context),
             "Pose": PoseWidget(context), "Render": RenderWidget(context),
             "Capture": CaptureWidget(context), "Performance": PerformanceWidget(context),
             "Tri-grid": TrigridWidget(context),
-            "Density": DensityWidget(context, lambda: self.controller.last_image),
-            "Mesh": MeshWidget(context, self.controller.jobs),
+            "Density": DensityWidget(context, lambda: controller.last_image),
+            "Mesh": MeshWidget(context, controller.mesh),
+            "Paths": PathsWidget(context, controller.paths),
+            "Invert": InvertWidget(context, controller.invert, lambda: self.focus_panel(VIEW_WINDOW)),
+            "Training": TrainingWidget(context, controller.training),
         }
-        self.paths = PathSession(context, self.controller.jobs, config.device)
-        self.panels["Paths"] = PathsWidget(context, self.paths)
-        self.invert = InvertSession(context, self.controller.jobs, config.device)
-        self.panels["Invert"] = InvertWidget(context, self.invert, lambda: self.focus_panel(VIEW_WINDOW))
-        self.training = TrainingWidget(context, Path(config.config_dir) / "training_runs.json")
-        self.panels["Training"] = self.training
+        assert set(self.panels) == {title for title, _ in PANEL_LAYOUT}, "a panel without a place in the layout"
         self.help = HelpWidget(context)
         self.frames_after_first_render = 0  # frames since the first result (image or error), for `config.frames`
         self.screenshot_written: Path | None = None
@@ -188,19 +186,16 @@ class VisualizerApp:
             split("LeftTop", "LeftBottom", imgui.Dir.down, 0.5),
             split("RightTop", "RightBottom", imgui.Dir.down, 0.42),
         ]
-        view = hello_imgui.DockableWindow(VIEW_WINDOW, "MainDockSpace", lambda: self.viewport(True))
+        view = hello_imgui.DockableWindow(VIEW_WINDOW, "MainDockSpace", self.viewport)
         view.can_be_closed = False
         view.imgui_window_flags = imgui.WindowFlags_.no_scrollbar | imgui.WindowFlags_.no_scroll_with_mouse
         windows = [view]
         for title, space in PANEL_LAYOUT:
-            windows.append(hello_imgui.DockableWindow(title, space, self._panel_function(title)))
+            windows.append(hello_imgui.DockableWindow(title, space, self.panels[title]))
         params = hello_imgui.DockingParams()
         params.docking_splits = splits
         params.dockable_windows = windows
         return params
-
-    def _panel_function(self, title: str) -> Callable[[], None]:
-        return lambda: self.panels[title](True)
 
     def _post_init(self) -> None:
         if self._client is None:
@@ -224,13 +219,11 @@ class VisualizerApp:
             self.texture.upload(controller.last_image)
             controller.new_image = False
         handle_shortcuts(controller.context)
-        self.training.poll()  # runs while its tab is hidden too: follow mode and a dying run are noticed
-        self.invert.poll()  # a finished inversion is noticed while its tab is hidden
         self._animating = controller.advance_animations(elapsed)
-        self._animating = self.paths.advance(elapsed) or self._animating  # path playback drives the state
+        self._animating = controller.update_sessions(elapsed) or self._animating  # path playback drives the state
         self._apply_presentation_mode()
         self._update_title()
-        self.help(True)
+        self.help()
         if self.info.results:
             self.frames_after_first_render += 1
         frames = self.config.frames

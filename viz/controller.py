@@ -15,10 +15,14 @@ from renderer.requests import REFINEMENT_LEVELS, RenderRequest, RenderResult
 from viz.capture import VideoRecorder, save_png, timestamped_path
 from viz.context import RuntimeInfo, WidgetContext
 from viz.history import EditHistory
-from viz.jobs import JobBoard
 from viz.inspect_request import with_inspect_extras
+from viz.invert_session import InvertSession
+from viz.jobs import JobBoard
+from viz.mesh_session import MeshSession
+from viz.path_session import PathSession
 from viz.request_builder import RequestGate, build_request
 from viz.state import AppState, StateFileError, load_state, remember_recent, save_state, wrap_degrees
+from viz.training.session import TrainingSession
 
 
 class RenderClientLike(Protocol):
@@ -39,10 +43,13 @@ class RenderClientLike(Protocol):
 
 
 class Controller:
-    """Owns the AppState, its history and the render client, and keeps the three consistent."""
+    """Owns the AppState, its history, the render client and the panels' sessions, and keeps them consistent.
+
+    The sessions (mesh, paths, invert, training) hold the panels' background work; `update_sessions` polls them
+    every frame whether their tab is shown or not, so the panels only draw them and post to them."""
 
     def __init__(self, state: AppState, client: RenderClientLike, device: str, capture_folder: Path,
-                 untrained_default: bool = False):
+                 untrained_default: bool = False, active_runs_path: Path | None = None):
         self.state = state  # the edited state (widgets hold the same object through `context`)
         self.client = client  # the render worker mailbox
         self.device = device  # torch device named in every request
@@ -56,6 +63,12 @@ class Controller:
         self.pending_window_capture: Path | None = None  # the app reads the window back into this PNG
         self.recorder: VideoRecorder | None = None
         self.state_path = Path(capture_folder) / "saved_state.json"  # File > Save/Load state (the app sets it)
+        self.mesh = MeshSession(self.context, self.jobs, device)
+        self.paths = PathSession(self.context, self.jobs, device)
+        self.invert = InvertSession(self.context, self.jobs, device)
+        # Training launched from the GUI may outlive it: the runs file lets the next session re-attach.
+        self.training = TrainingSession(active_runs_path or Path(capture_folder).parent / "training_runs.json")
+        self.training.reattach_remembered()
         self._last_frame_time: float | None = None
         self._failed_refinement: RenderRequest | None = None  # a refinement that failed is not retried
 
@@ -81,6 +94,16 @@ class Controller:
             latent.seed_x = max(0.0, latent.seed_x + phase)
             latent.seed_y = max(0.0, latent.seed_y + 0.3 * phase * math.cos(latent.seed_x))
         return camera.turntable or latent.animate
+
+    def update_sessions(self, elapsed_s: float) -> bool:
+        """Polls the panels' sessions and moves path playback on; True while a path plays (it drives the state)."""
+        self.mesh.poll()
+        self.invert.poll()
+        self.training.update(self.state)
+        if self.training.rewritten_snapshot:  # the followed snapshot was replaced under the same name
+            self.training.rewritten_snapshot = False
+            self.gate.forget()
+        return self.paths.advance(elapsed_s)
 
     def poll_results(self) -> RenderResult | None:
         """Takes the newest result (if any) and the worker's messages; returns the result."""

@@ -34,10 +34,7 @@ class Viewport:
         self.dragging = False  # True while the mouse orbits or zooms the camera (requests become previews)
         self._last_scroll = -1.0e9  # imgui time of the newest scroll step over the view
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            self.dragging = False
-            return
+    def __call__(self) -> None:
         camera = self.context.state.camera
         origin = imgui.get_cursor_screen_pos()
         area = imgui.get_content_region_avail()

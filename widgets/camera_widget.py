@@ -22,9 +22,7 @@ class CameraWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         camera = self.context.state.camera
         default = self.context.defaults.camera
 

@@ -15,9 +15,7 @@ class CaptureWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         capture, info = self.context.state.capture, self.context.info
         default_folder = _short_path(info.capture_folder)
         imgui.set_next_item_width(-1)

@@ -38,10 +38,8 @@ class CheckpointWidget:
         self.path_input = checkpoint
         self.context.info.message(f"opening {checkpoint}")
 
-    def __call__(self, show: bool) -> None:
+    def __call__(self) -> None:
         self._poll_dialog()
-        if not show:
-            return
         state, info = self.context.state, self.context.info
         if state.checkpoint != self._shown_checkpoint:
             # Undo, a state file or a rejected checkpoint changed the model: show its path, drop stale typing.

@@ -56,9 +56,7 @@ class DensityWidget:
         self._picture_source: int | None = None
         self._picture: np.ndarray | None = None
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         inspect = self.context.state.inspect
         self.context.wanted_extras.add("density_slice")
         if inspect.ray_enabled:

@@ -29,9 +29,9 @@ class HelpWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
+    def __call__(self) -> None:
         ui = self.context.state.ui
-        if not (show and ui.show_help):
+        if not ui.show_help:
             return
         centre = imgui.get_main_viewport().get_center()
         imgui.set_next_window_pos(centre, imgui.Cond_.appearing, (0.5, 0.5))

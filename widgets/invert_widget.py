@@ -33,10 +33,8 @@ class InvertWidget:
         self.textures = {"photo": ImageTexture(), "fit": ImageTexture()}
         self._uploaded: dict[str, np.ndarray] = {}  # the array each texture holds (kept: its id stays unique)
 
-    def __call__(self, show: bool) -> None:
+    def __call__(self) -> None:
         self._take_dialog_results()
-        if not show:
-            return
         self._files()
         self._crop()
         self._settings()

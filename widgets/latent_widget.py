@@ -20,9 +20,7 @@ class LatentWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         latent = self.context.state.latent
         default = self.context.defaults.latent
         if latent.latent_file is not None:

@@ -1,8 +1,7 @@
 """Mesh panel: extract the iso-surface as a background job (progress, Cancel), look at it in 3D, export it.
 
-Extraction and export run in the render worker (renderer/jobs.py), so the GUI never waits; the finished
-arrays come back and are drawn by the GL mesh view. Export runs the same job again with files to write
-(the worker's model, ws and tri-grid are cached, so that costs the grid sampling only).
+The jobs and their results are the controller's `MeshSession` (viz/mesh_session.py); this panel edits the
+settings, posts extract / export / cancel to it and draws the finished arrays in the GL mesh view.
 """
 from __future__ import annotations
 
@@ -11,11 +10,9 @@ from pathlib import Path
 import numpy as np
 from imgui_bundle import imgui
 
-from viz.gl.mesh_buffers import segment_vertices
-from renderer.jobs import MeshJob
 from viz.context import WidgetContext
-from viz.jobs import JobBoard
-from viz.request_builder import build_request
+from viz.gl.mesh_buffers import segment_vertices
+from viz.mesh_session import MeshSession
 from widgets.common import help_marker, option_combo, section
 from widgets.inspect_common import ProductMemory
 from widgets.mesh_view_panel import MeshViewPanel
@@ -42,36 +39,33 @@ def skeleton_lines(joints: np.ndarray, parents: np.ndarray, highlighted: tuple[i
 
 
 class MeshWidget:
-    """Edits `state.inspect.mesh_*` and `export_*`; runs mesh jobs through the controller's JobBoard."""
+    """Edits `state.inspect.mesh_*` and `export_*`; extracts and exports through the controller's MeshSession."""
 
-    def __init__(self, context: WidgetContext, jobs: JobBoard):
+    def __init__(self, context: WidgetContext, session: MeshSession):
         self.context = context
-        self.jobs = jobs  # the controller's job API of the render worker
+        self.session = session  # the jobs, the newest mesh and the exported files
         self.view = MeshViewPanel()
         self.memory = ProductMemory()  # the newest body_mesh product
-        self.job_id: int | None = None  # the running job
-        self.job_exports = False  # the running job writes files
-        self.status = None  # newest JobStatus of the running or last job
-        self.mesh = None  # MeshProducts of the newest extraction
-        self.mesh_uploaded = False  # the view holds `self.mesh`
-        self.exported: tuple[str, ...] = ()  # files the last export wrote
+        self._uploaded = 0  # `session.meshes_made` when the view's surface was last set
         self._body_key: tuple | None = None  # (product identity, space) of the body layers in the view
         self.gizmo_joint = "off"  # joint the rotation gizmo sits on: off | neck | head
 
-    def __call__(self, show: bool) -> None:
-        self._follow_job()
-        if not show:
-            self.view.dragging = False
-            return
+    @property
+    def mesh(self):
+        """MeshProducts of the newest extraction (the session's)."""
+        return self.session.mesh
+
+    def __call__(self) -> None:
         inspect = self.context.state.inspect
         self._settings(inspect)
-        self._job_controls(inspect)
-        if self.mesh is not None and not self.mesh_uploaded:
+        self._job_controls()
+        mesh = self.session.mesh
+        if mesh is not None and self._uploaded != self.session.meshes_made:
             view = self.view.ensure_view()
-            view.set_mesh("surface", self.mesh.vertices, self.mesh.faces, self.mesh.colors)
-            if len(self.mesh.vertices):
-                self.view.camera.frame(self.mesh.vertices.min(axis=0), self.mesh.vertices.max(axis=0))
-            self.mesh_uploaded = True
+            view.set_mesh("surface", mesh.vertices, mesh.faces, mesh.colors)
+            if len(mesh.vertices):
+                self.view.camera.frame(mesh.vertices.min(axis=0), mesh.vertices.max(axis=0))
+            self._uploaded = self.session.meshes_made
         section("View")
         for mode in VIEW_MODES:
             if imgui.radio_button(mode, inspect.mesh_view_mode == mode):
@@ -104,8 +98,8 @@ class MeshWidget:
         changed, level = imgui.input_float("Iso-level", inspect.mesh_level, 0.5, 5.0, "%.3f")
         if changed:
             inspect.mesh_level = float(level)
-        if self.mesh is not None:
-            low, high = self.mesh.value_range
+        if self.session.mesh is not None:
+            low, high = self.session.mesh.value_range
             imgui.same_line()
             imgui.text_disabled(f"sigma {low:.2f} .. {high:.2f}")
         _, inspect.mesh_crop = imgui.checkbox("Crop to the render box", inspect.mesh_crop)
@@ -119,27 +113,28 @@ class MeshWidget:
         if changed:
             inspect.mesh_taubin_steps = int(steps)
 
-    def _job_controls(self, inspect) -> None:
-        running = self.job_id is not None
-        imgui.begin_disabled(running)
+    def _job_controls(self) -> None:
+        session = self.session
+        imgui.begin_disabled(session.running)
         if imgui.button("Extract"):
-            self._start(self._job(inspect))
+            session.extract()
         imgui.end_disabled()
         imgui.same_line()
-        if running:
+        status = session.status
+        if session.running:
             if imgui.button("Cancel"):
-                self.jobs.cancel(self.job_id)
+                session.cancel()
             imgui.same_line()
-            fraction = self.status.fraction if self.status is not None else 0.0
-            message = self.status.message if self.status is not None else "starting"
+            fraction = status.fraction if status is not None else 0.0
+            message = status.message if status is not None else "starting"
             imgui.progress_bar(fraction, (-1.0, 0.0), f"{fraction * 100:.0f}% {message}")
-        elif self.status is not None:
-            self._status_line()
+        elif status is not None:
+            self._status_line(status)
         else:
             imgui.text_disabled("no mesh yet")
 
-    def _status_line(self) -> None:
-        status = self.status
+    @staticmethod
+    def _status_line(status) -> None:
         if status.state == "error":
             imgui.push_style_color(imgui.Col_.text, (1.0, 0.45, 0.4, 1.0))
             imgui.text_wrapped(status.error or "failed")
@@ -164,15 +159,13 @@ class MeshWidget:
                 formats[index] = 1.0 if on else 0.0
         inspect.export_formats = tuple(formats)
         chosen = [name for name, on in zip(EXPORT_FORMATS[:3], formats[:3]) if on > 0.5]
-        imgui.begin_disabled(self.job_id is not None or not (chosen or formats[3] > 0.5))
+        imgui.begin_disabled(self.session.running or not (chosen or formats[3] > 0.5))
         if imgui.button("Export"):
-            job = self._job(inspect).replace(out_dir=str(self._folder(inspect)), formats=tuple(chosen),
-                                             save_grid=formats[3] > 0.5, stem=self._stem())
-            self._start(job, exports=True)
+            self.session.export(self._folder(inspect), tuple(chosen), formats[3] > 0.5, self._stem())
         imgui.end_disabled()
-        if self.exported:
+        if self.session.exported:
             imgui.same_line()
-            imgui.text_disabled(f"wrote {', '.join(Path(path).name for path in self.exported)}")
+            imgui.text_disabled(f"wrote {', '.join(Path(path).name for path in self.session.exported)}")
 
     def _body(self, inspect) -> None:
         """Keeps the body and skeleton layers in step with the newest "body_mesh" extra and the chosen space."""
@@ -187,7 +180,7 @@ class MeshWidget:
             view.set_mesh("body", vertices, product["faces"], np.broadcast_to(BODY_COLOR, vertices.shape), alpha=0.3)
             view.set_lines("skeleton", skeleton_lines(joints, product["parents"],
                                                       (product["neck_index"], product["head_index"])))
-            if self.mesh is None:
+            if self.session.mesh is None:
                 self.view.camera.frame(vertices.min(axis=0), vertices.max(axis=0))
             self._body_key = (id(product), inspect.mesh_space)
         for layer in ("body", "skeleton"):
@@ -206,41 +199,6 @@ class MeshWidget:
             draw_gizmo(pose, self.gizmo_joint, position, self.view.camera, (x, y, width, height), draw_list)
 
         return overlay
-
-    # ----- jobs -----
-
-    def _job(self, inspect) -> MeshJob:
-        request = build_request(self.context.state, self.context.info.device)
-        return MeshJob(request=request, space=inspect.mesh_space, resolution=inspect.mesh_resolution,
-                       level=inspect.mesh_level, crop=inspect.mesh_crop, grid_smoothing=inspect.mesh_grid_smoothing,
-                       taubin_steps=inspect.mesh_taubin_steps, formats=())
-
-    def _start(self, job: MeshJob, exports: bool = False) -> None:
-        job_id = self.jobs.start(job, "mesh")
-        if job_id is None:
-            return
-        self.job_id = job_id
-        self.job_exports = exports
-        self.status = None
-
-    def _follow_job(self) -> None:
-        """Takes the running job's newest status; a finished job's mesh replaces the shown one."""
-        if self.job_id is None:
-            return
-        status = self.jobs.progress(self.job_id)
-        if status is None:
-            return
-        self.status = status
-        if not status.finished:
-            return
-        self.job_id = None
-        if status.state == "done" and status.result is not None:
-            self.mesh, self.mesh_uploaded = status.result, False
-            if self.job_exports:
-                self.exported = status.result.paths
-                self.context.info.message(f"mesh written to {', '.join(status.result.paths)}")
-        elif status.state == "error":
-            self.context.info.message(status.error or "mesh job failed", "error")
 
     def _folder(self, inspect) -> Path:
         return Path(inspect.export_folder or self._default_folder()).expanduser()

@@ -33,9 +33,7 @@ class PathsWidget:
         self.context = context
         self.session = session
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         self._recorder()
         self._keyframe_list()
         self._selected_keyframe()

@@ -16,9 +16,7 @@ class PerformanceWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         info = self.context.info
         fps = np.asarray(info.gui_fps, dtype=np.float32)
         render_ms = np.asarray(info.render_ms, dtype=np.float32)

@@ -35,9 +35,7 @@ class PoseWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         pose = self.context.state.pose
 
         pose.neck_deg = joint_sliders("Neck", pose.neck_deg)

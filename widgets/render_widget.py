@@ -20,9 +20,7 @@ class RenderWidget:
     def __init__(self, context: WidgetContext):
         self.context = context
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         render = self.context.state.render
         label_width()
         render.output = option_combo("Output", render.output, RENDER_OUTPUTS, OUTPUT_NAMES)

@@ -8,6 +8,7 @@ import numpy as np
 from imgui_bundle import imgui, implot
 from PIL import Image
 
+from core.names import PRESET_NAMES
 from viz.context import WidgetContext
 from viz.gl.textures import ImageTexture
 from viz.training.files import smooth
@@ -16,7 +17,6 @@ from viz.training.session import TrainingSession
 from viz.training.watch import format_duration, time_left_s
 from widgets.common import em, help_marker, option_combo, section
 
-PRESETS = ("tiny", "small", "paper-256", "paper-512")  # core.config presets (repeated: core pulls in torch)
 LOSS_DEFAULTS = ("Loss/G/loss", "Loss/D/loss")  # curves shown before the user picks others
 POSE_DEFAULTS = ("Pose/G_vs_data/neck_deg", "Pose/G_vs_data/head_deg", "Pose/D_real/neck_deg",
                  "Pose/D_real/head_deg")
@@ -27,12 +27,11 @@ STATUS_COLOURS = {"running": (0.4, 0.9, 0.4, 1.0), "stopping": (0.95, 0.8, 0.3, 
 
 
 class TrainingWidget:
-    """Shows and drives a `TrainingSession`; follow mode writes `state.checkpoint`."""
+    """Shows and drives the controller's `TrainingSession` (which polls it every frame and follows snapshots)."""
 
-    def __init__(self, context: WidgetContext, active_runs_path: str | Path):
+    def __init__(self, context: WidgetContext, session: TrainingSession):
         self.context = context
-        self.session = TrainingSession(active_runs_path)  # launch, watch, follow and stop logic
-        self.session.reattach_remembered()
+        self.session = session  # launch, watch, follow and stop logic
         self.extra_options = "--snap-ticks 10"  # further core.train options typed by the user
         self.batch = 0  # 0 = the trainer's default
         self.attach_folder = ""  # run folder typed for "Attach"
@@ -44,16 +43,7 @@ class TrainingWidget:
         self._fold_form = False  # close the launch form in the next frame
         self._curve_cache: dict[str, tuple] = {}  # series -> (cache key, kimg, smoothed values)
 
-    def poll(self) -> None:
-        """Reads the run's new files and follows snapshots; the app calls it every frame, shown or not."""
-        self.session.update(self.context.state)
-        if self.session.rewritten_snapshot:
-            self.session.rewritten_snapshot = False
-            self.context.post("render_again")
-
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         self._launch_form()
         self._controls()
         self._progress()
@@ -83,7 +73,7 @@ class TrainingWidget:
             session.check_dataset()
         self._dataset_summary()
         imgui.set_next_item_width(em(7))
-        options.preset = option_combo("Preset", options.preset, PRESETS)
+        options.preset = option_combo("Preset", options.preset, PRESET_NAMES)
         imgui.same_line()
         imgui.set_next_item_width(em(6))
         changed, kimg = imgui.input_float("kimg", options.kimg, 0.0, 0.0, "%g")

@@ -48,9 +48,7 @@ class TrigridWidget:
         self.memory = ProductMemory()
         self.hovered: tuple[int, int, int, int] | None = None  # (plane, slice, row, column) under the mouse
 
-    def __call__(self, show: bool) -> None:
-        if not show:
-            return
+    def __call__(self) -> None:
         self.context.wanted_extras.add("planes")
         inspect = self.context.state.inspect
         product = self.memory.get(self.context.info.extras, "planes")

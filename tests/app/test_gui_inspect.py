@@ -150,10 +150,10 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
         ctx.yield_()
         ctx.item_click("//Mesh/Extract")
         ctx.yield_(2)
-        seen["running"] = mesh.job_id is not None
+        seen["running"] = mesh.session.job_id is not None
         ctx.item_click("//Mesh/Cancel")
-        wait_until(ctx, lambda: mesh.job_id is None, 60, "the cancelled job to stop")
-        seen["cancelled"] = mesh.status.state
+        wait_until(ctx, lambda: mesh.session.job_id is None, 60, "the cancelled job to stop")
+        seen["cancelled"] = mesh.session.status.state
 
         app.state.pose.head_deg = (0.0, 0.0, 0.0)  # the pose conditions the latent: back to the extracted mesh's
         app.state.inspect.mesh_resolution = 64
@@ -161,7 +161,7 @@ def test_mesh_extracts_in_the_background_shows_in_the_view_cancels_and_exports(t
         app.state.inspect.export_formats = (1.0, 1.0, 1.0, 1.0)
         ctx.yield_()
         ctx.item_click("//Mesh/Export")
-        wait_until(ctx, lambda: mesh.job_id is None and mesh.exported, 60, "the export")
+        wait_until(ctx, lambda: mesh.session.job_id is None and mesh.session.exported, 60, "the export")
 
     app.run(drive)
     background = np.round(np.array(BACKGROUND[:3]) * 255)

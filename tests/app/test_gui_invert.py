@@ -31,21 +31,22 @@ def test_invert_a_photo_use_it_and_undo(tmp_path):
     app = VisualizerApp(make_config(tmp_path, checkpoint=str(DEFAULT_CHECKPOINT), render_mode="process"),
                         client=client)
     seen = {}
+    invert = app.controller.invert
 
     def drive(ctx):
         seeds_image = settle(ctx, app, timeout_s=120)
         ctx.window_focus("//Invert")
         ctx.set_ref("//Invert")
         ctx.item_input_value("Photo", str(photo))
-        seen["opened"] = (app.invert.photo_path, app.invert.photo_size, app.invert.crop.as_tuple())
+        seen["opened"] = (invert.photo_path, invert.photo_size, invert.crop.as_tuple())
         ctx.combo_click("Camera/current view")
         ctx.item_input_value("Steps", FIT_STEPS)
         ctx.item_click("Start##invert")
-        wait_until(ctx, lambda: app.invert.preview is not None or not app.invert.running, 120, "a preview")
-        seen["preview while running"] = app.invert.running
-        wait_until(ctx, lambda: not app.invert.running, 120, "the inversion to finish")
+        wait_until(ctx, lambda: invert.preview is not None or not invert.running, 120, "a preview")
+        seen["preview while running"] = invert.running
+        wait_until(ctx, lambda: not invert.running, 120, "the inversion to finish")
         ctx.yield_(2)
-        seen["status"] = app.invert.status
+        seen["status"] = invert.status
         seen["fit texture uploads"] = app.panels["Invert"].textures["fit"].uploads
         seen["photo texture uploads"] = app.panels["Invert"].textures["photo"].uploads
         ctx.item_click("Use##invert")

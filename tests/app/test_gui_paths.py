@@ -19,6 +19,7 @@ def test_record_play_and_render_a_path(tmp_path):
     app = VisualizerApp(make_config(tmp_path), client=client)
     video, path_file = tmp_path / "recorded.mp4", tmp_path / "recorded.json"
     seen = {}
+    paths = app.controller.paths
 
     def drive(ctx):
         settle(ctx, app)
@@ -31,14 +32,14 @@ def test_record_play_and_render_a_path(tmp_path):
         ctx.item_input_value("//Latent/Seed", 7)
         ctx.window_focus("//Paths")
         ctx.item_click("//Paths/Add keyframe")
-        seen["keys"] = app.paths.path.keyframes
+        seen["keys"] = paths.path.keyframes
         ctx.window_focus("//Pose")
         ctx.item_input_value("//Pose/Neck nod", 20.0)
         ctx.window_focus("//Paths")
         ctx.item_click("//Paths/Add keyframe")
-        seen["posed key"] = app.paths.path.keyframes[-1]
+        seen["posed key"] = paths.path.keyframes[-1]
         ctx.item_click("//Paths/Delete")  # the new keyframe is selected; a posed path would be slow to film here
-        seen["after delete"] = app.paths.path.keyframes
+        seen["after delete"] = paths.path.keyframes
         settle(ctx, app)
         seen["before play"] = (app.state.camera.yaw_deg, app.state.camera.pitch_deg, app.state.latent.seed,
                                app.state.pose.neck_deg)
@@ -59,8 +60,8 @@ def test_record_play_and_render_a_path(tmp_path):
         ctx.item_input_value("//Paths/resolution", 32)
         ctx.item_input_value("//Paths/##video file", str(video))
         ctx.item_click("//Paths/Render path to MP4")
-        wait_until(ctx, lambda: app.paths.job_status is not None and app.paths.job_status.finished, 60, "the video")
-        seen["job"] = app.paths.job_status
+        wait_until(ctx, lambda: paths.job_status is not None and paths.job_status.finished, 60, "the video")
+        seen["job"] = paths.job_status
         seen["renders"] = app.info.renders
 
     app.run(drive)

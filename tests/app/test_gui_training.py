@@ -39,7 +39,7 @@ def test_start_watch_follow_and_stop_a_real_training_run(tmp_path):
     data = make_tiny_dataset(tmp_path / "synth")
     outdir = tmp_path / "runs"
     app = VisualizerApp(make_config(tmp_path))
-    widget = app.training
+    widget = app.panels["Training"]
     seen = {}
 
     def drive(ctx):
