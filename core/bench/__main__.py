@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import traceback
 
+from core.bench import body, data, generate, generator, invert, mesh, render, train
 from core.bench.harness import BenchContext
 from core.device import resolve_device
+# The viewer's sections drive the renderer and its worker, so they live in renderer/bench; this entry point is
+# the top floor that runs every section (tests/test_layering.py: only entry points may import upwards).
+from renderer.bench import inspect_extras, viz
 
-# Each name is a module core.bench.<name> with run(ctx) -> dict[str, float]; missing ones are skipped.
-SECTIONS = ["generator", "body", "data", "train", "viz", "render", "mesh", "generate", "inspect_extras", "invert"]
+# Section name -> module with run(ctx) -> dict[str, float], in the order they run.
+SECTIONS = {"generator": generator, "body": body, "data": data, "train": train, "viz": viz, "render": render,
+            "mesh": mesh, "generate": generate, "inspect_extras": inspect_extras, "invert": invert}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="keep the run under a minute on 2 CPU cores")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="auto (default: cuda when available, else cpu), cpu or cuda")
-    parser.add_argument("--only", nargs="*", default=None, help=f"sections to run, from {SECTIONS}")
+    parser.add_argument("--only", nargs="*", default=None, choices=list(SECTIONS), metavar="SECTION",
+                        help=f"sections to run, from {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
     try:
         device = resolve_device(args.device)
@@ -31,13 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in args.only or SECTIONS:
         try:
-            module = importlib.import_module(f"core.bench.{name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"core.bench.{name}":
-                continue
-            raise
-        try:
-            figures.update(module.run(ctx))
+            figures.update(SECTIONS[name].run(ctx))
         except Exception:  # one broken section must not hide the others' figures
             failed.append(name)
             traceback.print_exc()

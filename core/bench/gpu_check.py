@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from core.atomic import write_atomic
-from core.bench import generator as generator_section, render as render_section, viz as viz_section
+from core.bench import generator as generator_section, render as render_section
 from core.bench.harness import BenchContext, time_call
 from core.bench.render import psnr_db
 from core.camera import orbit_camera
@@ -30,6 +30,7 @@ from core.config import preset
 from core.device import resolve_device
 from core.generator import TriGridGenerator
 from core.scene import SceneBuilder, SceneSpec
+from renderer.bench import viz as viz_section  # an entry point: may drive the renderer (tests/test_layering.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}

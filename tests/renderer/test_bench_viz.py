@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.bench import viz
+from renderer.bench import viz
 from core.bench.harness import BenchContext
 
 

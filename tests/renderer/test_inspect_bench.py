@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.bench import inspect_extras
+from renderer.bench import inspect_extras
 from core.bench.harness import BenchContext
 
 
