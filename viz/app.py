@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from imgui_bundle import hello_imgui, imgui, immapp  # imported before glfw: points glfw at imgui-bundle's library
+# imgui_bundle before glfw: it points glfw at imgui-bundle's library
+from imgui_bundle import glfw_utils, hello_imgui, imgui, immapp
 
 import glfw
 
@@ -164,7 +165,7 @@ class VisualizerApp:
         if test_function is None:
             immapp.run(params, add_ons)
         else:
-            from imgui_bundle.immapp import testing
+            from imgui_bundle.immapp import testing  # lazy: the test engine is loaded for tests only
 
             testing.run(test_function=test_function, runner_params=params, add_ons_params=add_ons,
                         run_speed=testing.TestRunSpeed.fast)
@@ -307,8 +308,6 @@ class VisualizerApp:
 
     @staticmethod
     def _glfw_window():
-        from imgui_bundle import glfw_utils
-
         try:
             return glfw_utils.glfw_window_hello_imgui()
         except Exception:  # noqa: BLE001 - another backend than GLFW: no drop or title support

@@ -43,7 +43,7 @@ class OpenFileDialog:
         problem = native_dialog_problem()
         if problem is not None:
             return problem
-        from imgui_bundle import portable_file_dialogs as pfd
+        from imgui_bundle import portable_file_dialogs as pfd  # lazy: only once a native dialog can run here
 
         self._dialog = pfd.open_file(self.title, start_path, self.filters)
         return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from OpenGL import GL
+from OpenGL.GL import shaders
 
 from viz.gl.mesh_buffers import FLOATS_PER_VERTEX, interleave
 from viz.gl.orbit import OrbitCamera
@@ -261,8 +262,6 @@ class MeshView:
     def _ensure_program(self) -> None:
         if self._program is not None:
             return
-        from OpenGL.GL import shaders
-
         self._program = int(shaders.compileProgram(
             shaders.compileShader(_VERTEX_SHADER, GL.GL_VERTEX_SHADER),
             shaders.compileShader(_FRAGMENT_SHADER, GL.GL_FRAGMENT_SHADER),
