@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from viz.app import VisualizerApp  # noqa: E402 - after the path set-up above
-from viz.app_config import AppConfig  # noqa: E402
+from viz.shell.app import VisualizerApp  # noqa: E402 - after the path set-up above
+from viz.shell.app_config import AppConfig  # noqa: E402
 
 STEPS_DEG = (4.0, 8.0, 12.0, 16.0, 20.0, 24.0, 28.0)  # where the neck-turn slider is set, one after another
 

@@ -206,3 +206,32 @@ def test_no_import_circles_even_through_imports_inside_functions():
     circles = sorted(f"{name} <-> {other}" for name in graph for other in graph[name]
                      if name < other and reaches(other, name))
     assert not circles, circles
+
+
+def test_the_viz_kernel_draws_nothing_and_the_panels_never_reach_the_shell():
+    """viz/ (state, controller, sessions, jobs) is below the panels: no imgui, GL or glfw, no widgets, no shell;
+    the drawing floors are viz/gl (GUI OpenGL), widgets/ (panels) and viz/shell (the window that wires them)."""
+    kernel = [path for path in _python_files("viz")
+              if not (path.is_relative_to(ROOT / "viz" / "shell") or path.is_relative_to(ROOT / "viz" / "gl"))]
+    assert ROOT / "viz" / "controller.py" in kernel
+    offenders = [f"{path.relative_to(ROOT)} imports {module}" for path in kernel for module, _ in _imports(path)
+                 if module in GUI_MODULES | {"widgets"}]
+    offenders += [f"{path.relative_to(ROOT)} imports viz.shell" for path in kernel + _python_files("widgets")
+                  + _python_files("viz/gl") if "viz.shell" in _dotted_imports(path)]
+    assert not offenders, offenders
+
+
+def _dotted_imports(path: Path) -> set[str]:
+    """Every module named by an import in `path`, and its parent packages."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found = [node.module]
+        elif isinstance(node, ast.Import):
+            found = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in found:
+            parts = name.split(".")
+            names |= {".".join(parts[:index]) for index in range(1, len(parts) + 1)}
+    return names

@@ -1,6 +1,6 @@
 """The Invert panel's working data: the photo, its crop and mask, the fit's settings and the background job.
 
-No torch and no imgui: the panel (widgets/invert_widget.py) draws this, the app polls it every frame, tests
+No torch and no imgui: the panel (widgets/invert_widget.py) draws this, the controller polls it every frame, tests
 drive it directly. The photo is read and checked with core.invert.photo (numpy and PIL), the fit runs as an
 `InvertJob` in the render worker with its cached model, and `use()` puts the result into the AppState, where
 the edit history makes it one undo step.

@@ -1,6 +1,6 @@
 """The Paths panel's working data: the recorded path, its file, playback and the background video render.
 
-No torch and no imgui: the panel (widgets/paths_widget.py) draws this, the app advances it every frame,
+No torch and no imgui: the panel (widgets/paths_widget.py) draws this, the controller advances it every frame,
 tests drive it directly. The path is a `core.paths.CameraPath` value, so it saves and loads in the command
 line's format; the render runs as a `PathRenderJob` in the render worker and never blocks the GUI.
 """

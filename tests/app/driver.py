@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 from imgui_bundle import imgui
 
-from viz.app_config import AppConfig
+from viz.shell.app_config import AppConfig
 
 GUI_WINDOW_SIZE = (1280, 800)  # the smallest size the layout is designed for
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import visualizer
-from viz.app_config import FALLBACK_CHECKPOINT, AppConfig
+from viz.shell.app_config import FALLBACK_CHECKPOINT, AppConfig
 
 ROOT = Path(visualizer.__file__).resolve().parent
 
@@ -40,7 +40,7 @@ def test_bad_arguments_are_explained(capsys, arguments, message):
 
 
 def test_missing_default_model_falls_back_to_an_untrained_preset(monkeypatch, tmp_path):
-    monkeypatch.setattr("viz.app_config.DEFAULT_CHECKPOINT", tmp_path / "default.pt")
+    monkeypatch.setattr("viz.shell.app_config.DEFAULT_CHECKPOINT", tmp_path / "default.pt")
     assert AppConfig().resolve_checkpoint() == (FALLBACK_CHECKPOINT, True)
     (tmp_path / "default.pt").write_bytes(b"x")
     assert AppConfig().resolve_checkpoint() == (str(tmp_path / "default.pt"), False)

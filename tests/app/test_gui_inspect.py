@@ -13,7 +13,7 @@ import trimesh
 
 from renderer.worker import RenderClient
 from tests.app.driver import make_config, settle, wait_until
-from viz.app import VisualizerApp
+from viz.shell.app import VisualizerApp
 from viz.gl.mesh_view import BACKGROUND
 
 pytestmark = pytest.mark.gui

@@ -10,8 +10,8 @@ from imgui_bundle import imgui
 from core.generate.__main__ import main as generate_main
 from renderer.worker import RenderClient
 from tests.app.driver import differs, make_config, settle, wait_until
-from viz.app import VisualizerApp
-from viz.app_config import DEFAULT_CHECKPOINT
+from viz.shell.app import VisualizerApp
+from viz.shell.app_config import DEFAULT_CHECKPOINT
 
 pytestmark = pytest.mark.gui
 CTRL_Z = imgui.Key.z | imgui.Key.mod_ctrl

@@ -9,7 +9,7 @@ from core.generate.__main__ import main as generate_main
 from core.paths import load_path
 from renderer.worker import RenderClient
 from tests.app.driver import make_config, settle, wait_until
-from viz.app import VisualizerApp
+from viz.shell.app import VisualizerApp
 
 pytestmark = pytest.mark.gui
 

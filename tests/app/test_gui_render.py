@@ -6,7 +6,7 @@ from imgui_bundle import imgui
 
 from renderer.worker import RenderClient
 from tests.app.driver import RecordingClient, differs, make_config, settle, wait_until
-from viz.app import VisualizerApp
+from viz.shell.app import VisualizerApp
 
 pytestmark = pytest.mark.gui
 CTRL_Z = imgui.Key.z | imgui.Key.mod_ctrl
@@ -178,7 +178,7 @@ def test_camera_convention_and_fine_sampler_choices_reach_the_renderer(tmp_path)
 
 
 def test_refine_when_idle_steps_up_and_an_edit_starts_over_at_full_quality(tmp_path):
-    from viz.menus import shown_quality
+    from viz.shell.menus import shown_quality
 
     app, client = make_app(tmp_path)
     seen = {}

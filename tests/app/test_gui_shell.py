@@ -10,8 +10,8 @@ from PIL import Image
 
 from tests.app.driver import GUI_WINDOW_SIZE, differs, make_config, settle, wait_until
 from tests.fakes import PREDICTED_POSE_DEG, FakeClient
-from viz.app import VisualizerApp
-from viz.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
+from viz.shell.app import VisualizerApp
+from viz.shell.viewport import ORBIT_DEG_PER_PIXEL, ZOOM_PER_WHEEL_STEP
 from widgets.latent_widget import GRID_CELLS_SHOWN
 
 pytestmark = pytest.mark.gui

@@ -12,7 +12,7 @@ from imgui_bundle import hello_imgui, imgui
 
 from core.checkpoint import load_checkpoint
 from tests.app.driver import click_until, differs, make_config, settle, wait_until
-from viz.app import VisualizerApp
+from viz.shell.app import VisualizerApp
 
 pytestmark = pytest.mark.gui
 REPO_ROOT = Path(__file__).resolve().parents[2]

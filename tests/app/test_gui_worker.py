@@ -9,7 +9,7 @@ import pytest
 from renderer.worker import RenderClient
 from tests.app.driver import RecordingClient, make_config, settle, wait_until
 from tests.fakes import FakeClient
-from viz.app import VisualizerApp
+from viz.shell.app import VisualizerApp
 
 pytestmark = pytest.mark.gui
 FRAME_BUDGET_MS = 1000.0 / 30.0  # the loop must be able to run at 30 fps while the worker renders

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from viz.app import initial_state
-from viz.app_config import AppConfig
+from viz.shell.app import initial_state
+from viz.shell.app_config import AppConfig
 from viz.state import AppState, StateFileError, save_state
 
 
@@ -24,7 +24,7 @@ def test_remembered_session_is_restored_but_the_checkpoint_comes_from_the_comman
 
 
 def test_missing_default_model_says_untrained(tmp_path, monkeypatch):
-    monkeypatch.setattr("viz.app_config.DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
+    monkeypatch.setattr("viz.shell.app_config.DEFAULT_CHECKPOINT", tmp_path / "missing.pt")
     state, untrained, messages = initial_state(config(tmp_path))
     assert state.checkpoint == "preset:small" and untrained
     assert any(level == "warning" and "untrained preset:small" in text for level, text in messages)
