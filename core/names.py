@@ -29,3 +29,6 @@ VIDEO_SUFFIXES = (".mp4", ".gif")
 
 # Generator presets (core.config.PRESETS builds them; the Training panel offers them).
 PRESET_NAMES = ("tiny", "small", "paper-256", "paper-512")
+
+# The rest body pose: neck xyz, head xyz in degrees (the canonical avatar; the viewer's default condition).
+REST_POSE = (0.0,) * 6

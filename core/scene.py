@@ -19,9 +19,9 @@ from core.cache import LruCache
 from core.camera import camera_from_angles
 from core.invert.latent_file import file_signature, load_latent
 from core.latents import blended_ws, style_mixed
+from core.names import REST_POSE
 from core.rendering.occupancy import OccupancyGrid, build_occupancy
 
-REST_POSE = (0.0,) * 6  # neck xyz, head xyz in degrees
 
 
 @dataclass(frozen=True)

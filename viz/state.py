@@ -108,7 +108,9 @@ class PoseState:
 
     neck_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # neck rotation
     head_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # head rotation relative to the neck
-    cond_linked: bool = True  # the mapping is conditioned on the rendered pose
+    # Off (as in the authors' visualizer): the mapping keeps its own (rest) pose, so posing moves the same canonical
+    # avatar through the warp, keeps its identity and reuses its tri-grid. On: conditioned on the rendered pose.
+    cond_linked: bool = False
     cond_neck_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conditioning neck rotation when not linked
     cond_head_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # conditioning head rotation when not linked
     use_predicted_pose: bool = False  # ask the renderer for the generator's own predicted pose

@@ -17,12 +17,12 @@ import math
 import threading
 
 import torch
-import torch.nn.functional as F
 
 from core.body.face_index import NearestFaceIndex
 from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
 from core.body.triangles import FaceConstants, rigid_face_maps, squared_distance
+from core.rendering.point_sampling import sample_volume
 
 FIELD_RESOLUTION = 65  # nodes per side of the canonical fields (odd: every other node makes the bound grid)
 STILL_TOLERANCE = 1e-6  # a pose that moves no face farther than this leaves every point in place (as ExactWarp)
@@ -143,9 +143,7 @@ class CanonicalFields:
 
     def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Trilinear values [M, C] of one of the fields at canonical points [M, 3]."""
-        normalised = (points / self.extent).reshape(1, -1, 1, 1, 3)
-        values = F.grid_sample(grid, normalised, mode="bilinear", padding_mode="border", align_corners=True)
-        return values.reshape(grid.shape[1], -1).t()
+        return sample_volume(grid, points / self.extent, mode="bilinear", padding_mode="border", align_corners=True)
 
     def nearest_candidates(self, points: torch.Tensor) -> torch.Tensor:
         """Blended-face candidates [..., K] (indices into `blended_faces`) at the node nearest each point [..., 3]."""

@@ -4,9 +4,12 @@ Figures (names are contracts):
 - `viz.preview_latency_ms.<device>`: submit of a changed request (new yaw, preview mode) until its result
   arrives through the process-mode RenderClient, median over several moves.
 - `viz.full_render_ms.<device>`: the same for a full-quality request (the frame shown when the input rests).
-- `viz.pose_change_ms.<device>`: a full-quality request with a new neck/head pose (the camera still), the
-  default warp's per-pose setup included; measured interleaved with the camera moves of `full_render_ms`,
+- `viz.pose_change_ms.<device>`: a full-quality request with a new neck/head pose and camera, as the viewer sends
+  it by default (the mapping keeps the rest-pose condition, so the latent's tri-grid is reused and the default
+  warp's per-pose setup is the extra cost); measured interleaved with the camera moves of `full_render_ms`,
   so `viz.pose_change_ratio.<device>` (pose change / camera change) compares the two under the same load.
+  `viz.pose_change_linked_ms.<device>` and `viz.pose_change_linked_ratio.<device>`: the same with the mapping
+  conditioned on the new pose (Pose panel "Condition on the rendered pose": new ws and tri-grid per pose).
 - `viz.preview_latency_model_is_default`: 1 when checkpoints/default.pt was used, 0 for "preset:tiny".
 - `viz.worker_first_frame_ms.<device>`: from starting the worker to its first frame (spawn, torch import,
   model load, mapping and tri-grid included): what a user waits for after opening the visualizer.
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from core.bench.harness import BenchContext
+from core.names import REST_POSE
 from renderer.requests import RenderRequest
 from renderer.worker import RenderClient
 
@@ -34,7 +38,7 @@ def run(ctx: BenchContext) -> dict[str, float]:
     uses_default = DEFAULT_CHECKPOINT.is_file()
     checkpoint = str(DEFAULT_CHECKPOINT) if uses_default else "preset:tiny"
     moves = 4 if ctx.quick else 10
-    base = RenderRequest(checkpoint=checkpoint, device=str(ctx.device), deterministic=True)
+    base = RenderRequest(checkpoint=checkpoint, device=str(ctx.device), deterministic=True, cond_pose_deg=REST_POSE)
     start = time.perf_counter()
     with RenderClient("process", device=str(ctx.device)) as client:
         # Warm up: spawn, model load, mapping and tri-grid happen here, not in the timed slider moves.
@@ -45,12 +49,15 @@ def run(ctx: BenchContext) -> dict[str, float]:
                    for step in range(moves)]
         # The first posed request builds the body's canonical warp fields (once per worker): not timed.
         _round_trip(client, base.replace(pose_deg=(5.0, 0.0, 0.0, 0.0, 0.0, 0.0)), STARTUP_TIMEOUT_S)
-        full, posed = [], []
+        full, posed, linked = [], [], []
         for step in range(max(3, moves // 2)):
             full.append(_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step), RENDER_TIMEOUT_S))
             pose = (4.0 + 2.0 * step, -10.0 + 3.0 * step, 0.0, -5.0, 8.0 + 2.0 * step, 0.0)
             posed.append(_round_trip(client, base.replace(yaw_deg=-2.0 - 3.0 * step, pose_deg=pose),
                                      RENDER_TIMEOUT_S))
+            linked_pose = pose[:5] + (1.0,)  # a pose (and so a condition) not seen before: new ws and tri-grid
+            linked.append(_round_trip(client, base.replace(yaw_deg=-1.0 - 3.0 * step, pose_deg=linked_pose,
+                                                           cond_pose_deg=linked_pose), RENDER_TIMEOUT_S))
     suffix = ctx.device_name
     presets = {}
     for name in ("small",) if ctx.quick else ("small", "paper-512"):
@@ -60,6 +67,8 @@ def run(ctx: BenchContext) -> dict[str, float]:
         f"viz.full_render_ms.{suffix}": statistics.median(full),
         f"viz.pose_change_ms.{suffix}": statistics.median(posed),
         f"viz.pose_change_ratio.{suffix}": statistics.median(p / f for p, f in zip(posed, full)),
+        f"viz.pose_change_linked_ms.{suffix}": statistics.median(linked),
+        f"viz.pose_change_linked_ratio.{suffix}": statistics.median(p / f for p, f in zip(linked, full)),
         "viz.preview_latency_model_is_default": 1.0 if uses_default else 0.0,
         f"viz.worker_first_frame_ms.{suffix}": first_frame,
     }

@@ -14,7 +14,7 @@ def test_default_state_gives_the_default_frontal_request():
     assert request.seeds == ((0, 1.0),)
     assert request.focal == pytest.approx(DEFAULT_FOCAL)
     assert (request.yaw_deg, request.pitch_deg, request.radius) == (0.0, 0.0, 2.7)
-    assert request.pose_deg == (0.0,) * 6 and request.cond_pose_deg is None
+    assert request.pose_deg == (0.0,) * 6 and request.cond_pose_deg == (0.0,) * 6  # posing keeps the rest condition
     assert request.stylemix_seed is None and request.stylemix_layers == ()
     assert request.preview is False and request.extras == ()
 
