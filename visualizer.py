@@ -14,6 +14,7 @@ from pathlib import Path
 from core.cli import command_line
 from core.device import DEVICE_HELP
 from viz.shell.app_config import AppConfig
+from viz.state import StateFileError
 
 NO_DISPLAY_HELP = (
     "visualizer: no display found (DISPLAY is not set).\n"
@@ -69,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print(NO_DISPLAY_HELP, file=sys.stderr)
         return 2
-    from viz.shell.app import VisualizerApp
-    from viz.state import StateFileError
+    from viz.shell.app import VisualizerApp  # lazy: --help and the no-display message answer without imgui or GL
 
     try:
         app = VisualizerApp(config)

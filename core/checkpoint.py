@@ -19,7 +19,8 @@ import torch
 
 from core.atomic import atomic_output
 from core.cli import first_line
-from core.config import GeneratorConfig
+from core.config import GeneratorConfig, _from_dict
+from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
 
 FORMAT = "portrait-gan/1"
 KINDS = ("generator", "training")
@@ -104,10 +105,6 @@ def checkpoint_body_path(spec: str | os.PathLike | None) -> str | None:
 def load_discriminator(path: str | os.PathLike, device: torch.device | str = "cpu"):
     """D_ema of a checkpoint as a PoseAwareDiscriminator in eval mode, or None when the file keeps none
     (a generator-only export; `export --with-discriminator` keeps it)."""
-    # Late: keeps this module light for the GUI-side tools, as load_generator.
-    from core.config import _from_dict
-    from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator
-
     path = Path(path)
     if path.suffix == ".pkl":
         return None
@@ -210,7 +207,7 @@ def __getattr__(name: str):
     """`core.checkpoint.load_generator` / `open_generator` of older scripts: they live in core.loading now
     (imported only when asked for, so this module never imports the released-checkpoint importer)."""
     if name in ("load_generator", "open_generator"):
-        import core.loading
+        import core.loading  # lazy: core.loading imports this module (an import circle at the top)
 
         return getattr(core.loading, name)
     raise AttributeError(f"module 'core.checkpoint' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-
+from core.budget import MAX_IMAGE_SIDE, MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY
 from core.names import CAMERA_CONVENTIONS, IMPORTANCE_SAMPLERS, MIRROR_TESTS  # noqa: F401 (re-exported)
 
 
@@ -33,8 +33,6 @@ class RenderingConfig:
 
     def __post_init__(self):
         # Sizes a checkpoint's configuration can ask for are bounded too (core.budget), so no file hangs a render.
-        from core.budget import MAX_SAMPLES_PER_RAY
-
         if not 2 <= self.depth_resolution <= MAX_SAMPLES_PER_RAY:
             raise ValueError(f"depth_resolution {self.depth_resolution}: coarse samples per ray must be 2.."
                              f"{MAX_SAMPLES_PER_RAY}")
@@ -82,8 +80,6 @@ class GeneratorConfig:
     rendering: RenderingConfig = field(default_factory=RenderingConfig)  # ray sampling and integration
 
     def __post_init__(self):
-        from core.budget import MAX_IMAGE_SIDE, MAX_NEURAL_RESOLUTION
-
         if not 1 <= self.neural_resolution <= MAX_NEURAL_RESOLUTION or not 1 <= self.img_resolution <= MAX_IMAGE_SIDE:
             raise ValueError(f"neural_resolution {self.neural_resolution} / img_resolution {self.img_resolution}: "
                              f"at most {MAX_NEURAL_RESOLUTION} / {MAX_IMAGE_SIDE}")

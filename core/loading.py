@@ -4,7 +4,10 @@ format only, so the released-checkpoint importer can use it without an import ci
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -53,10 +56,6 @@ def open_generator(spec: str | os.PathLike, device: torch.device | str = "cpu"):
 def main(argv: list[str] | None = None) -> int:
     """`python -m core.checkpoint info FILE`, `... import FILE.pkl --out FILE.pt`,
     `... export SNAPSHOT --out FILE.pt`."""
-    import argparse
-    import json
-    import sys
-
     parser = argparse.ArgumentParser(prog="python -m core.checkpoint")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="print what a checkpoint holds")

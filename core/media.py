@@ -53,7 +53,7 @@ def _frames_in(file: Path) -> int:
     if file.suffix.lower() == ".gif":
         with Image.open(file) as image:
             return int(getattr(image, "n_frames", 1))
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # lazy: only MP4 files need ffmpeg (GIFs are read with PIL above)
 
     return int(imageio_ffmpeg.count_frames_and_secs(str(file))[0])
 
@@ -80,7 +80,7 @@ class VideoWriter:
         else:
             if self._writer is None:
                 check_video_target(self.file, frame.shape[:2])
-                import imageio.v2 as imageio
+                import imageio.v2 as imageio  # lazy: only MP4 needs imageio and ffmpeg (GIFs go through PIL)
 
                 # macro_block_size 2 keeps the exact (even) size instead of padding to multiples of 16.
                 self._writer = imageio.get_writer(

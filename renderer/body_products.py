@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.body.model import HEAD, NECK
 from core.scene import pose_radians
 
 BODY_PRODUCT = "body_mesh"
@@ -23,8 +24,6 @@ def body_mesh_product(renderer, scene, request) -> dict[str, Any]:
 
 
 def _build(renderer, scene, pose_deg: tuple[float, ...]) -> dict[str, Any]:
-    from core.body.model import HEAD, NECK
-
     body = renderer.body(scene.device, scene.model)
     pose = pose_radians(pose_deg, scene.device)
     rest = torch.zeros_like(pose)

@@ -18,17 +18,22 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from core.body import load_body_model
+from core.body.fast_warp import CanonicalFields
+from core.body.warp import DEFAULT_GRID_RESOLUTION
+from core.camera import camera_from_angles
 from core.checkpoint import PRESET_PREFIX, load_discriminator
 from core.loading import open_generator
 from core.display import to_display_image
-from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.budget import MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY
 from core.cache import LruCache
 from core.device import resolve_device
 from core.latents import z_from_seed
 from core.invert.latent_file import file_signature
 from core.scene import SceneBuilder, SceneSpec
+from renderer.body_products import body_mesh_product
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
+from renderer.inspect_products import INSPECT_PRODUCTS, inspect_products
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
@@ -139,9 +144,6 @@ class Renderer:
         config = model.generator.config
 
         def warm() -> None:
-            from core.body import load_body_model
-            from core.body.fast_warp import CanonicalFields
-
             try:  # its own body instance: the caches of this class are not shared with threads
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
@@ -160,8 +162,6 @@ class Renderer:
 
     def body(self, device: torch.device, model: _LoadedModel | None = None):
         """The body model the warps use (see `body_path`), loaded once per file and device."""
-        from core.body import load_body_model
-
         path = self.body_path(model)
         return self._bodies.get_or_create((str(path), str(device)), lambda: load_body_model(path, device=device))
 
@@ -192,8 +192,6 @@ class Renderer:
 
     def view_settings(self, generator, request: RenderRequest, device: torch.device):
         """(neural resolution, RenderingConfig, camera [1, 25]) of the request's main render."""
-        from core.camera import camera_from_angles
-
         config = generator.config
         neural_resolution = request.neural_resolution or config.neural_resolution
         depth_samples = request.depth_samples or config.rendering.depth_resolution
@@ -233,8 +231,6 @@ class Renderer:
 
     def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:
         """The optional products named in `request.extras`; unknown names go to "unsupported", failures to "errors"."""
-        from renderer.inspect_products import INSPECT_PRODUCTS, inspect_products
-
         extras: dict[str, Any] = {}
         if "predicted_pose" in request.extras:
             if request.latent_file is not None:  # the pose branch reads z, which an inverted latent does not have
@@ -250,8 +246,6 @@ class Renderer:
         if any(name in INSPECT_PRODUCTS for name in request.extras):
             extras.update(inspect_products(self, scene, request, shown_size))
         if "body_mesh" in request.extras:
-            from renderer.body_products import body_mesh_product
-
             try:
                 extras["body_mesh"] = body_mesh_product(self, scene, request)
             except Exception as error:  # noqa: BLE001 - the overlay's failure must not cost the user the render
@@ -303,8 +297,6 @@ def scene_spec(request: RenderRequest, warp_resolution: int) -> SceneSpec:
 
 def conditioning_camera(request: RenderRequest, device: torch.device) -> torch.Tensor:
     """[1, 25]: the request's conditioning yaw/pitch at the default radius, pivot and focal, in its convention."""
-    from core.camera import camera_from_angles
-
     return camera_from_angles(request.camera_convention, request.cond_yaw_deg, request.cond_pitch_deg, device=device)
 
 

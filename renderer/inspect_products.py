@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.inspect import (PLANE_NAMES, SliceOptions, body_cross_section, density_slice, fit_pca_basis, mask_outline,
+                          ray_profile, thickness_shell, trigrid_preview)
 from core.scene import SceneSpec, pose_radians
 
 from renderer.errors import RenderError, describe_error
@@ -47,8 +49,6 @@ def inspect_products(renderer, scene, request: RenderRequest, shown_size: tuple[
 def planes_product(renderer, scene, request: RenderRequest, options: InspectOptions,
                    shown_size: tuple[int, int]) -> dict[str, Any]:
     """Pictures of every plane and depth slice: images uint8 [3, D, H, W, 3] plus per-plane statistics."""
-    from core.inspect import PLANE_NAMES, trigrid_preview
-
     config = scene.generator.config
     basis = None
     if options.plane_mode == "pca":
@@ -69,8 +69,6 @@ def planes_product(renderer, scene, request: RenderRequest, options: InspectOpti
 
 def average_pca_basis(scene, noise_mode: str):
     """The PCA basis of the tri-grid of w_avg (psi = 0), under the frontal camera at rest pose."""
-    from core.inspect import fit_pca_basis
-
     average = SceneSpec(seeds=((0, 1.0),), truncation_psi=0.0, noise_mode=noise_mode)  # psi 0: any seed is w_avg
     with torch.inference_mode():
         planes = scene.model.scenes.planes(average)
@@ -80,8 +78,6 @@ def average_pca_basis(scene, noise_mode: str):
 def density_slice_product(renderer, scene, request: RenderRequest, options: InspectOptions,
                           shown_size: tuple[int, int]) -> dict[str, Any]:
     """One axis-aligned slice: values [R, R], image [R, R, 3], value range, body segments and thickness shell."""
-    from core.inspect import SliceOptions, density_slice
-
     posed = options.slice_space == "posed" and scene.point_warp is not None
     slice_options = SliceOptions(
         axis=options.slice_axis, offset=options.slice_offset, resolution=options.slice_resolution,
@@ -110,8 +106,6 @@ def body_overlay(renderer, scene, pose_deg: tuple[float, ...] | None, slice_opti
 
     The shell is measured on at most SHELL_MAX_RESOLUTION^2 pixels and scaled up to the slice's resolution.
     """
-    from core.inspect import body_cross_section, mask_outline, thickness_shell
-
     body = renderer.body(scene.device, scene.model)
     config = scene.generator.config
     pose = None if pose_deg is None else pose_radians(pose_deg, scene.device)
@@ -139,8 +133,6 @@ def nearest_upsampled(mask: np.ndarray, size: int) -> np.ndarray:
 def ray_profile_product(renderer, scene, request: RenderRequest, options: InspectOptions,
                         shown_size: tuple[int, int]) -> dict[str, Any]:
     """Depths [S], raw sigma [S] and weights [S-1] of the ray through `options.ray_pixel` of the shown image."""
-    from core.inspect import ray_profile
-
     resolution, rendering, camera = renderer.view_settings(scene.generator, request, scene.device)
     height, width = shown_size
     row, column = options.ray_pixel

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from core.invert.photo import Crop, InvertInputError
 from renderer.jobs import JobStatus
 from renderer.requests import RenderRequest
 
@@ -76,8 +77,7 @@ class InvertProducts:
 def run_invert_job(job_id: int, job: InvertJob, renderer, send: Callable[[JobStatus], None],
                    cancelled: Callable[[], bool]) -> JobStatus:
     """Run `job` with `renderer`'s cached model; statuses go to `send`, `cancelled()` is checked per step."""
-    from core.invert.photo import Crop, InvertInputError
-    from core.invert.session import InvertSetupError
+    from core.invert.session import InvertSetupError  # lazy: the GUI imports this module, torch stays out
 
     if cancelled():
         return JobStatus(job_id, "cancelled", message="cancelled before it started")
@@ -103,7 +103,7 @@ def run_invert_job(job_id: int, job: InvertJob, renderer, send: Callable[[JobSta
                 break
         products = _write(session, job, stopped)
     except Exception as error:  # noqa: BLE001
-        from renderer.errors import describe_error
+        from renderer.errors import describe_error  # lazy: the GUI imports this module, torch stays out
 
         return JobStatus(job_id, "error", error=f"inversion: {describe_error(error)}")
     summary = f"PSNR {products.report['psnr_db']:.1f} dB, yaw {products.yaw_deg:.0f}, written to {products.out_dir}"
@@ -113,6 +113,7 @@ def run_invert_job(job_id: int, job: InvertJob, renderer, send: Callable[[JobSta
 
 
 def _open_session(job: InvertJob, renderer, crop):
+    # lazy: the GUI imports this module, torch stays out
     from core.body import load_body_model
     from core.invert.session import open_discriminator, options_from, session_for_model
 
@@ -142,7 +143,7 @@ def _describe(session, phase: str) -> str:
 
 
 def _progress(session, phase: str) -> InvertProgress:
-    from core.invert.outputs import render_pixels
+    from core.invert.outputs import render_pixels  # lazy: the GUI imports this module, torch stays out
 
     inversion = session.inversion
     best = inversion.best
@@ -153,7 +154,7 @@ def _progress(session, phase: str) -> InvertProgress:
 
 
 def _write(session, job: InvertJob, stopped: bool) -> InvertProducts:
-    from core.invert.outputs import render_pixels
+    from core.invert.outputs import render_pixels  # lazy: the GUI imports this module, torch stays out
 
     report = session.write(Path(job.out_dir).expanduser(), interrupted=stopped)
     best = session.inversion.best

@@ -167,7 +167,7 @@ class JobRunner:
 def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], None],
             cancelled: Callable[[], bool]) -> JobStatus:
     """Run `job` to its final status (done, cancelled or error); never raises."""
-    from core.mesh import GridTooLargeError, MeshCancelled
+    from core.mesh import GridTooLargeError, MeshCancelled  # lazy: the GUI imports this module, torch stays out
 
     if not isinstance(job, MeshJob):
         return job.run(job_id, renderer, send, cancelled)  # other job kinds (renderer/path_jobs.py) run themselves
@@ -194,8 +194,8 @@ def run_job(job_id: int, job: MeshJob, renderer, send: Callable[[JobStatus], Non
 def extract_and_export(job: MeshJob, renderer, report: Callable[..., None],
                        cancelled: Callable[[], bool]) -> MeshProducts:
     """The mesh of `job` as numpy arrays, its files written atomically; raises on cancel and on errors."""
+    # lazy: the GUI imports this module, torch stays out
     import torch
-
     from core.mesh import MeshOptions, export_mesh, generator_mesh, save_grid
     from core.mesh.grid import check_grid_budget, default_memory_budget
     from core.rendering.volume import CROPPED_SIGMA

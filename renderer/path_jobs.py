@@ -99,7 +99,7 @@ class PathRenderProducts:
 def run_path_job(job_id: int, job: PathRenderJob, renderer, send: Callable[[JobStatus], None],
                  cancelled: Callable[[], bool]) -> JobStatus:
     """Render `job` with `renderer`'s cached model; progress goes to `send`, `cancelled()` is checked per frame."""
-    from core.generate import RenderCancelled
+    from core.generate import RenderCancelled  # lazy: the GUI imports this module, torch stays out
 
     if cancelled():
         return JobStatus(job_id, "cancelled", message="cancelled before it started")
@@ -130,7 +130,7 @@ def job_settings(job: PathRenderJob):
     """How the video's frames are rendered: full quality, deterministic, and conditioned as the viewer was when
     the job started (its conditioning pose, else its shown pose, fixed for the whole video so that the identity
     does not drift), so a keyframe of the viewer's state films the pixels the viewer showed."""
-    from core.generate import RenderSettings
+    from core.generate import RenderSettings  # lazy: the GUI imports this module, torch stays out
 
     request = job.request
     cond_pose = request.cond_pose_deg if request.cond_pose_deg is not None else request.pose_deg
@@ -145,7 +145,7 @@ def job_settings(job: PathRenderJob):
 def render_video(job: PathRenderJob, renderer, progress: Callable[[int, int], None],
                  cancelled: Callable[[], bool]) -> PathRenderProducts:
     """Write the video of `job` atomically; raises RenderCancelled (no file left behind) or the error."""
-    from core.generate import VideoWriter, render_path_frames
+    from core.generate import VideoWriter, render_path_frames  # lazy: the GUI imports this module, torch stays out
 
     start = time.perf_counter()
     generator = renderer.scene(job.request).generator  # the worker's cached model: no second copy in memory

@@ -353,8 +353,8 @@ def serve_requests(requests, results, device: str, torch_threads: int | None) ->
     """
     _exit_with_parent()
     try:
+        # lazy: only the worker process loads torch; the GUI process imports this module
         import torch
-
         from renderer.engine import Renderer
 
         if torch_threads:

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 from core.bench.harness import BenchContext
+from core.data.reader import PortraitDataset
+from core.data.synth import SynthesisPool, SynthSettings, synthesize
 
 WORKERS = 2  # the target machine has two cores
 
 
 def _synth_rate(resolution: int, count: int, root: Path) -> float:
-    from core.data.synth import SynthesisPool, SynthSettings, synthesize
-
     settings = SynthSettings(resolution=resolution, seed=1)
     with SynthesisPool(settings, WORKERS) as pool:
         pool.warm_up()
@@ -30,8 +30,6 @@ def _synth_rate(resolution: int, count: int, root: Path) -> float:
 
 
 def _synth_cpu_ms(resolution: int, count: int, root: Path) -> float:
-    from core.data.synth import SynthesisPool, SynthSettings, synthesize
-
     settings = SynthSettings(resolution=resolution, seed=2)
     with SynthesisPool(settings, 1) as pool:
         pool.warm_up()
@@ -41,8 +39,6 @@ def _synth_cpu_ms(resolution: int, count: int, root: Path) -> float:
 
 
 def _read_rate(root: Path) -> float:
-    from core.data.reader import PortraitDataset
-
     dataset = PortraitDataset(root)
     start = time.perf_counter()
     for index in range(len(dataset)):

@@ -16,6 +16,15 @@ from pathlib import Path
 import torch
 
 from core.bench.harness import BenchContext, time_call
+from core.body import load_body_model
+from core.camera import angle_between_deg, camera_yaw_pitch_deg
+from core.checkpoint import load_discriminator
+from core.data.reader import PortraitDataset
+from core.data.synth import SynthesisPool, SynthSettings, synthesize
+from core.generate.render import default_checkpoint
+from core.invert.fit import FitState, Inversion, InvertOptions
+from core.invert.photo import target_from_sample
+from core.loading import load_generator
 
 HELD_OUT_SEED = 20261202  # no training set of the shipped default used this seed
 FULL_STEPS = 200
@@ -23,11 +32,6 @@ FULL_STEPS = 200
 
 def held_out_target(folder: Path):
     """(Target, label yaw, label pitch) of one synthetic 64-pixel portrait the default never saw."""
-    from core.camera import camera_yaw_pitch_deg
-    from core.data.reader import PortraitDataset
-    from core.data.synth import SynthesisPool, SynthSettings, synthesize
-    from core.invert.photo import target_from_sample
-
     settings = SynthSettings(resolution=64, seed=HELD_OUT_SEED, feature_scale=1.5)
     with SynthesisPool(settings, 1) as pool:
         root = synthesize(folder / "held-out", 1, settings, progress=False, pool=pool)
@@ -38,13 +42,6 @@ def held_out_target(folder: Path):
 
 
 def run(ctx: BenchContext) -> dict[str, float]:
-    from core.body import load_body_model
-    from core.camera import angle_between_deg
-    from core.checkpoint import load_discriminator
-    from core.generate.render import default_checkpoint
-    from core.invert.fit import FitState, Inversion, InvertOptions
-    from core.loading import load_generator
-
     device, tag = ctx.device, ctx.device.type
     generator, metadata = load_generator(default_checkpoint(), device)
     body = load_body_model(metadata.get("body_path"), device=device)

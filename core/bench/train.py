@@ -19,6 +19,7 @@ from core.camera import orbit_camera
 from core.config import preset
 from core.generator import TriGridGenerator
 from core.networks.discriminator import DiscriminatorConfig, PoseAwareDiscriminator, parameter_count
+from core.train.body_choice import make_warp_factory
 from core.train.config import TrainingConfig
 from core.train.distributed import DistributedContext
 from core.train.phases import RealBatch, TrainingStep
@@ -42,8 +43,6 @@ def _training_step(preset_name: str, device: torch.device, warp_mode: str) -> tu
     context = DistributedContext(rank=0, world_size=1, device=device)
     warp_factory = None
     if warp_mode != "none":
-        from core.train.body_choice import make_warp_factory
-
         warp_factory = make_warp_factory(warp_mode, device, generator_config)
     step = TrainingStep(G, D, copy.deepcopy(G).eval(), copy.deepcopy(D).eval(), G_opt, D_opt, config, context,
                         (cameras, poses), warp_factory)

@@ -8,6 +8,8 @@ other global is refused with a message that names it.
 """
 from __future__ import annotations
 
+import codecs
+import collections
 import copyreg
 import io
 import pickle
@@ -53,6 +55,7 @@ def _placeholder_class(base: type, attribute: str, value: str) -> type:
 
 def _numpy_global(module: str, name: str):
     """numpy's reconstruction helpers under their numpy 2 names (old pickles say numpy.core)."""
+    # lazy: numpy 1.26 (requirements.txt allows it) has no numpy._core.numeric, so only old pickles may fail there
     import numpy._core.multiarray as multiarray
     import numpy._core.numeric as numeric
 
@@ -93,12 +96,8 @@ class RestrictedSmplUnpickler(pickle.Unpickler):
         if module in ("__builtin__", "builtins") and name in _SAFE_BUILTINS:
             return _SAFE_BUILTINS[name]
         if module == "_codecs" and name == "encode":  # Python 3 writes bytes this way at protocols < 3
-            import codecs
-
             return codecs.encode
         if module == "collections" and name == "OrderedDict":
-            import collections
-
             return collections.OrderedDict
         found = _numpy_global(module, name)
         if found is not None:

@@ -89,6 +89,7 @@ def bust_sdf(points: np.ndarray) -> np.ndarray:
 
 def _bust_mesh() -> tuple[np.ndarray, np.ndarray]:
     """Marching-cubes mesh of the bust, cleaned and lightly smoothed: ([V, 3] float64, [F, 3] int64)."""
+    # lazy: mcubes and trimesh are needed only to build the stand-in once, not to load it
     import mcubes
     import trimesh
 

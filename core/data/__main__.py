@@ -10,7 +10,7 @@ from core.cli import command_line
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from core.data.synth import SynthSettings, synthesize
+    from core.data.synth import SynthSettings, synthesize  # lazy: --help stays fast (torch, the body, GL)
 
     settings = SynthSettings(
         resolution=args.resolution,
@@ -31,13 +31,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from core.data.check import check_main
+    from core.data.check import check_main  # lazy: --help stays fast (torch)
 
     return check_main(Path(args.path), Path(args.masks) if args.masks else None)
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from core.data.preview import preview_main
+    from core.data.preview import preview_main  # lazy: --help stays fast (torch, PIL)
 
     return preview_main(Path(args.path), Path(args.out), args.count, args.columns, args.cell, args.masks)
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     preview.set_defaults(run=_preview)
 
     args = parser.parse_args(argv)
-    from core.data.storage import DatasetError
+    from core.data.storage import DatasetError  # lazy: --help and usage errors answer before numpy and PIL load
 
     try:
         return args.run(args)

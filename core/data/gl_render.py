@@ -13,6 +13,7 @@ import os
 import sys
 
 import numpy as np
+import torch
 
 NEAR, FAR = 0.5, 10.0  # clip planes in world units; the subject is about 2.7 from the camera
 SURFACELESS_PLATFORM = 0x31DD  # EGL_PLATFORM_SURFACELESS_MESA
@@ -81,13 +82,14 @@ def _import_gl():
             f"offscreen rendering needs PYOPENGL_PLATFORM=egl or osmesa before OpenGL is imported (it is "
             f"{platform!r}); run the synthesiser in a fresh process, e.g. `python -m core.data synth ...`"
         )
-    from OpenGL import GL
+    from OpenGL import GL  # lazy: PYOPENGL_PLATFORM must be set first, and core/ imports without GL
 
     return GL, platform
 
 
 def _egl_context() -> tuple:
     """A current surfaceless EGL context with desktop OpenGL 3.3 core."""
+    # lazy: OpenGL is imported only once the platform is chosen (see _import_gl); core/ imports without GL
     from OpenGL import EGL
     from OpenGL.EGL.EXT.platform_base import eglGetPlatformDisplayEXT
 
@@ -119,7 +121,7 @@ def _egl_context() -> tuple:
 
 def _osmesa_context(size: int) -> tuple:
     """A current OSMesa context (rendering goes to our framebuffer object, the buffer only satisfies OSMesa)."""
-    from OpenGL import GL, osmesa
+    from OpenGL import GL, osmesa  # lazy: only the OSMesa fallback needs it; core/ imports without GL
 
     context = osmesa.OSMesaCreateContextAttribs(
         [osmesa.OSMESA_FORMAT, osmesa.OSMESA_RGBA, osmesa.OSMESA_DEPTH_BITS, 24,
@@ -135,8 +137,6 @@ def _osmesa_context(size: int) -> tuple:
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals [V, 3] of a triangle mesh (vertices [V, 3], faces [F, 3])."""
-    import torch
-
     points = torch.from_numpy(np.ascontiguousarray(vertices, dtype=np.float32))
     corners = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.int64))
     triangle = points[corners]  # [F, 3, 3]

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core.body import load_body_model
 from core.data.appearance import Appearance, Lighting
+from core.data.scene import Dresser
 from core.data.storage import DatasetError, atomic_write_bytes
 
 RECORD_FILE = "synth.json"
@@ -76,9 +78,6 @@ _DRESSERS: dict = {}  # body-model file -> Dresser (its head anchors take about 
 
 
 def _dresser(body_path: str | None, body):
-    from core.body import load_body_model
-    from core.data.scene import Dresser
-
     if body is not None:
         return Dresser(body)
     if body_path not in _DRESSERS:

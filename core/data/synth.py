@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
 from core.body import load_body_model, pose_from_degrees
 from core.camera import DEFAULT_FOCAL, DEFAULT_RADIUS, LOOKAT_PIVOT, orbit_camera
@@ -150,8 +152,6 @@ def _worker_start(settings: SynthSettings) -> None:
     global _WORKER, _WORKER_ERROR
     os.environ["PYOPENGL_PLATFORM"] = os.environ.get("PORTRAIT_GL_PLATFORM", "egl")
     os.environ.setdefault("LP_NUM_THREADS", "1")
-    import torch
-
     torch.set_num_threads(1)
     try:
         _WORKER = SceneRenderer(settings)
@@ -229,8 +229,6 @@ def synthesize(
 
     `pool` reuses running workers (made with the same settings); by default `workers` are started here.
     """
-    from tqdm import tqdm
-
     root = Path(out).expanduser().resolve()
     taken = [path for path in (*output_paths(root, True), *output_paths(root, False), root / RECORD_FILE)
              if path.exists()]

@@ -71,7 +71,7 @@ def _check(args: argparse.Namespace) -> None:
 @command_line
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.invert.session import InvertSetupError, open_inversion
+    from core.invert.session import InvertSetupError, open_inversion  # lazy: --help answers without torch
 
     try:
         _check(args)

@@ -113,7 +113,7 @@ def perceptual_term(choice: str, discriminator, target_image, target_raw, target
     if choice in ("auto", "lpips"):
         usable, why = lpips_available()
         if usable:
-            import lpips
+            import lpips  # lazy: an optional package, used only when installed
 
             module = lpips.LPIPS(net="vgg", verbose=False).to(device).eval().requires_grad_(False)
             return Lpips(module, target_mask)

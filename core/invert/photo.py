@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 MIN_PHOTO_SIDE = 32  # pixels: smaller photos hold too little of a face to fit
 MAX_PHOTO_PIXELS = 64_000_000  # a 8000 x 8000 photo; larger ones are refused before decoding
@@ -58,8 +59,6 @@ def parse_crop(text: str) -> Crop:
 
 
 def _open_image(path: Path, what: str):
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise InvertInputError(f"{path}: no such {what} file")
     try:
@@ -102,8 +101,6 @@ def read_mask(path: str | os.PathLike, photo_size: tuple[int, int]) -> np.ndarra
 
 def crop_and_resize(pixels: np.ndarray, crop: Crop, resolution: int) -> np.ndarray:
     """The square `crop` of uint8 [H, W, 3] or float [H, W] pixels, resized (area filter) to resolution^2."""
-    from PIL import Image
-
     square = pixels[crop.top:crop.top + crop.size, crop.left:crop.left + crop.size]
     if square.dtype == np.uint8:
         return np.asarray(Image.fromarray(square).resize((resolution, resolution), Image.Resampling.BOX))
@@ -119,7 +116,7 @@ def estimate_mask(pixels: np.ndarray) -> np.ndarray | None:
     refitted without outliers; pixels farther than BACKGROUND_DISTANCE from it form the person, of which the
     largest connected part is kept with its holes filled.
     """
-    from scipy import ndimage
+    from scipy import ndimage  # lazy: scipy is slow to import and only the mask estimate needs it
 
     colours = pixels.astype(np.float32) / 255.0
     side = colours.shape[0]

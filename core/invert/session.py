@@ -12,11 +12,14 @@ from typing import Iterator
 
 import torch
 
+from core.body import load_body_model
 from core.checkpoint import PRESET_PREFIX, CheckpointError, load_discriminator
 from core.device import resolve_device
+from core.generate.render import default_checkpoint
 from core.invert.fit import Inversion, InvertOptions, inversion_steps
 from core.invert.outputs import write_outputs
 from core.invert.photo import Crop, Target, load_target
+from core.loading import open_generator
 
 
 class InvertSetupError(ValueError):
@@ -99,10 +102,6 @@ def open_inversion(photo: str, checkpoint: str | None, device: str = "auto", mas
                    crop: Crop | None = None, body_model: str | None = None, **option_values) -> InversionSession:
     """Open the model (default: the shipped one), its D and body, and the photo; InvertInputError for a bad
     photo, mask or crop, InvertSetupError for a bad model."""
-    from core.body import load_body_model
-    from core.generate.render import default_checkpoint
-    from core.loading import open_generator
-
     options = options_from(**option_values)
     load_target(photo, 8, mask=mask, crop=crop)  # the photo's mistakes first, before a model is loaded
     checkpoint = str(checkpoint or default_checkpoint())

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from core.checkpoint import CheckpointError, generator_payload, save_checkpoint
 from core.config import PRESETS, GeneratorConfig, preset
@@ -167,7 +168,7 @@ def load_released_generator(path: str | os.PathLike, device: torch.device | str 
 
 def released_body_model(released: ReleasedCheckpoint, device: torch.device | str = "cpu"):
     """The SMPL body stored in the file's generator as a core.body.BodyModel, or None when there is none."""
-    from core.body import BodyModel
+    from core.body import BodyModel  # lazy: the body model (smplx) is heavy and the reader does not need it
 
     try:
         arrays = body_arrays_from_record(released.generator)
@@ -180,8 +181,6 @@ def import_released_checkpoint(
     path: str | os.PathLike, out: str | os.PathLike, body_out: str | os.PathLike | None = None, progress: bool = True
 ) -> Path:
     """Convert a released .pkl to our .pt format; the SMPL arrays go to `body_out` (default `<out>.smpl.npz`)."""
-    from tqdm import tqdm
-
     released = read_released_checkpoint(path, progress=progress)
     with tqdm(total=3, desc="converting", disable=not progress) as bar:
         generator, metadata = build_released_generator(released)

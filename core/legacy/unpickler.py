@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from core.checkpoint import CheckpointError
 from core.legacy.records import AttributeDict, InertRecord, LegacyFormatProblem, persistent_record, stand_in_class
@@ -181,8 +182,6 @@ def _progress_bar(size: int, label: str, enabled: bool):
     """A tqdm bar in bytes (closed on exit), or a null context yielding None when progress is off."""
     if not enabled:
         return contextlib.nullcontext(None)
-    from tqdm import tqdm
-
     return tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {label}")
 
 

@@ -16,6 +16,8 @@ import mcubes
 import numpy as np
 import torch
 
+from core import budget
+
 Bounds = tuple[Sequence[float], Sequence[float]]
 DEFAULT_BOUNDS: Bounds = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))  # the tri-grid's box for box_warp = 1
 DEFAULT_CHUNK = 1 << 18  # points per call of the field: bounded memory, few enough calls to stay fast
@@ -51,9 +53,7 @@ def grid_bytes(resolution: int | Sequence[int]) -> int:
 
 def default_memory_budget() -> int:
     """Bytes an extraction may plan to use: DEFAULT_MEMORY_BUDGET, less where free memory is smaller."""
-    from core.budget import memory_budget
-
-    return memory_budget(DEFAULT_MEMORY_BUDGET)
+    return budget.memory_budget(DEFAULT_MEMORY_BUDGET)
 
 
 def _size(count: int) -> str:
@@ -160,7 +160,7 @@ def export_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, color
 
     The format follows the suffix: .ply, .obj or .glb. The file appears atomically (temporary file + rename).
     """
-    import trimesh
+    import trimesh  # lazy: slow to import, and only writing a mesh file needs it
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -114,7 +114,7 @@ def _training_config(args: argparse.Namespace, batch: int) -> TrainingConfig:
 
 def train_main(argv: list[str]) -> int:
     """Parse the training options and run; returns the exit status."""
-    from core.train.loop import RunOptions, train
+    from core.train.loop import RunOptions, train  # lazy: --help stays fast (the networks, data, body)
 
     args = _train_parser().parse_args(argv)
     try:
@@ -145,7 +145,7 @@ def eval_main(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--images", type=_count, default=64, help="held-out images to use")
     args = parser.parse_args(argv)
-    from core.train.evaluate import evaluate_snapshot
+    from core.train.evaluate import evaluate_snapshot  # lazy: --help stays fast (the networks, data, body)
 
     try:
         resolve_device(args.device)  # a bad --device is one line, before anything loads

@@ -30,11 +30,21 @@ from typing import Callable
 import torch
 
 from core.camera import orbit_camera
+from core.checkpoint import load_checkpoint, load_discriminator, load_state_into
+from core.config import GeneratorConfig
+from core.device import resolve_device
+from core.generator import TriGridGenerator
+from core.mesh import DEFAULT_MESH_BOUNDS
+from core.train.body_choice import load_training_body, make_warp_factory
 from core.train.config import TrainingConfig
+from core.train.data import open_training_data
+from core.train.distributed import DistributedContext
+from core.train.geometry import GroundTruthSurfaces, evaluate_geometry
 from core.train.losses import DiscriminatorInput, pose_error_deg, real_discriminator_input, run_discriminator
 from core.train.pose_figures import (baseline_figures, cylinder_points, distribution_figures, head_yaw_offsets,
                                      per_axis_figures)
 from core.train.schedules import ScheduleValues
+from core.train.snapshots import latest_snapshot
 
 EVAL_SEED = 321  # latents of the evaluation fakes, fixed so that figures are comparable over time
 DISTRIBUTION_SAMPLES = 512  # latents whose G poses are compared with the data's pose distribution
@@ -126,8 +136,6 @@ def evaluate_all(G_ema, D_ema, data, schedule: ScheduleValues, config: TrainingC
     if head_joint is not None:
         figures.update(evaluate_canonical_rest(G_ema, head_joint, data.labels(device)[1], device))
     if truth is not None:
-        from core.train.geometry import evaluate_geometry
-
         figures.update(evaluate_geometry(G_ema, truth, device))
     return figures
 
@@ -137,16 +145,6 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
     """Evaluate the G_ema and D_ema of a training snapshot, or of an exported file that keeps D
     (`core.checkpoint export --with-discriminator`, as the shipped default), on `data_path`'s held-out images.
     A file without D_ema gets G's figures and the baselines, and `"D": "absent"` says why the rest is missing."""
-    # Late imports: this module is imported by the training loop, and these pull in the loaders beside it.
-    from core.checkpoint import load_checkpoint, load_discriminator, load_state_into
-    from core.config import GeneratorConfig
-    from core.device import resolve_device
-    from core.generator import TriGridGenerator
-    from core.train.body_choice import load_training_body, make_warp_factory
-    from core.train.data import open_training_data
-    from core.train.distributed import DistributedContext
-    from core.train.snapshots import latest_snapshot
-
     path = latest_snapshot(snapshot)
     payload = load_checkpoint(path)
     metadata = payload.get("metadata", {})
@@ -163,9 +161,6 @@ def evaluate_snapshot(snapshot: str | Path, data_path: str | Path, masks: str | 
                               density_noise=0.0, neural_resolution=int(metadata.get("neural_resolution",
                                                                                     G_ema.config.neural_resolution)),
                               ema_beta=0.0)
-    from core.mesh import DEFAULT_MESH_BOUNDS
-    from core.train.geometry import GroundTruthSurfaces
-
     truth = GroundTruthSurfaces.find(data.path, DEFAULT_MESH_BOUNDS)
     body = load_training_body(metadata.get("body_path"), context.device)
     warps = make_warp_factory("fast", context.device, G_ema.config, body, pose_gradient=False)

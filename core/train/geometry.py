@@ -15,6 +15,10 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from core.camera import orbit_camera
+from core.data.records import identity_mesh, read_record
+from core.mesh import DEFAULT_MESH_BOUNDS, MeshOptions, generator_mesh
+
 SURFACE_SAMPLES = 4000  # points drawn on each surface
 MAX_IDENTITIES = 8  # ground-truth people compared against
 GEOMETRY_SEED = 99  # latents of the evaluated generated people
@@ -50,8 +54,6 @@ class GroundTruthSurfaces:
     """Surface samples of up to MAX_IDENTITIES ground-truth people of a synthetic dataset (built once per run)."""
 
     def __init__(self, dataset_root: Path, bounds):
-        from core.data.records import identity_mesh, read_record
-
         record = read_record(dataset_root)
         rng = np.random.default_rng(0)
         self.samples = []
@@ -79,9 +81,6 @@ def evaluate_geometry(G_ema, truth: GroundTruthSurfaces, device: torch.device, p
     `Eval/geometry/surfaces` counts the generated people that had a surface at the mesh level at all
     (early in training there is none, and the distance figures are then left out).
     """
-    from core.camera import orbit_camera
-    from core.mesh import DEFAULT_MESH_BOUNDS, MeshOptions, generator_mesh
-
     options = MeshOptions(resolution=resolution, colors=False)
     rng = np.random.default_rng(GEOMETRY_SEED)
     z_all = torch.randn(people, G_ema.config.z_dim, generator=torch.Generator().manual_seed(GEOMETRY_SEED))

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from core.train.losses import density_noise_hook
 from core.train.stats import (RunLog, StatsCollector, append_stats_line, create_run_dir, memory_stats,
                               write_json_atomic)
 from core.checkpoint import generator_config_of, load_checkpoint, load_state_into
+from core.cli import describe_os_error
 
 
 @dataclass
@@ -69,8 +71,6 @@ class _StopRequest:
         self._previous = {}
 
     def install(self) -> None:
-        import threading
-
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -221,8 +221,6 @@ def _train(options: RunOptions, config: TrainingConfig, context: distributed.Dis
                 training_config=config.to_dict(), discriminator_config=discriminator_config,
                 metadata=metadata, rng=random_state(device)))
         except OSError as error:  # a full or read-only disk: the log says so before the run stops
-            from core.cli import describe_os_error
-
             log(f"{reason}: FAILED to write the snapshot at {progress.cur_nimg / 1000:.3f} kimg: "
                 f"{describe_os_error(error)}; the earlier snapshots are intact, resume from the newest")
             raise

@@ -110,7 +110,7 @@ def memory_stats(device: torch.device) -> dict[str, float]:
         result["Resources/peak_gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         torch.cuda.reset_peak_memory_stats(device)
     try:
-        import resource
+        import resource  # lazy: Unix only; elsewhere the ImportError below skips the figure
 
         result["Resources/peak_cpu_mem_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     except ImportError:  # not on every platform
