@@ -5,25 +5,23 @@ Both poses come in one product, so switching the view between canonical and pose
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from core.body.model import HEAD, NECK
 from core.scene import pose_radians
+from renderer.products import BODY_MESH, BodyMeshProduct
 
-BODY_PRODUCT = "body_mesh"
+BODY_PRODUCT = BODY_MESH
 
 
-def body_mesh_product(renderer, scene, request) -> dict[str, Any]:
-    """vertices/posed_vertices [V, 3], faces [F, 3], joints/posed_joints [24, 3], parents [24],
-    neck and head indices."""
+def body_mesh_product(renderer, scene, request) -> BodyMeshProduct:
+    """The body at rest and in the request's pose, cached per body, device and pose."""
     key = ("body_mesh", str(renderer.body_path(scene.model)), str(scene.device), tuple(request.pose_deg))
     return renderer.inspect_cache.get_or_create(key, lambda: _build(renderer, scene, request.pose_deg))
 
 
-def _build(renderer, scene, pose_deg: tuple[float, ...]) -> dict[str, Any]:
+def _build(renderer, scene, pose_deg: tuple[float, ...]) -> BodyMeshProduct:
     body = renderer.body(scene.device, scene.model)
     pose = pose_radians(pose_deg, scene.device)
     rest = torch.zeros_like(pose)
@@ -31,12 +29,12 @@ def _build(renderer, scene, pose_deg: tuple[float, ...]) -> dict[str, Any]:
         posed_vertices = body.pose_vertices(pose)[0]
         joints = body.joints(rest)[0]
         posed_joints = body.joints(pose)[0]
-    return {
-        "vertices": body.canonical_vertices.detach().cpu().numpy().astype(np.float32),
-        "posed_vertices": posed_vertices.cpu().numpy().astype(np.float32),
-        "faces": body.faces.cpu().numpy().astype(np.int32),
-        "joints": joints.cpu().numpy().astype(np.float32),
-        "posed_joints": posed_joints.cpu().numpy().astype(np.float32),
-        "parents": body.parents.cpu().numpy().astype(np.int64),
-        "neck_index": int(NECK), "head_index": int(HEAD), "pose_deg": tuple(pose_deg),
-    }
+    return BodyMeshProduct(
+        vertices=body.canonical_vertices.detach().cpu().numpy().astype(np.float32),
+        posed_vertices=posed_vertices.cpu().numpy().astype(np.float32),
+        faces=body.faces.cpu().numpy().astype(np.int32),
+        joints=joints.cpu().numpy().astype(np.float32),
+        posed_joints=posed_joints.cpu().numpy().astype(np.float32),
+        parents=body.parents.cpu().numpy().astype(np.int64),
+        neck_index=int(NECK), head_index=int(HEAD), pose_deg=tuple(pose_deg),
+    )

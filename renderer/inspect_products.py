@@ -1,9 +1,9 @@
 """The inspect extras of a render: tri-grid pictures, a density slice with body overlays, one pixel's ray profile.
 
-Each product is a dict of plain numbers and numpy arrays (no torch), so it crosses the process boundary
-and the GUI draws it without importing torch. They are made from the same cached ws, tri-grid and warp as
-the main render (`Renderer.scene`), so asking for one never maps or synthesises again. The pictures and
-pixel conventions are core.inspect's (docs/inspect.md).
+Each product is a typed value of plain numbers and numpy arrays (renderer/products.py, no torch), so it
+crosses the process boundary and the GUI draws it without importing torch. They are made from the same cached
+ws, tri-grid and warp as the main render (`Renderer.scene`), so asking for one never maps or synthesises
+again. The pictures and pixel conventions are core.inspect's (docs/inspect.md).
 """
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ from core.inspect import (PLANE_NAMES, SliceOptions, body_cross_section, density
 from core.scene import SceneSpec, pose_radians
 
 from renderer.errors import RenderError, describe_error
+from renderer.products import (
+    DENSITY_SLICE, PLANES, RAY_PROFILE, DensitySliceProduct, PlaneStatistics, PlanesProduct, RayProfileProduct,
+)
 from renderer.requests import InspectOptions, RenderRequest
 
-INSPECT_PRODUCTS = ("planes", "density_slice", "ray_profile")
+INSPECT_PRODUCTS = (PLANES, DENSITY_SLICE, RAY_PROFILE)
 # The thickness shell is measured on at most this many pixels per side and scaled up: its exact point-to-body
 # distances cost about 6 s at 256^2 on 2 CPU cores (2 s at 128^2), and the render loop waits for them.
 SHELL_MAX_RESOLUTION = 128
@@ -31,7 +34,7 @@ def inspect_products(renderer, scene, request: RenderRequest, shown_size: tuple[
     """The inspect products named in `request.extras`; one that fails is described under "errors" by name."""
 
     options = request.inspect or InspectOptions()
-    builders = {"planes": planes_product, "density_slice": density_slice_product, "ray_profile": ray_profile_product}
+    builders = {PLANES: planes_product, DENSITY_SLICE: density_slice_product, RAY_PROFILE: ray_profile_product}
     products: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name in INSPECT_PRODUCTS:
@@ -47,7 +50,7 @@ def inspect_products(renderer, scene, request: RenderRequest, shown_size: tuple[
 
 
 def planes_product(renderer, scene, request: RenderRequest, options: InspectOptions,
-                   shown_size: tuple[int, int]) -> dict[str, Any]:
+                   shown_size: tuple[int, int]) -> PlanesProduct:
     """Pictures of every plane and depth slice: images uint8 [3, D, H, W, 3] plus per-plane statistics."""
     config = scene.generator.config
     basis = None
@@ -57,14 +60,13 @@ def planes_product(renderer, scene, request: RenderRequest, options: InspectOpti
             ("pca", scene.model.key, request.noise_mode), lambda: average_pca_basis(scene, request.noise_mode))
     preview = trigrid_preview(scene.planes, config.triplane_depth, options.plane_mode, basis,
                               options.plane_channel, options.plane_colormap)
-    return {
-        "images": preview.images, "mode": options.plane_mode, "plane_names": PLANE_NAMES,
-        "statistics": [asdict(stats) for stats in preview.statistics],
-        "value_ranges": preview.value_ranges, "channel": options.plane_channel,
-        "channels": int(config.triplane_channels), "depth": int(config.triplane_depth),
-        "box_warp": float(config.rendering.box_warp),
-        "basis_components": None if basis is None else basis.components,
-    }
+    return PlanesProduct(
+        images=preview.images, mode=options.plane_mode, plane_names=tuple(PLANE_NAMES),
+        statistics=tuple(PlaneStatistics(**asdict(stats)) for stats in preview.statistics),
+        value_ranges=preview.value_ranges, channel=options.plane_channel,
+        channels=int(config.triplane_channels), depth=int(config.triplane_depth),
+        box_warp=float(config.rendering.box_warp), basis_components=None if basis is None else basis.components,
+    )
 
 
 def average_pca_basis(scene, noise_mode: str):
@@ -76,7 +78,7 @@ def average_pca_basis(scene, noise_mode: str):
 
 
 def density_slice_product(renderer, scene, request: RenderRequest, options: InspectOptions,
-                          shown_size: tuple[int, int]) -> dict[str, Any]:
+                          shown_size: tuple[int, int]) -> DensitySliceProduct:
     """One axis-aligned slice: values [R, R], image [R, R, 3], value range, body segments and thickness shell."""
     posed = options.slice_space == "posed" and scene.point_warp is not None
     slice_options = SliceOptions(
@@ -86,18 +88,19 @@ def density_slice_product(renderer, scene, request: RenderRequest, options: Insp
     with torch.inference_mode():
         result = density_slice(scene.generator, scene.planes, slice_options,
                                point_warp=scene.point_warp if posed else None)
-    product: dict[str, Any] = {
-        "image": result.image, "values": result.values, "value_range": tuple(map(float, result.value_range)),
-        "half_extent": float(result.half_extent), "axis": options.slice_axis, "offset": options.slice_offset,
-        "quantity": options.slice_quantity, "space": "posed" if posed else "canonical",
-    }
+    product = DensitySliceProduct(
+        image=result.image, values=result.values, value_range=tuple(map(float, result.value_range)),
+        half_extent=float(result.half_extent), axis=options.slice_axis, offset=options.slice_offset,
+        quantity=options.slice_quantity, space="posed" if posed else "canonical",
+    )
     if options.slice_body:
         pose_deg = request.pose_deg if posed else None
         key = ("slice_body", str(renderer.body_path(scene.model)), str(scene.device), pose_deg, options.slice_axis,
                options.slice_offset, options.slice_resolution, result.half_extent,
                float(scene.generator.config.thickness), float(scene.generator.config.rendering.box_warp))
-        product.update(renderer.inspect_cache.get_or_create(
-            key, lambda: body_overlay(renderer, scene, pose_deg, slice_options, result.half_extent)))
+        overlay = renderer.inspect_cache.get_or_create(
+            key, lambda: body_overlay(renderer, scene, pose_deg, slice_options, result.half_extent))
+        product = dataclasses.replace(product, **overlay)
     return product
 
 
@@ -131,7 +134,7 @@ def nearest_upsampled(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def ray_profile_product(renderer, scene, request: RenderRequest, options: InspectOptions,
-                        shown_size: tuple[int, int]) -> dict[str, Any]:
+                        shown_size: tuple[int, int]) -> RayProfileProduct:
     """Depths [S], raw sigma [S] and weights [S-1] of the ray through `options.ray_pixel` of the shown image."""
     resolution, rendering, camera = renderer.view_settings(scene.generator, request, scene.device)
     height, width = shown_size
@@ -144,10 +147,9 @@ def ray_profile_product(renderer, scene, request: RenderRequest, options: Inspec
     with torch.inference_mode():
         profile = ray_profile(scene.generator, scene.planes, camera, resolution, neural_pixel, scene.point_warp,
                               rendering, deterministic=request.deterministic)
-    return {
-        "depths": profile.depths.astype(np.float32), "sigma_raw": profile.sigma_raw.astype(np.float32),
-        "weights": profile.weights.astype(np.float32), "depth": float(profile.depth),
-        "opacity": float(profile.opacity), "origin": profile.origin.astype(np.float32),
-        "direction": profile.direction.astype(np.float32), "pixel": (row, column), "neural_pixel": neural_pixel,
-        "neural_resolution": int(resolution),
-    }
+    return RayProfileProduct(
+        depths=profile.depths.astype(np.float32), sigma_raw=profile.sigma_raw.astype(np.float32),
+        weights=profile.weights.astype(np.float32), depth=float(profile.depth), opacity=float(profile.opacity),
+        origin=profile.origin.astype(np.float32), direction=profile.direction.astype(np.float32),
+        pixel=(row, column), neural_pixel=neural_pixel, neural_resolution=int(resolution),
+    )

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 from imgui_bundle import imgui, implot
 
+from renderer.products import DensitySliceProduct
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo, section, slider_float
 from widgets.inspect_common import ProductMemory, TextureSet, colorbar, hoverable_image, waiting_text
@@ -36,10 +37,10 @@ def slice_pixel_to_world(axis: str, offset: float, row: float, column: float, re
     return world
 
 
-def slice_picture(product: dict) -> np.ndarray:
+def slice_picture(product: DensitySliceProduct) -> np.ndarray:
     """The slice image [R, R, 3] uint8 with the thickness shell's outline painted in (when present)."""
-    image = np.array(product["image"], dtype=np.uint8)
-    contour = product.get("shell_contour")
+    image = np.array(product.image, dtype=np.uint8)
+    contour = product.shell_contour
     if contour is not None:
         image[np.asarray(contour, dtype=bool)] = SHELL_COLOR
     return image
@@ -92,9 +93,9 @@ class DensityWidget:
         imgui.same_line()
         _, inspect.slice_body = imgui.checkbox("Body and shell", inspect.slice_body)
 
-    def _slice(self, product: dict) -> None:
-        if id(product["image"]) != self._picture_source:
-            self._picture, self._picture_source = slice_picture(product), id(product["image"])
+    def _slice(self, product: DensitySliceProduct) -> None:
+        if id(product.image) != self._picture_source:
+            self._picture, self._picture_source = slice_picture(product), id(product.image)
         resolution = self._picture.shape[0]
         bar_width = imgui.get_font_size() * 4
         side = max(min(imgui.get_content_region_avail().x - bar_width, imgui.get_font_size() * 18), 32.0)
@@ -103,18 +104,18 @@ class DensityWidget:
         self._body_lines(product, origin, side, resolution)
         if hover is not None:
             row, column = (int(np.clip(round(v), 0, resolution - 1)) for v in hover)
-            world = slice_pixel_to_world(product["axis"], product["offset"], row, column, resolution,
-                                         product["half_extent"])
-            imgui.set_tooltip(f"{product['quantity']} {product['values'][row, column]:.4g}\n"
+            world = slice_pixel_to_world(product.axis, product.offset, row, column, resolution,
+                                         product.half_extent)
+            imgui.set_tooltip(f"{product.quantity} {product.values[row, column]:.4g}\n"
                               f"world ({world[0]:+.3f}, {world[1]:+.3f}, {world[2]:+.3f})")
         imgui.same_line()
-        low, high = product["value_range"]
+        low, high = product.value_range
         colorbar(self.textures, self.context.state.inspect.slice_colormap, low, high, side)
-        imgui.text_disabled(f"{product['space']} slice {product['axis']} = {product['offset']:+.3f}, "
-                            f"{resolution}x{resolution}, half extent {product['half_extent']:.2f}")
+        imgui.text_disabled(f"{product.space} slice {product.axis} = {product.offset:+.3f}, "
+                            f"{resolution}x{resolution}, half extent {product.half_extent:.2f}")
 
-    def _body_lines(self, product: dict, origin, side: float, resolution: int) -> None:
-        segments = product.get("body_segments")
+    def _body_lines(self, product: DensitySliceProduct, origin, side: float, resolution: int) -> None:
+        segments = product.body_segments
         if segments is None or not self.context.state.inspect.slice_body:
             return
         draw = imgui.get_window_draw_list()
@@ -144,20 +145,20 @@ class DensityWidget:
         imgui.text(f"pixel row {int(inspect.ray_pixel[0])}, column {int(inspect.ray_pixel[1])}")
         profile = self.memory.get(extras, "ray_profile")
         if profile is not None:
-            imgui.text(f"depth {profile['depth']:.3f}, opacity {profile['opacity']:.3f}")
+            imgui.text(f"depth {profile.depth:.3f}, opacity {profile.opacity:.3f}")
         imgui.end_group()
         if profile is None:
             waiting_text(extras, "ray_profile")
             return
-        depths = np.asarray(profile["depths"], np.float64)
-        weights = np.asarray(profile["weights"], np.float64)
+        depths = np.asarray(profile.depths, np.float64)
+        weights = np.asarray(profile.weights, np.float64)
         middles = (depths[1:] + depths[:-1]) / 2.0 if len(weights) == len(depths) - 1 else depths[:len(weights)]
-        sigma = np.asarray(profile["sigma_raw"], np.float64)
+        sigma = np.asarray(profile.sigma_raw, np.float64)
         inside = sigma > CROPPED_BELOW
         if implot.begin_plot("##ray profile", (-1.0, imgui.get_font_size() * 11)):
             implot.setup_axes("depth (world units)", "", implot.AxisFlags_.auto_fit, implot.AxisFlags_.auto_fit)
             implot.plot_line("raw sigma", depths[inside], sigma[inside])
             implot.plot_line("weight x 10", middles, weights * 10.0)
             implot.plot_scatter("samples", depths, np.zeros_like(depths))
-            implot.plot_inf_lines("rendered depth", np.array([profile["depth"]], np.float64))
+            implot.plot_inf_lines("rendered depth", np.array([profile.depth], np.float64))
             implot.end_plot()

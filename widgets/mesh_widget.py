@@ -175,11 +175,10 @@ class MeshWidget:
         product = self.memory.get(self.context.info.extras, "body_mesh")
         if product is not None and (id(product), inspect.mesh_space) != self._body_key:
             posed = inspect.mesh_space == "posed"
-            vertices = product["posed_vertices" if posed else "vertices"]
-            joints = product["posed_joints" if posed else "joints"]
-            view.set_mesh("body", vertices, product["faces"], np.broadcast_to(BODY_COLOR, vertices.shape), alpha=0.3)
-            view.set_lines("skeleton", skeleton_lines(joints, product["parents"],
-                                                      (product["neck_index"], product["head_index"])))
+            vertices, joints = product.surface(posed)
+            view.set_mesh("body", vertices, product.faces, np.broadcast_to(BODY_COLOR, vertices.shape), alpha=0.3)
+            view.set_lines("skeleton", skeleton_lines(joints, product.parents,
+                                                      (product.neck_index, product.head_index)))
             if self.session.mesh is None:
                 self.view.camera.frame(vertices.min(axis=0), vertices.max(axis=0))
             self._body_key = (id(product), inspect.mesh_space)
@@ -191,8 +190,8 @@ class MeshWidget:
         product = self.memory.get(self.context.info.extras, "body_mesh")
         if self.gizmo_joint == "off" or product is None:
             return None
-        joints = product["posed_joints" if inspect.mesh_space == "posed" else "joints"]
-        position = joints[product[f"{self.gizmo_joint}_index"]]
+        _, joints = product.surface(inspect.mesh_space == "posed")
+        position = joints[product.neck_index if self.gizmo_joint == "neck" else product.head_index]
         pose = self.context.state.pose
 
         def overlay(x: float, y: float, width: float, height: float, draw_list) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
+from renderer.products import PlanesProduct
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo
 from widgets.inspect_common import ProductMemory, TextureSet, colormaps, hoverable_image, waiting_text
@@ -58,7 +59,7 @@ class TrigridWidget:
         help_marker("PCA RGB: the three main directions of each plane's features (fitted once per model, so colours "
                     "mean the same for every seed). One channel: a single feature through a colour map.")
         if inspect.plane_mode == "channel":
-            channels = int(product["channels"]) if product else 32
+            channels = int(product.channels) if product is not None else 32
             imgui.set_next_item_width(imgui.get_font_size() * 8)
             changed, channel = imgui.slider_int("Channel", inspect.plane_channel, 0, max(channels - 1, 0))
             if changed:
@@ -66,13 +67,13 @@ class TrigridWidget:
             imgui.same_line()
             imgui.set_next_item_width(imgui.get_font_size() * 6)
             inspect.plane_colormap = option_combo("Map", inspect.plane_colormap, COLORMAPS)
-        if not product or "images" not in product:
+        if product is None:
             waiting_text(self.context.info.extras, "planes")
             return
         self._planes(product)
 
-    def _planes(self, product: dict) -> None:
-        images = product["images"]  # [3, D, H, W, 3]
+    def _planes(self, product: PlanesProduct) -> None:
+        images = product.images  # [3, D, H, W, 3]
         _, depth, height, width, _ = images.shape
         spacing = imgui.get_style().item_spacing.x
         available = imgui.get_content_region_avail()
@@ -80,10 +81,9 @@ class TrigridWidget:
         fit_height = (available.y - 3 * imgui.get_text_line_height_with_spacing()) / 3 * width / height - spacing
         cell = max(min((available.x - spacing * (depth - 1)) / depth, fit_height), 16.0)
         self.hovered = None
-        for plane, name in enumerate(product["plane_names"]):
-            stats = product["statistics"][plane]
-            imgui.text(f"{name}   mean {stats['mean']:.3f}  std {stats['std']:.3f}  "
-                       f"min {stats['min']:.2f}  max {stats['max']:.2f}")
+        for plane, name in enumerate(product.plane_names):
+            stats = product.statistics[plane]
+            imgui.text(f"{name}   mean {stats.mean:.3f}  std {stats.std:.3f}  min {stats.min:.2f}  max {stats.max:.2f}")
             for depth_index in range(depth):
                 if depth_index:
                     imgui.same_line()
@@ -95,16 +95,16 @@ class TrigridWidget:
                     self.hovered = (plane, depth_index, row, column)
                     self._tooltip(product, images, (height, width, depth))
 
-    def _tooltip(self, product: dict, images: np.ndarray, shape: tuple[int, int, int]) -> None:
+    def _tooltip(self, product: PlanesProduct, images: np.ndarray, shape: tuple[int, int, int]) -> None:
         plane, depth_index, row, column = self.hovered
-        world = plane_texel_to_world(plane, row, column, depth_index, shape, float(product["box_warp"]))
+        world = plane_texel_to_world(plane, row, column, depth_index, shape, float(product.box_warp))
         color = images[plane, depth_index, row, column]
         imgui.begin_tooltip()
-        imgui.text(f"plane {product['plane_names'][plane]}, slice {depth_index}, texel (row {row}, column {column})")
+        imgui.text(f"plane {product.plane_names[plane]}, slice {depth_index}, texel (row {row}, column {column})")
         imgui.text(f"world ({world[0]:+.3f}, {world[1]:+.3f}, {world[2]:+.3f})")
-        if product["mode"] == "channel":
-            low, high = (float(v) for v in product["value_ranges"][plane])
+        if product.mode == "channel":
+            low, high = (float(v) for v in product.value_ranges[plane])
             value = colormap_value(color, self.context.state.inspect.plane_colormap, low, high)
-            imgui.text(f"channel {product['channel']} = {value:.3g}  (map {low:.3g} .. {high:.3g})")
+            imgui.text(f"channel {product.channel} = {value:.3g}  (map {low:.3g} .. {high:.3g})")
         imgui.text(f"RGB {tuple(int(v) for v in color)}")
         imgui.end_tooltip()

@@ -98,7 +98,7 @@ def _extra_ms(renderer: Renderer, request: RenderRequest, extras: tuple[str, ...
 def _untrained_level(renderer: Renderer, request: RenderRequest) -> float:
     """A level that cuts an untrained model's field: the median raw sigma of its central slice."""
     result = renderer.render(request.replace(extras=("density_slice",)))
-    return float(np.median(result.extras["density_slice"]["values"]))
+    return float(np.median(result.extras["density_slice"].values))
 
 
 def _cancel_latency_ms(client: RenderClient, request: RenderRequest) -> float:

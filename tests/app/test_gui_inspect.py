@@ -46,13 +46,13 @@ def test_trigrid_and_density_panels_follow_the_seed(tmp_path):
         settle(ctx, app)
         ctx.window_focus("//Tri-grid")
         wait_until(ctx, lambda: newest(app, "planes") is not None, 60, "the tri-grid pictures")
-        first = newest(app, "planes")["images"].copy()
+        first = newest(app, "planes").images.copy()
         screenshot(ctx, app, "inspect_trigrid_panel.png")
         ctx.window_focus("//Latent")
         ctx.item_input_value("//Latent/Seed", 7)
         ctx.window_focus("//Tri-grid")
         wait_until(ctx, lambda: app.controller.client.busy is False and newest(app, "planes") is not None
-                   and not np.array_equal(newest(app, "planes")["images"], first), 60, "new tri-grid pictures")
+                   and not np.array_equal(newest(app, "planes").images, first), 60, "new tri-grid pictures")
         seen["planes"] = (first, newest(app, "planes"))
         seen["planes request"] = app.controller.gate.last_sent
 
@@ -69,19 +69,19 @@ def test_trigrid_and_density_panels_follow_the_seed(tmp_path):
         ctx.item_input_value("//Latent/Seed", 8)
         ctx.window_focus("//Density")
         wait_until(ctx, lambda: newest(app, "density_slice") is not None
-                   and not np.array_equal(newest(app, "density_slice")["values"], before["values"]), 60,
+                   and not np.array_equal(newest(app, "density_slice").values, before.values), 60,
                    "a new slice")
         seen["hidden panels"] = None
 
     app.run(drive)
     first, second = seen["planes"]
-    assert first.shape == second["images"].shape and first.shape[0] == 3 and first.shape[-1] == 3
+    assert first.shape == second.images.shape and first.shape[0] == 3 and first.shape[-1] == 3
     assert "planes" in seen["planes request"].extras
-    assert len(second["statistics"]) == 3 and all(s["std"] > 0 for s in second["statistics"])
+    assert len(second.statistics) == 3 and all(s.std > 0 for s in second.statistics)
     before, after, profile = seen["slice"]
-    assert before["values"].shape == (128, 128) and before["axis"] == "z"
-    assert profile["pixel"] == (32, 32) and len(profile["weights"]) == len(profile["depths"]) - 1
-    assert 0.0 <= profile["opacity"] <= 1.0
+    assert before.values.shape == (128, 128) and before.axis == "z"
+    assert profile.pixel == (32, 32) and len(profile.weights) == len(profile.depths) - 1
+    assert 0.0 <= profile.opacity <= 1.0
 
 
 def drag_gizmo_ring(ctx, app, mesh) -> tuple:
@@ -93,7 +93,7 @@ def drag_gizmo_ring(ctx, app, mesh) -> tuple:
     product = app.info.extras["body_mesh"]
     view = mesh.view.view
     width, height = view.size
-    joint = product["joints"][product["head_index"]][None]
+    joint = product.joints[product.head_index][None]
     centre = project(joint, mesh.view.camera.view(), mesh.view.camera.projection(width / height), (width, height))[0]
     item = ctx.item_info("//Mesh/mesh view").rect_full.min
     cx, cy = item.x + centre[0], item.y + centre[1]

@@ -24,8 +24,8 @@ def body_product():
 
 
 def test_neck_nod_turns_the_head_joint_rigidly_about_the_neck(body_product):
-    neck, head = body_product["neck_index"], body_product["head_index"]
-    rest, posed = body_product["joints"], body_product["posed_joints"]
+    neck, head = body_product.neck_index, body_product.head_index
+    rest, posed = body_product.joints, body_product.posed_joints
     assert np.allclose(rest[neck], 0.0, atol=1e-6), "the aligned frame has its origin at the rest-pose neck"
     assert np.allclose(posed[neck], rest[neck], atol=1e-6), "the neck joint stays where it is"
     before, after = rest[head] - rest[neck], posed[head] - posed[neck]
@@ -36,19 +36,19 @@ def test_neck_nod_turns_the_head_joint_rigidly_about_the_neck(body_product):
 
 
 def test_rest_vertices_stay_and_posed_head_vertices_move(body_product):
-    rest, posed = body_product["vertices"], body_product["posed_vertices"]
-    assert rest.shape == posed.shape and body_product["faces"].max() < len(rest)
+    rest, posed = body_product.vertices, body_product.posed_vertices
+    assert rest.shape == posed.shape and body_product.faces.max() < len(rest)
     moved = np.linalg.norm(posed - rest, axis=1)
-    above_head = rest[:, 1] > body_product["joints"][body_product["head_index"], 1]
+    above_head = rest[:, 1] > body_product.joints[body_product.head_index, 1]
     assert moved[above_head].min() > 1e-3 and moved[rest[:, 1] < -0.3].max() < 1e-5, "the nod moves the head only"
 
 
 def test_skeleton_lines_join_each_joint_to_its_parent_and_mark_neck_and_head(body_product):
-    joints, parents = body_product["joints"], body_product["parents"]
-    highlighted = (body_product["neck_index"], body_product["head_index"])
+    joints, parents = body_product.joints, body_product.parents
+    highlighted = (body_product.neck_index, body_product.head_index)
     lines = skeleton_lines(joints, parents, highlighted)
     assert lines.shape == (2 * 23, 9)
-    bone = list(np.flatnonzero(parents >= 0)).index(body_product["head_index"])
+    bone = list(np.flatnonzero(parents >= 0)).index(body_product.head_index)
     assert np.allclose(lines[2 * bone, :3], joints[parents[highlighted[1]]])
     assert np.allclose(lines[2 * bone + 1, :3], joints[highlighted[1]])
     assert np.allclose(lines[2 * bone, 6:9], HIGHLIGHT_COLOR) and np.allclose(lines[0, 6:9], BONE_COLOR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from renderer.products import DensitySliceProduct
 from renderer.requests import RenderRequest
 from viz.inspect_request import inspect_options, with_inspect_extras
 from viz.state import AppState, InspectState, load_state, save_state
@@ -70,7 +71,10 @@ def test_shell_outline_is_painted_into_the_slice_picture():
     image = np.zeros((4, 4, 3), np.uint8)
     contour = np.zeros((4, 4), bool)
     contour[1, 2] = True
-    picture = slice_picture({"image": image, "shell_contour": contour})
+    product = DensitySliceProduct(image=image, values=np.zeros((4, 4), np.float32), value_range=(0.0, 1.0),
+                                  half_extent=0.5, axis="z", offset=0.0, quantity="sigma_raw", space="canonical",
+                                  shell_contour=contour)
+    picture = slice_picture(product)
     assert tuple(picture[1, 2]) == (80, 220, 255) and picture.sum() == 80 + 220 + 255
     assert image.sum() == 0, "the product's own image is left alone"
 
