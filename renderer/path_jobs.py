@@ -69,8 +69,8 @@ class PathRenderJob:
         if request.truncation_cutoff is not None:
             arguments += ["--truncation-cutoff", str(request.truncation_cutoff)]
         settings = job_settings(self)
-        if any(settings.cond_pose_deg):
-            arguments += ["--cond-pose=" + ",".join(f"{value:g}" for value in settings.cond_pose_deg)]
+        # Always said: without --cond-pose the command line conditions each frame on its own pose, the job on one.
+        arguments += ["--cond-pose=" + ",".join(f"{value:g}" for value in settings.cond_pose_deg)]
         if request.cond_yaw_deg or request.cond_pitch_deg:
             arguments += [f"--cond-yaw={request.cond_yaw_deg:g}", f"--cond-pitch={request.cond_pitch_deg:g}"]
         if request.camera_convention != "project":

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from core.camera import orbit_camera
 from core.data.records import identity_mesh, read_record
 from core.mesh import DEFAULT_MESH_BOUNDS, MeshOptions, generator_mesh
+from core.scene import SceneBuilder, SceneSpec
 
 SURFACE_SAMPLES = 4000  # points drawn on each surface
 MAX_IDENTITIES = 8  # ground-truth people compared against
-GEOMETRY_SEED = 99  # latents of the evaluated generated people
+GEOMETRY_SEED = 99  # seed of the first evaluated generated person (the next ones follow)
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,12 +83,12 @@ def evaluate_geometry(G_ema, truth: GroundTruthSurfaces, device: torch.device, p
     """
     options = MeshOptions(resolution=resolution, colors=False)
     rng = np.random.default_rng(GEOMETRY_SEED)
-    z_all = torch.randn(people, G_ema.config.z_dim, generator=torch.Generator().manual_seed(GEOMETRY_SEED))
+    scenes = SceneBuilder(G_ema, lambda: None)  # canonical surfaces: no body, no warp
     results = []
-    for z in z_all:
-        ws = G_ema.mapping(z[None].to(device), orbit_camera(0.0, 0.0, device=device), None)
-        planes = G_ema.synthesize_trigrid(ws, noise_mode="const")
-        mesh = generator_mesh(G_ema, planes, None, options)
+    for person in range(people):
+        # Seeds GEOMETRY_SEED, +1, ... untruncated, conditioned frontally at rest: the viewer's scene of that seed.
+        spec = SceneSpec(seeds=((GEOMETRY_SEED + person, 1.0),), truncation_psi=1.0)
+        mesh = generator_mesh(G_ema, scenes.planes(spec), None, options)
         faces = crop_faces(mesh.vertices, mesh.faces, DEFAULT_MESH_BOUNDS)
         if len(faces) == 0:
             continue

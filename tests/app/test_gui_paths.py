@@ -83,8 +83,8 @@ def test_record_play_and_render_a_path(tmp_path):
     assert frames.shape == (4, 32, 32, 3) and job.result.frames == 4
     assert load_path(path_file).keyframes == seen["keys"]
     cli_video = tmp_path / "cli.mp4"
-    # The video is conditioned as the viewer was when it started (showing the posed key): --cond-pose says so.
+    # The video is conditioned as the viewer was (at the rest pose, its default): --cond-pose says so.
     assert generate_main(["video", "--checkpoint", "preset:tiny", "--path", str(path_file), "--fps", "4",
-                          "--resolution", "32", "--device", "cpu", "--cond-pose=20,0,0,0,0,0",
+                          "--resolution", "32", "--device", "cpu", "--cond-pose=0,0,0,0,0,0",
                           "--out", str(cli_video)]) == 0
     assert np.array_equal(iio.imread(cli_video), frames), "the panel's video has the command line's pixels"

@@ -27,10 +27,13 @@ def checkpoint(tmp_path_factory):
                                generator_payload(TriGridGenerator(preset("tiny")))))
 
 
-@pytest.mark.parametrize("convention", ["project", "reference"])
-def test_a_posed_keyframe_films_what_the_viewer_showed(checkpoint, tmp_path, convention):
+@pytest.mark.parametrize("convention, cond_pose", [("project", (0.0,) * 6), ("reference", (0.0,) * 6),
+                                                  ("project", None)])
+def test_a_posed_keyframe_films_what_the_viewer_showed(checkpoint, tmp_path, convention, cond_pose):
+    # The viewer conditions on the rest pose by default (cond_pose (0,)*6); None = linked to the rendered pose.
     viewer_request = RenderRequest(checkpoint=checkpoint, seeds=((4, 1.0),), truncation_psi=0.6, yaw_deg=35.0,
-                                   pitch_deg=8.0, pose_deg=POSE, camera_convention=convention)
+                                   pitch_deg=8.0, pose_deg=POSE, camera_convention=convention,
+                                   cond_pose_deg=cond_pose)
     shown = Renderer("cpu").render(viewer_request)
     assert shown.error is None, shown.error
     # A path whose first keyframe is the viewer's state, filmed the way the GUI's "Render path to MP4" does.

@@ -14,6 +14,7 @@ def test_viz_section_reports_the_contract_figures():
     assert set(figures) == {"viz.preview_latency_ms.cpu", "viz.full_render_ms.cpu",
                             "viz.preview_latency_model_is_default", "viz.worker_first_frame_ms.cpu",
                             "viz.pose_change_ms.cpu", "viz.pose_change_ratio.cpu",
+                            "viz.pose_change_linked_ms.cpu", "viz.pose_change_linked_ratio.cpu",
                             "viz.full_render_ms.small.cpu", "viz.preview_ms.small.cpu"}
     assert 0 < figures["viz.preview_ms.small.cpu"] < figures["viz.full_render_ms.small.cpu"]
     assert figures["viz.preview_latency_model_is_default"] == float(viz.DEFAULT_CHECKPOINT.is_file())
