@@ -7,6 +7,7 @@ the edit history makes it one undo step.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ class InvertSession:
         self.preview: np.ndarray | None = None  # uint8 [R, R, 3]: the newest render of the fit
         self.products: InvertProducts | None = None  # the last finished (or stopped) inversion
         self.out_dir = ""  # the folder the job writes
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")  # reads photos off the GUI
+        self._opening: tuple[str, Future] | None = None  # (path, its read) while a photo is read in the background
         self._display_source: np.ndarray | None = None  # the photo scaled to at most DISPLAY_SOURCE_SIDE
         self._display_scale = 1.0  # display source pixels per photo pixel
         self._photo_preview: np.ndarray | None = None
@@ -58,22 +61,35 @@ class InvertSession:
         return bool(self.photo_path)
 
     def open_photo(self, path: str) -> bool:
-        """Read and check `path`; a new photo gets the centred crop and no mask. A bad file changes nothing."""
+        """Read and check `path` now; a new photo gets the centred crop and no mask. A bad file changes nothing."""
         path = str(path).strip()
-        try:
-            pixels = read_photo(Path(path).expanduser())
-        except InvertInputError as error:
-            self.context.info.message(str(error), "error")
+        return self._take_photo(path, *_read_for_display(path))
+
+    def open_photo_in_background(self, path: str) -> None:
+        """As `open_photo`, with the file read and decoded on a thread (a 12-megapixel JPEG takes ~0.2 s):
+        `poll()` takes the photo when it is ready, so the window never waits. A newer request replaces it."""
+        path = str(path).strip()
+        self._opening = (path, self._reader.submit(_read_for_display, path))
+
+    @property
+    def opening(self) -> bool:
+        """A photo is being read in the background."""
+        return self._opening is not None
+
+    def _take_opened_photo(self) -> None:
+        path, future = self._opening
+        if future.done():
+            self._opening = None
+            self._take_photo(path, *future.result())
+
+    def _take_photo(self, path: str, read: tuple | None, error: str | None) -> bool:
+        if error is not None:
+            self.context.info.message(error, "error")
             return False
-        height, width = pixels.shape[:2]
+        (width, height), pixels, scale = read
         self.photo_path, self.photo_size = path, (width, height)
         self.crop = centre_crop(width, height)
         self.mask_path = ""
-        scale = min(1.0, DISPLAY_SOURCE_SIDE / max(width, height))
-        if scale < 1.0:
-            shrunk = Image.fromarray(pixels).resize((max(1, round(width * scale)), max(1, round(height * scale))),
-                                                    Image.Resampling.BOX)
-            pixels = np.asarray(shrunk)
         self._display_source, self._display_scale = pixels, scale
         self._photo_preview = self._preview_crop = None
         self.context.info.message(f"photo {Path(path).name}: {width}x{height}, crop {self.crop.size} px centred")
@@ -172,7 +188,10 @@ class InvertSession:
             self.jobs.cancel(self.job_id)
 
     def poll(self) -> None:
-        """Called by the app every frame: keeps the newest status, preview image and, at the end, the products."""
+        """Called every frame: takes a photo read in the background; keeps the job's newest status, preview image
+        and, at the end, the products."""
+        if self._opening is not None:
+            self._take_opened_photo()
         if self.job_id is None or not self.running:
             return
         status = self.jobs.progress(self.job_id)
@@ -223,3 +242,21 @@ class InvertSession:
         if report.get("finetuned_psnr_db") is not None:
             line += f" | fine-tuned PSNR {report['finetuned_psnr_db']:.2f} dB"
         return line
+
+
+def _read_for_display(path: str) -> tuple[tuple | None, str | None]:
+    """((width, height), the photo scaled to at most DISPLAY_SOURCE_SIDE, that scale) and no error, or (None, the
+    error's line): what opening a photo needs, safe to run on a thread (numpy and PIL only)."""
+    try:
+        pixels = read_photo(Path(path).expanduser())
+    except InvertInputError as error:
+        return None, str(error)
+    except Exception as error:  # noqa: BLE001 - on a thread: an unforeseen failure must become the user's line
+        return None, f"could not read the photo {path}: {error}"
+    height, width = pixels.shape[:2]
+    scale = min(1.0, DISPLAY_SOURCE_SIDE / max(width, height))
+    if scale < 1.0:
+        shrunk = Image.fromarray(pixels).resize((max(1, round(width * scale)), max(1, round(height * scale))),
+                                                Image.Resampling.BOX)
+        pixels = np.asarray(shrunk)
+    return ((width, height), pixels, scale), None

@@ -53,7 +53,7 @@ class InvertWidget:
     def _take_dialog_results(self) -> None:
         chosen = self.photo_dialog.poll()
         if chosen is not None:
-            self.session.open_photo(chosen)
+            self.session.open_photo_in_background(chosen)
         chosen = self.mask_dialog.poll()
         if chosen is not None:
             self.session.set_mask(chosen)
@@ -83,8 +83,10 @@ class InvertWidget:
         self.photo_text, wanted = self._path_field("Photo", "photo .png / .jpg", self.photo_text, session.photo_path,
                                                    self.photo_dialog, "Open...")
         if wanted is not None and wanted.strip() != session.photo_path:
-            session.open_photo(wanted)
+            session.open_photo_in_background(wanted)
         imgui.set_item_tooltip("A portrait photo; the square below is what is fitted")
+        if session.opening:
+            imgui.text_disabled("opening the photo...")
         imgui.begin_disabled(not session.has_photo)
         self.mask_text, wanted = self._path_field("Mask", "optional: white = the person", self.mask_text,
                                                   session.mask_path, self.mask_dialog, "Open...##mask")

@@ -38,6 +38,7 @@ def test_invert_a_photo_use_it_and_undo(tmp_path):
         ctx.window_focus("//Invert")
         ctx.set_ref("//Invert")
         ctx.item_input_value("Photo", str(photo))
+        wait_until(ctx, lambda: not invert.opening, 30, "the photo to be read")  # read on a thread
         seen["opened"] = (invert.photo_path, invert.photo_size, invert.crop.as_tuple())
         ctx.combo_click("Camera/current view")
         ctx.item_input_value("Steps", FIT_STEPS)

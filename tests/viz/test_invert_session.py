@@ -1,6 +1,8 @@
 """The Invert panel's session without a window: photo checks, crop, the job it starts, progress and "Use" with undo."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PIL import Image
 
@@ -217,3 +219,20 @@ def test_without_a_dialog_program_the_open_button_says_so(monkeypatch):
     problem = dialog.open()
     assert "zenity" in problem and "type the path" in problem
     assert not dialog.is_open and dialog.poll() is None
+
+
+def test_a_photo_opened_in_the_background_arrives_through_poll_and_a_bad_one_says_why(tmp_path):
+    session = make_session(tmp_path)
+    session.open_photo_in_background(write_photo(tmp_path / "photo.png", width=90, height=60))
+    deadline = time.monotonic() + 30
+    while session.opening and time.monotonic() < deadline:
+        session.poll()
+        time.sleep(0.01)
+    assert not session.opening and session.photo_size == (90, 60) and session.crop.size == 60
+    session.open_photo_in_background(str(tmp_path / "missing.png"))
+    while session.opening and time.monotonic() < deadline:
+        session.poll()
+        time.sleep(0.01)
+    assert session.photo_size == (90, 60), "a bad file changes nothing"
+    level, text = session.context.info.last_message
+    assert level == "error" and "missing.png" in text
