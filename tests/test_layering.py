@@ -153,15 +153,26 @@ def test_shared_names_and_defaults_have_one_definition():
     ]
     for group in same:
         assert all(item is group[-1] for item in group), group
+    import core.body.model
+    import core.shipped
+    import renderer.bench.viz
+    import viz.shell.app_config
+    import viz.training.process
+    shipped = core.shipped
+    assert shipped.DEFAULT_CHECKPOINT is viz.shell.app_config.DEFAULT_CHECKPOINT
+    assert shipped.DEFAULT_CHECKPOINT is renderer.bench.viz.DEFAULT_CHECKPOINT
+    assert shipped.REPO_ROOT is viz.training.process.REPO_ROOT and core.body.model.STANDIN_PATH is shipped.STANDIN_BODY
     import widgets.training_widget
     assert sorted(core.config.PRESETS) == sorted(names.PRESET_NAMES)  # a builder for each name the panel offers
     assert widgets.training_widget.PRESET_NAMES is names.PRESET_NAMES
 
 
-def test_core_names_imports_nothing():
-    tree = ast.parse((ROOT / "core" / "names.py").read_text())
-    assert [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")] == []
+def test_core_names_imports_nothing_and_core_shipped_only_pathlib():
+    for name, allowed in (("names.py", set()), ("shipped.py", {"pathlib"})):
+        tree = ast.parse((ROOT / "core" / name).read_text())
+        found = {alias.name if isinstance(node, ast.Import) else node.module for node in ast.walk(tree)
+                 if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+        assert found - {"__future__"} <= allowed, (name, found)
 
 
 def _project_imports(path: Path, modules: set[str]) -> set[str]:

@@ -30,9 +30,9 @@ from core.config import preset
 from core.device import resolve_device
 from core.generator import TriGridGenerator
 from core.scene import SceneBuilder, SceneSpec
+from core.shipped import REPO_ROOT as ROOT
 from renderer.bench import viz as viz_section  # an entry point: may drive the renderer (tests/test_layering.py)
 
-ROOT = Path(__file__).resolve().parents[2]
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

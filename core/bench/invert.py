@@ -21,7 +21,7 @@ from core.camera import angle_between_deg, camera_yaw_pitch_deg
 from core.checkpoint import load_discriminator
 from core.data.reader import PortraitDataset
 from core.data.synth import SynthesisPool, SynthSettings, synthesize
-from core.generate.render import default_checkpoint
+from core.shipped import DEFAULT_CHECKPOINT
 from core.invert.fit import FitState, Inversion, InvertOptions
 from core.invert.photo import target_from_sample
 from core.loading import load_generator
@@ -43,9 +43,9 @@ def held_out_target(folder: Path):
 
 def run(ctx: BenchContext) -> dict[str, float]:
     device, tag = ctx.device, ctx.device.type
-    generator, metadata = load_generator(default_checkpoint(), device)
+    generator, metadata = load_generator(DEFAULT_CHECKPOINT, device)
     body = load_body_model(metadata.get("body_path"), device=device)
-    discriminator = load_discriminator(default_checkpoint(), device)  # pose head and features, when it keeps one
+    discriminator = load_discriminator(DEFAULT_CHECKPOINT, device)  # pose head and features, when it keeps one
     with tempfile.TemporaryDirectory(prefix="bench-invert-") as folder:
         target, label_yaw, _ = held_out_target(Path(folder))
     figures: dict[str, float] = {}

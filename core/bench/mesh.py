@@ -13,7 +13,6 @@ Figures (names are contracts):
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
 
@@ -24,8 +23,8 @@ from core.generate.options import load_model
 from core.mesh import DEFAULT_LEVEL, MeshOptions, generator_mesh, median_level, smooth_grid, taubin_smooth
 from core.mesh.separable import separable_density_grid
 from core.scene import SceneBuilder, SceneSpec
+from core.shipped import DEFAULT_CHECKPOINT
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 BENCH_SEED = 0  # the latent whose shape is extracted
 BENCH_POSE_DEG = ((10.0, 0.0, 0.0), (0.0, 30.0, 0.0))  # neck nod, head turn: a typical posed request
 

@@ -10,7 +10,6 @@ neural resolution 32, 24+24 samples, the raw image) runs in full mode only.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
 
@@ -20,8 +19,8 @@ from core.config import preset
 from core.generate.options import load_model
 from core.generator import TriGridGenerator
 from core.scene import SceneBuilder, SceneSpec
+from core.shipped import DEFAULT_CHECKPOINT
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 VIEW = (30.0, 10.0)  # yaw, pitch of the timed view
 
 

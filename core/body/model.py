@@ -20,8 +20,9 @@ from smplx.utils import Struct
 
 from core.body.smpl_pickle import BodyModelFileError, read_smpl_file
 from core.body.standin import HEAD, NECK, STANDIN_VERSION, write_standin
+from core.shipped import STANDIN_BODY
 
-STANDIN_PATH = Path(__file__).resolve().parents[2] / "checkpoints" / "standin_body.npz"
+STANDIN_PATH = STANDIN_BODY
 NUM_BETAS = 10
 # The reference's neck point on real SMPL: row 12 of its I2L-MeshNet-style regressor (vertex: weight).
 SMPL_NECK_REGRESSOR = {570: 0.0781, 573: 0.0219, 813: 0.1777, 3059: 0.2548,

@@ -24,7 +24,7 @@ from core.generate.options import (
     load_model, parse_device, parse_floats, parse_grid, parse_outputs, parse_pose, parse_seeds,
 )
 from core.generate.render import (
-    OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, default_checkpoint, grid_shape, render_path_frames,
+    OUTPUT_ALIASES, RenderCancelled, RenderSettings, ViewRenderer, grid_shape, render_path_frames,
     tile,
 )
 from core.budget import (MAX_IMAGE_SIDE, MAX_IMAGES, MAX_NEURAL_RESOLUTION, MAX_SAMPLES_PER_RAY, BudgetError,
@@ -35,6 +35,7 @@ from core.paths import PRESET_NAMES, CameraKey, LatentKey, PathFileError, load_p
 from core.paths.evaluate import frame_count
 from core.paths.model import DEFAULT_FOCAL, DEFAULT_PSI, DEFAULT_RADIUS
 from core.cli import command_line, describe_os_error
+from core.shipped import DEFAULT_CHECKPOINT
 
 FILE_SUFFIX = {name: "" if name == "image" else "_" + short for short, name in OUTPUT_ALIASES.items()}
 
@@ -98,7 +99,7 @@ def _settings(args: argparse.Namespace, output_size: int | None, cond_pose_deg=N
         neural_resolution=args.neural_resolution, depth_samples=args.depth_samples,
         importance_samples=args.importance_samples, truncation_cutoff=args.truncation_cutoff,
         cond_pose_deg=cond_pose_deg, warp_mode=args.warp, warp_resolution=args.warp_resolution,
-        body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or default_checkpoint()),
+        body_model_path=args.body_model or checkpoint_body_path(args.checkpoint or DEFAULT_CHECKPOINT),
         output_size=output_size, camera_convention=args.camera_convention,
         cond_yaw_deg=args.cond_yaw, cond_pitch_deg=args.cond_pitch, skip_empty_space=not args.no_skip_empty_space,
         importance_sampler=args.importance_sampler,

@@ -9,7 +9,8 @@ import torch
 
 from core.loading import open_generator
 from core.device import resolve_device
-from core.generate.render import OUTPUT_ALIASES, default_checkpoint
+from core.generate.render import OUTPUT_ALIASES
+from core.shipped import DEFAULT_CHECKPOINT
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -85,7 +86,7 @@ def parse_device(text: str | None) -> torch.device:
 def load_model(checkpoint: str | None, device: torch.device) -> tuple[torch.nn.Module, str]:
     """(generator in eval mode on `device`, a line describing it) from a file, preset:<name> or the default."""
     if checkpoint is None:
-        path = default_checkpoint()
+        path = DEFAULT_CHECKPOINT
         if not path.is_file():
             raise ValueError(f"no --checkpoint given and the default {path} does not exist; pass --checkpoint "
                              f"FILE.pt, or --checkpoint preset:small for an untrained model")

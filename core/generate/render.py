@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -194,8 +193,3 @@ def render_path_frames(
         if progress is not None:
             progress(index + 1, len(times))
     return frames
-
-
-def default_checkpoint() -> Path:
-    """checkpoints/default.pt of this repository (may not exist)."""
-    return Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"

@@ -15,7 +15,7 @@ import torch
 from core.body import load_body_model
 from core.checkpoint import PRESET_PREFIX, CheckpointError, load_discriminator
 from core.device import resolve_device
-from core.generate.render import default_checkpoint
+from core.shipped import DEFAULT_CHECKPOINT
 from core.invert.fit import Inversion, InvertOptions, inversion_steps
 from core.invert.outputs import write_outputs
 from core.invert.photo import Crop, Target, load_target
@@ -104,7 +104,7 @@ def open_inversion(photo: str, checkpoint: str | None, device: str = "auto", mas
     photo, mask or crop, InvertSetupError for a bad model."""
     options = options_from(**option_values)
     load_target(photo, 8, mask=mask, crop=crop)  # the photo's mistakes first, before a model is loaded
-    checkpoint = str(checkpoint or default_checkpoint())
+    checkpoint = str(checkpoint or DEFAULT_CHECKPOINT)
     torch_device = resolve_device(device)
     began = time.perf_counter()
     try:

@@ -17,18 +17,17 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from core.bench.harness import BenchContext
 from core.mesh import DEFAULT_LEVEL
+from core.shipped import DEFAULT_CHECKPOINT
 from renderer.engine import Renderer
 from renderer.jobs import MeshJob
 from renderer.requests import InspectOptions, RenderRequest
 from renderer.worker import RenderClient
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 POSE = (15.0, 0.0, 0.0, 0.0, 25.0, 0.0)  # a neck nod and a head turn for the posed slice
 JOB_TIMEOUT_S = 600.0
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 from core.bench.harness import BenchContext
 from core.names import REST_POSE
+from core.shipped import DEFAULT_CHECKPOINT
 from renderer.requests import RenderRequest
 from renderer.worker import RenderClient
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 # The first request loads the model in a freshly spawned process (torch import included).
 STARTUP_TIMEOUT_S = 300.0
 RENDER_TIMEOUT_S = 120.0

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.body import load_body_model
-from core.generate.render import default_checkpoint
+from core.shipped import DEFAULT_CHECKPOINT
 from core.invert.__main__ import main as invert_main
 from core.invert.fit import FitState, Inversion, InvertOptions
 from core.invert.latent_file import load_latent
@@ -24,7 +24,7 @@ HEAD_TURN_DEG = 20.0
 
 @pytest.fixture(scope="module")
 def model():
-    generator, _ = load_generator(default_checkpoint())
+    generator, _ = load_generator(DEFAULT_CHECKPOINT)
     return generator, load_body_model()
 
 
@@ -93,7 +93,7 @@ def test_command_line_round_trip(model, tmp_path):
     for name in ("before_after.png", "strip_360.png"):
         assert Image.open(out / name).size[0] >= 256
     latent = load_latent(out / "latent.npz")
-    assert latent.checkpoint == str(default_checkpoint()) and latent.yaw_deg == pytest.approx(report["yaw_deg"])
+    assert latent.checkpoint == str(DEFAULT_CHECKPOINT) and latent.yaw_deg == pytest.approx(report["yaw_deg"])
     # The latent file shows the same picture through core.generate as the inversion rendered.
     pose = ",".join(f"{value:.6f}" for value in latent.pose_deg)
     assert generate_main(["images", "--latent", str(out / "latent.npz"), "--yaw", f"{latent.yaw_deg:.6f}",

@@ -15,7 +15,7 @@ from core.camera import angle_between_deg, camera_yaw_pitch_deg
 from core.checkpoint import load_discriminator
 from core.data.reader import PortraitDataset
 from core.data.synth import SynthesisPool, SynthSettings, synthesize
-from core.generate.render import default_checkpoint
+from core.shipped import DEFAULT_CHECKPOINT
 from core.invert.fit import FitState, Inversion, InvertOptions
 from core.invert.photo import target_from_sample
 from core.loading import load_generator
@@ -29,9 +29,9 @@ def fits(tmp_path_factory):
     settings = SynthSettings(resolution=64, seed=HELD_OUT_SEED + 1, feature_scale=1.5)
     with SynthesisPool(settings, 1) as pool:
         root = synthesize(tmp_path_factory.mktemp("held-out") / "set", COUNT, settings, progress=False, pool=pool)
-    generator, metadata = load_generator(default_checkpoint())
+    generator, metadata = load_generator(DEFAULT_CHECKPOINT)
     body = load_body_model(metadata.get("body_path"))
-    discriminator = load_discriminator(default_checkpoint())
+    discriminator = load_discriminator(DEFAULT_CHECKPOINT)
     results = []
     for item in PortraitDataset(root):
         yaw, _ = camera_yaw_pitch_deg(torch.from_numpy(item["camera"])[None])

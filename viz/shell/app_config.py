@@ -5,8 +5,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "default.pt"  # the shipped trained model (may not exist yet)
+from core.shipped import DEFAULT_CHECKPOINT
+
 FALLBACK_CHECKPOINT = "preset:small"  # randomly initialised stand-in while no trained default is shipped
 
 

@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # `python -m core.train` runs from here
+from core.shipped import REPO_ROOT  # `python -m core.train` runs from here
+
 RUN_NAME_DIGITS = 5  # run folders are <NNNNN>-<preset>-<dataset>
 CONSOLE_FOLDER = ".console"  # under the output folder: one stdout+stderr file per launch
 

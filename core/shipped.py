@@ -1,0 +1,10 @@
+"""Where the repository keeps what it ships: the default model and the stand-in body. No torch and no project
+imports, so the GUI process and the torch side read the same paths (tests/test_layering.py checks the users)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout; commands launched from the GUI run from here
+CHECKPOINTS = REPO_ROOT / "checkpoints"
+DEFAULT_CHECKPOINT = CHECKPOINTS / "default.pt"  # the shipped trained model (may not exist in a bare checkout)
+STANDIN_BODY = CHECKPOINTS / "standin_body.npz"  # the SMPL-format stand-in body
