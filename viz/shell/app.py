@@ -10,15 +10,15 @@ from imgui_bundle import glfw_utils, hello_imgui, imgui, immapp
 
 import glfw
 
-from viz.shell.app_config import AppConfig
 from viz.capture import save_png
 from viz.context import RuntimeInfo
 from viz.controller import Controller, RenderClientLike
 from viz.gl.textures import ImageTexture, read_window_pixels
+from viz.shell.app_config import AppConfig
 from viz.shell.menus import model_label, show_menus, show_status
 from viz.shell.shortcuts import handle_shortcuts
-from viz.state import AppState, StateFileError, load_state, save_state
 from viz.shell.viewport import Viewport
+from viz.state import AppState, StateFileError, load_state, save_state
 from widgets.camera_widget import CameraWidget
 from widgets.capture_widget import CaptureWidget
 from widgets.checkpoint_widget import CheckpointWidget
