@@ -12,12 +12,10 @@ from core.body.model import HEAD, NECK
 from core.scene import pose_radians
 from renderer.products import BODY_MESH, BodyMeshProduct
 
-BODY_PRODUCT = BODY_MESH
-
 
 def body_mesh_product(renderer, scene, request) -> BodyMeshProduct:
     """The body at rest and in the request's pose, cached per body, device and pose."""
-    key = ("body_mesh", str(renderer.body_path(scene.model)), str(scene.device), tuple(request.pose_deg))
+    key = (BODY_MESH, str(renderer.body_path(scene.model)), str(scene.device), tuple(request.pose_deg))
     return renderer.inspect_cache.get_or_create(key, lambda: _build(renderer, scene, request.pose_deg))
 
 

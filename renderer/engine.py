@@ -34,6 +34,7 @@ from core.scene import SceneBuilder, SceneSpec
 from renderer.body_products import body_mesh_product
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
 from renderer.inspect_products import INSPECT_PRODUCTS, inspect_products
+from renderer.products import BODY_MESH
 from renderer.requests import RenderRequest, RenderResult
 
 # Seed of the sampling draws when a request asks for deterministic rendering.
@@ -43,7 +44,7 @@ REFINE_CHUNK_RAYS = 1024
 # Nodes per side of the warp grid below which a preview does not go.
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
-EXTRA_PRODUCTS = ("predicted_pose", "image_pose", "planes", "density_slice", "ray_profile", "body_mesh")
+EXTRA_PRODUCTS = ("predicted_pose", "image_pose", *INSPECT_PRODUCTS, BODY_MESH)
 TIMING_STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
 
 
@@ -245,11 +246,11 @@ class Renderer:
                 extras.setdefault("errors", {})["image_pose"] = str(error)
         if any(name in INSPECT_PRODUCTS for name in request.extras):
             extras.update(inspect_products(self, scene, request, shown_size))
-        if "body_mesh" in request.extras:
+        if BODY_MESH in request.extras:
             try:
-                extras["body_mesh"] = body_mesh_product(self, scene, request)
+                extras[BODY_MESH] = body_mesh_product(self, scene, request)
             except Exception as error:  # noqa: BLE001 - the overlay's failure must not cost the user the render
-                extras.setdefault("errors", {})["body_mesh"] = describe_error(error)
+                extras.setdefault("errors", {})[BODY_MESH] = describe_error(error)
         unsupported = [name for name in request.extras if name not in EXTRA_PRODUCTS]
         if unsupported:
             extras["unsupported"] = unsupported

@@ -2,10 +2,11 @@
 to the frame's request."""
 from __future__ import annotations
 
+from renderer.products import BODY_MESH, DENSITY_SLICE, PLANES, RAY_PROFILE
 from renderer.requests import InspectOptions, RenderRequest
 from viz.state import InspectState
 
-INSPECT_EXTRAS = ("planes", "density_slice", "ray_profile", "body_mesh")  # in the order the renderer lists them
+INSPECT_EXTRAS = (PLANES, DENSITY_SLICE, RAY_PROFILE, BODY_MESH)  # in the order the renderer lists them
 
 
 def inspect_options(inspect: InspectState) -> InspectOptions:

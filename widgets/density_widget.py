@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 from imgui_bundle import imgui, implot
 
-from renderer.products import DensitySliceProduct
+from renderer.products import DENSITY_SLICE, RAY_PROFILE, DensitySliceProduct
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo, section, slider_float
 from widgets.inspect_common import ProductMemory, TextureSet, colorbar, hoverable_image, waiting_text
@@ -59,14 +59,14 @@ class DensityWidget:
 
     def __call__(self) -> None:
         inspect = self.context.state.inspect
-        self.context.wanted_extras.add("density_slice")
+        self.context.wanted_extras.add(DENSITY_SLICE)
         if inspect.ray_enabled:
-            self.context.wanted_extras.add("ray_profile")
+            self.context.wanted_extras.add(RAY_PROFILE)
         self._settings(inspect)
         extras = self.context.info.extras
-        product = self.memory.get(extras, "density_slice")
+        product = self.memory.get(extras, DENSITY_SLICE)
         if product is None:
-            waiting_text(extras, "density_slice")
+            waiting_text(extras, DENSITY_SLICE)
         else:
             self._slice(product)
         section("Ray profile")
@@ -143,12 +143,12 @@ class DensityWidget:
         imgui.begin_group()
         imgui.text("click the render")
         imgui.text(f"pixel row {int(inspect.ray_pixel[0])}, column {int(inspect.ray_pixel[1])}")
-        profile = self.memory.get(extras, "ray_profile")
+        profile = self.memory.get(extras, RAY_PROFILE)
         if profile is not None:
             imgui.text(f"depth {profile.depth:.3f}, opacity {profile.opacity:.3f}")
         imgui.end_group()
         if profile is None:
-            waiting_text(extras, "ray_profile")
+            waiting_text(extras, RAY_PROFILE)
             return
         depths = np.asarray(profile.depths, np.float64)
         weights = np.asarray(profile.weights, np.float64)

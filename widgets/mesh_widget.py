@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from imgui_bundle import imgui
 
+from renderer.products import BODY_MESH
 from viz.context import WidgetContext
 from viz.gl.mesh_buffers import segment_vertices
 from viz.mesh_session import MeshSession
@@ -171,8 +172,8 @@ class MeshWidget:
         """Keeps the body and skeleton layers in step with the newest "body_mesh" extra and the chosen space."""
         view = self.view.ensure_view()
         if inspect.mesh_show_body:
-            self.context.wanted_extras.add("body_mesh")
-        product = self.memory.get(self.context.info.extras, "body_mesh")
+            self.context.wanted_extras.add(BODY_MESH)
+        product = self.memory.get(self.context.info.extras, BODY_MESH)
         if product is not None and (id(product), inspect.mesh_space) != self._body_key:
             posed = inspect.mesh_space == "posed"
             vertices, joints = product.surface(posed)
@@ -187,7 +188,7 @@ class MeshWidget:
 
     def _gizmo_overlay(self, inspect):
         """The gizmo drawing callback for the view, or None when off or before the body has arrived."""
-        product = self.memory.get(self.context.info.extras, "body_mesh")
+        product = self.memory.get(self.context.info.extras, BODY_MESH)
         if self.gizmo_joint == "off" or product is None:
             return None
         _, joints = product.surface(inspect.mesh_space == "posed")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
-from renderer.products import PlanesProduct
+from renderer.products import PLANES, PlanesProduct
 from viz.context import WidgetContext
 from widgets.common import help_marker, option_combo
 from widgets.inspect_common import ProductMemory, TextureSet, colormaps, hoverable_image, waiting_text
@@ -50,9 +50,9 @@ class TrigridWidget:
         self.hovered: tuple[int, int, int, int] | None = None  # (plane, slice, row, column) under the mouse
 
     def __call__(self) -> None:
-        self.context.wanted_extras.add("planes")
+        self.context.wanted_extras.add(PLANES)
         inspect = self.context.state.inspect
-        product = self.memory.get(self.context.info.extras, "planes")
+        product = self.memory.get(self.context.info.extras, PLANES)
 
         imgui.set_next_item_width(imgui.get_font_size() * 7)
         inspect.plane_mode = option_combo("Colouring", inspect.plane_mode, PLANE_MODES, ("PCA RGB", "one channel"))
@@ -68,7 +68,7 @@ class TrigridWidget:
             imgui.set_next_item_width(imgui.get_font_size() * 6)
             inspect.plane_colormap = option_combo("Map", inspect.plane_colormap, COLORMAPS)
         if product is None:
-            waiting_text(self.context.info.extras, "planes")
+            waiting_text(self.context.info.extras, PLANES)
             return
         self._planes(product)
 
