@@ -1,0 +1,54 @@
+"""The CPU's gather lookup of the mean tri-grid features equals the grid_sample lookup, and only serves renders
+without gradients (training and inversion keep grid_sample's backward)."""
+import pytest
+import torch
+
+from core.rendering import trigrid
+from core.rendering.trigrid import gather_mean_features, mean_trigrid_features, sample_trigrid
+
+# Distinct sizes along every axis so that any mix-up of axes shows.
+CHANNELS, DEPTH, HEIGHT, WIDTH = 5, 3, 6, 7
+
+
+def _grid_sample_mean(planes, points, box_warp, depth):
+    return sample_trigrid(planes, points, box_warp, depth).mean(dim=1)
+
+
+@pytest.mark.parametrize("depth", [1, DEPTH])
+@pytest.mark.parametrize("box_warp", [1.0, 2.4])
+def test_gather_equals_grid_sample_inside_outside_and_on_the_edges(depth, box_warp):
+    generator = torch.Generator().manual_seed(depth)
+    planes = torch.randn(2, 3, CHANNELS * depth, HEIGHT, WIDTH, generator=generator)
+    # Points well outside, in the fading outer half voxel, and exactly on voxel centres and box walls.
+    points = (torch.rand(2, 3000, 3, generator=generator) - 0.5) * box_warp * 1.3
+    points[:, :3] = torch.tensor([[box_warp / 2] * 3, [-box_warp / 2] * 3, [0.0, box_warp / 2, -box_warp / 2]])
+    expected = _grid_sample_mean(planes, points, box_warp, depth)
+    got = gather_mean_features(planes, points, box_warp, depth)
+    assert got.shape == (2, 3000, CHANNELS)
+    assert torch.allclose(got, expected, atol=2e-6), float((got - expected).abs().max())
+    assert float(expected[:, 3:].abs().amax()) > 0.5  # the comparison saw real features, not only zeros
+
+
+def test_a_planted_voxel_is_found_by_the_gather():
+    planes = torch.zeros(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH)
+    planes[0, 1, 2 * DEPTH + 1, 4, 5] = 3.0  # plane 1 reads (W, H, D) = (x, z, y)
+    centre = [((index + 0.5) / size * 2 - 1) / 2 for index, size in ((5, WIDTH), (1, DEPTH), (4, HEIGHT))]
+    features = gather_mean_features(planes, torch.tensor([[centre]]), 1.0, DEPTH)
+    assert features[0, 0, 2] == pytest.approx(1.0)  # 3 / 3 planes
+    assert float(features[0, 0].abs().sum()) == pytest.approx(1.0)
+
+
+def test_renders_without_gradients_take_the_gather_and_training_keeps_grid_sample(monkeypatch):
+    planes = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH)
+    points = torch.rand(1, 50, 3) - 0.5
+    calls = []
+    real = trigrid.gather_mean_features
+    monkeypatch.setattr(trigrid, "gather_mean_features", lambda *args: calls.append(1) or real(*args))
+    with torch.no_grad():
+        mean_trigrid_features(planes, points, 1.0, DEPTH)
+    assert calls == [1]
+    planes.requires_grad_(True)
+    features = mean_trigrid_features(planes, points, 1.0, DEPTH)
+    assert calls == [1] and features.grad_fn is not None
+    features.sum().backward()
+    assert planes.grad is not None and float(planes.grad.abs().sum()) > 0
