@@ -50,7 +50,10 @@ def mean_trigrid_features(planes: torch.Tensor, points: torch.Tensor, box_warp: 
     Averaging in grid_sample's channel-major layout before transposing made average + first decoder layer
     2.4x faster on CPU than `sample_trigrid(...).mean(1)` (393k points); nn.Linear takes the view without a copy.
     """
-    if planes.device.type == "cpu" and not (torch.is_grad_enabled() and (planes.requires_grad or points.requires_grad)):
+    tracked = torch.is_grad_enabled() and (planes.requires_grad or points.requires_grad)
+    # The gather copies the planes into its table: worth it for as many points as the channels-last copy is.
+    many = points.shape[1] * CHANNELS_LAST_VOXELS_PER_POINT >= depth * planes.shape[-2] * planes.shape[-1]
+    if planes.device.type == "cpu" and not tracked and many:
         return gather_mean_features(planes, points, box_warp, depth)
     return sample_trigrid(planes, points, box_warp, depth).transpose(2, 3).mean(dim=1).transpose(1, 2)
 

@@ -19,7 +19,7 @@ def _grid_sample_mean(planes, points, box_warp, depth):
 def test_gather_equals_grid_sample_inside_outside_and_on_the_edges(depth, box_warp):
     generator = torch.Generator().manual_seed(depth)
     planes = torch.randn(2, 3, CHANNELS * depth, HEIGHT, WIDTH, generator=generator)
-    # Points well outside, in the fading outer half voxel, and exactly on voxel centres and box walls.
+    # Points well outside, in the fading outer half voxel, and exactly on the box's walls and corners.
     points = (torch.rand(2, 3000, 3, generator=generator) - 0.5) * box_warp * 1.3
     points[:, :3] = torch.tensor([[box_warp / 2] * 3, [-box_warp / 2] * 3, [0.0, box_warp / 2, -box_warp / 2]])
     expected = _grid_sample_mean(planes, points, box_warp, depth)
