@@ -65,7 +65,8 @@ def rasterise(vertices: np.ndarray, faces: np.ndarray, colours: np.ndarray, yaw_
         closer = inside & (z < zbuffer[rows, cols])
         zbuffer[rows[closer], cols[closer]] = z[closer]
         corner_colours = shaded_colours[faces[index]]
-        pixel_colours = w0[..., None] * corner_colours[0] + w1[..., None] * corner_colours[1] + w2[..., None] * corner_colours[2]
+        pixel_colours = (w0[..., None] * corner_colours[0] + w1[..., None] * corner_colours[1]
+                         + w2[..., None] * corner_colours[2])
         image[rows[closer], cols[closer]] = pixel_colours[closer]
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 

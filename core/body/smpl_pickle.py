@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
+from core.numpy_files import read_npz
+
 WHERE_TO_PUT_IT = (
     "Download SMPL (https://smpl.is.tue.mpg.de, 'SMPL for Python'), and pass the path of SMPL_NEUTRAL.pkl "
     "(or basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl, renamed) to load_body_model(smpl_path=...), e.g. "
@@ -144,8 +146,7 @@ def read_smpl_file(path: str | Path) -> dict:
     raw = path.read_bytes()
     try:
         if zipfile.is_zipfile(io.BytesIO(raw)):
-            with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-                data = {key: archive[key] for key in archive.files}
+            data = read_npz(io.BytesIO(raw))
         else:
             data = _to_plain(RestrictedSmplUnpickler(io.BytesIO(raw), str(path)).load(), str(path), "")
     except BodyModelFileError:

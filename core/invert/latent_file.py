@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_atomic
+from core.numpy_files import read_npz
 
 LATENT_FORMAT = "portrait-latent/1"
 LATENT_SUFFIX = ".npz"
@@ -64,8 +65,7 @@ def load_latent(path: str | os.PathLike) -> InvertedLatent:
     if not path.is_file():
         raise LatentFileError(f"{path}: no such latent file (python -m core.invert writes one as latent.npz)")
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            values = {name: arrays[name] for name in arrays.files}
+        values = read_npz(path)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise LatentFileError(f"{path}: not a latent file ({error})") from None
     if str(values.get("format", "")) != LATENT_FORMAT:

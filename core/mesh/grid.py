@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from core import budget
+from core.numpy_files import read_npy
 
 Bounds = tuple[Sequence[float], Sequence[float]]
 DEFAULT_BOUNDS: Bounds = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))  # the tri-grid's box for box_warp = 1
@@ -191,7 +192,7 @@ def load_grid(path: str | Path) -> np.ndarray:
     """Read a density grid written by `save_grid`; never unpickles objects."""
     path = Path(path)
     try:
-        grid = np.load(path, allow_pickle=False)
+        grid = read_npy(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such density grid file") from None
     except ValueError as error:
