@@ -33,6 +33,7 @@ RIGID_TOLERANCE = 1e-4  # a vertex whose weights (and pose correctives) differ f
 BLEND_PREFERENCE = 0.01
 CHUNK = 1 << 18  # points carried at a time: bounds the temporaries
 GATHER_WORTH = 0.7  # below this share of points that may move, only those are gathered and carried
+PROBE_STRIDE = 16  # every this-th point estimates that share before all points are bounded
 FIELD_MARGIN = 0.15  # distances beyond thickness + this are clamped (farther points cannot move in a portrait pose)
 STATIC, NECK_GROUP, HEAD_GROUP, BLENDED = 0, 1, 2, 3
 BLEND_CANDIDATES = 1  # nearest blended faces kept per node; each of a point's three group images proposes them
@@ -84,10 +85,11 @@ class CanonicalFields:
     """Per body: distance fields of the rigid groups and the blended faces, and blended-face candidates.
 
     Fields span [-extent, extent]^3, extent = box/2 + thickness, at `resolution` nodes per side (grid_sample
-    layout: depth z, height y, width x). `rest` holds (static, blended) distances, read at a point itself;
-    `bounds`, at every other node, (any face, neck, head) for skipping work; `neck` and `head` hold (that group,
-    blended), read at the point's neck and head images. Values are clamped at thickness + FIELD_MARGIN + a cell
-    diagonal; outside the span a sample reads the border, at least the thickness from every in-box face.
+    layout: depth z, height y, width x). `groups_at_images` [3, 2, G, G, G] holds (group, blended) distances for
+    the static, neck and head groups, each read at the point's image under that group (the point itself for the
+    static group); `bounds`, at every other node, the distance to any face, for skipping work. Values are clamped
+    at thickness + FIELD_MARGIN + a cell diagonal; outside the span a sample reads the border, at least the
+    thickness from every in-box face.
     `candidates` [G^3, K]: the nearest blended faces of each node.
     """
 
@@ -122,13 +124,14 @@ class CanonicalFields:
         def grid(*channels):
             return torch.stack([c.reshape((resolution,) * 3) for c in channels])[None].contiguous()
 
-        self.rest = grid(distances[STATIC], distances[BLENDED])
+        # (group, blended) per rigid group, read at the point's image under that group: one batched lookup.
+        self.groups_at_images = torch.cat([grid(distances[group], distances[BLENDED])
+                                           for group in (STATIC, NECK_GROUP, HEAD_GROUP)]).contiguous()
         # Bounds only: every other node (exact values there), small enough to stay in cache when read everywhere.
-        self.bounds = grid(any_face, distances[NECK_GROUP], distances[HEAD_GROUP])[..., ::2, ::2, ::2].contiguous()
+        self.bounds = grid(any_face)[..., ::2, ::2, ::2].contiguous()
         self.bound_diagonal = 2 * self.diagonal
-        self.neck = grid(distances[NECK_GROUP], distances[BLENDED])
-        self.head = grid(distances[HEAD_GROUP], distances[BLENDED])
         self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
+        self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
 
     @staticmethod
     def for_body(body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
@@ -144,6 +147,11 @@ class CanonicalFields:
     def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Trilinear values [M, C] of one of the fields at canonical points [M, 3]."""
         return sample_volume(grid, points / self.extent, mode="bilinear", padding_mode="border", align_corners=True)
+
+    def sample_groups(self, images: torch.Tensor) -> torch.Tensor:
+        """(group distance, blended distance) [3, M, 2] of the static, neck and head fields, each read at its own
+        images [3, M, 3]: one grid_sample over the three fields."""
+        return torch.stack([self.sample(self.groups_at_images[g:g + 1], images[g]) for g in range(3)])
 
     def nearest_candidates(self, points: torch.Tensor) -> torch.Tensor:
         """Blended-face candidates [..., K] (indices into `blended_faces`) at the node nearest each point [..., 3]."""
@@ -172,14 +180,11 @@ class FastWarp:
         moving = transforms[:, [NECK, HEAD], :3]  # [B, 2, 3, 4]
         self.inverse_rotation = moving[..., :3].transpose(-1, -2)  # [B, 2, 3, 3]
         self.inverse_translation = -(self.inverse_rotation @ moving[..., 3:])[..., 0]  # [B, 2, 3]
-        faces = self.fields.faces
+        corners = self.fields.face_vertices
         with torch.no_grad():
-            displacement = (vertices.detach()[:, faces] - body.canonical_vertices[faces]).norm(dim=-1)  # [B, F', 3]
-            blended = self.fields.groups == BLENDED
-            # No in-box face (blended face) moves farther than this: bounds for skipping points.
-            self.max_displacement = displacement.flatten(1).amax(dim=1)  # [B]
-            self.max_blend_displacement = (displacement[:, blended].flatten(1).amax(dim=1) if bool(blended.any())
-                                           else torch.zeros_like(self.max_displacement))
+            # No in-box face moves farther than its farthest corner: a bound for skipping points.
+            moved = vertices.detach()[:, corners] - body.canonical_vertices[corners]  # [B, V', 3]
+            self.max_displacement = moved.norm(dim=-1).amax(dim=1)  # [B]
         posed_blended = vertices[:, self.fields.blended_faces]  # [B, Fb, 3, 3]
         canonical_blended = body.canonical_vertices[self.fields.blended_faces]
         self.blend_rotation, self.blend_translation = rigid_face_maps(posed_blended, canonical_blended)
@@ -198,51 +203,48 @@ class FastWarp:
         # At rest to float rounding nothing moves; a pose being optimised still needs the path for its gradient.
         if float(self.max_displacement[index]) <= STILL_TOLERANCE and not self.pose.requires_grad:
             return points
-        with torch.no_grad():
-            coarse = self.fields.sample(self.fields.bounds, points.detach())  # [N, 3]: any face, neck, head
-            # The fields are 1-Lipschitz and no face moves farther than max_displacement: a lower bound.
-            bound = coarse[:, 0] - (self.fields.bound_diagonal + float(self.max_displacement[index]))
-            rows = torch.nonzero(bound < self.thickness).squeeze(1)
+        # A probe of every PROBE_STRIDE-th point: when most may move, carrying all beats bounding each one.
+        if self._may_move(points[::PROBE_STRIDE], index).float().mean() > GATHER_WORTH:
+            return self._carry_all(points, index)
+        rows = torch.nonzero(self._may_move(points, index)).squeeze(1)
         if len(rows) == 0:
             return points
-        if len(rows) > GATHER_WORTH * len(points):  # most points may move: slices beat gathering and scattering
-            return torch.cat([self._carry(points[start:start + CHUNK], coarse[start:start + CHUNK], index)
-                              for start in range(0, len(points), CHUNK)])
-        parts = [self._carry(points.index_select(0, part), coarse.index_select(0, part), index)
-                 for part in rows.split(CHUNK)]
+        if len(rows) > GATHER_WORTH * len(points):  # slices beat gathering and scattering
+            return self._carry_all(points, index)
+        parts = [self._carry(points.index_select(0, part), index) for part in rows.split(CHUNK)]
         return points.index_put((rows,), torch.cat(parts))
 
-    def _carry(self, near: torch.Tensor, coarse: torch.Tensor, index: int) -> torch.Tensor:
-        """Canonical positions [M, 3] of points near [M, 3] under pose `index`; coarse: their `bounds` samples."""
-        fields = self.fields
-        images = torch.einsum("gij,mj->mgi", self.inverse_rotation[index], near) + self.inverse_translation[index]
+    def _may_move(self, points: torch.Tensor, index: int) -> torch.Tensor:
+        """[N] bool: False where no face can bring the point within the thickness under pose `index`."""
         with torch.no_grad():
-            at_rest = fields.sample(fields.rest, near.detach())  # [M, 2]: static, blended
-            rigid = [at_rest[:, 0]]  # the static group's distance, read at the point itself
-            blend_guess = at_rest[:, 1]
-            ceiling = at_rest[:, 0].clamp_max(self.thickness)
-            for group, field in ((NECK_GROUP, fields.neck), (HEAD_GROUP, fields.head)):
-                image = images[:, group - 1].detach()
-                # |image - point| bounds how much nearer the group's faces can be than at rest: skip the far ones.
-                lower = coarse[:, group] - fields.bound_diagonal - (image - near.detach()).norm(dim=-1)
-                ask = torch.nonzero(lower < ceiling).squeeze(1)
-                distance = torch.full_like(ceiling, math.inf)
-                values = fields.sample(field, image[ask])  # [A, 2]: the group, blended
-                distance[ask] = values[:, 0]
-                blend_guess = blend_guess.index_put((ask,), torch.minimum(blend_guess[ask], values[:, 1]))
-                rigid.append(distance)
-            rigid_distance, rigid_group = torch.stack(rigid, 1).min(dim=1)
+            nearest_any = self.fields.sample(self.fields.bounds, points.detach())[:, 0]
+            # The field is 1-Lipschitz and no face moves farther than max_displacement: a lower bound.
+            return nearest_any - (self.fields.bound_diagonal + float(self.max_displacement[index])) < self.thickness
+
+    def _carry_all(self, points: torch.Tensor, index: int) -> torch.Tensor:
+        return torch.cat([self._carry(points[start:start + CHUNK], index) for start in range(0, len(points), CHUNK)])
+
+    def _carry(self, near: torch.Tensor, index: int) -> torch.Tensor:
+        """Canonical positions [M, 3] of points near [M, 3] under pose `index`."""
+        fields = self.fields
+        neck, head = (torch.einsum("gij,mj->gmi", self.inverse_rotation[index], near)
+                      + self.inverse_translation[index][:, None])  # [2, M, 3]
+        with torch.no_grad():
+            images = torch.stack([near.detach(), neck.detach(), head.detach()])  # [3, M, 3]: static, neck, head
+            values = fields.sample_groups(images)  # [3, M, 2]: each group's distance, blended at its image
+            rigid_distance, rigid_group = values[..., 0].min(dim=0)
             # Blended faces move between the groups: near one, they lie near some group's image.
+            blend_guess = values[..., 1].amin(dim=0)
             test = torch.nonzero(blend_guess + BLEND_PREFERENCE < rigid_distance.clamp_max(self.thickness)).squeeze(1)
             blend_distance = torch.full_like(rigid_distance, math.inf)
             blend_face = torch.zeros_like(rigid_group)
             if len(test) and self.blend_packed.shape[1]:
-                proposals = torch.cat([near.detach()[test, None], images.detach()[test]], dim=1)  # [P, 3, 3]
-                blend_distance[test], blend_face[test] = self._nearest_blended(near.detach()[test], proposals, index)
+                proposals = images[:, test].transpose(0, 1)  # [P, 3, 3]
+                blend_distance[test], blend_face[test] = self._nearest_blended(images[0, test], proposals, index)
             use_blend = blend_distance < rigid_distance
             moved = torch.minimum(rigid_distance, blend_distance) < self.thickness
-        candidates = torch.cat([near[:, None], images], dim=1)  # [M, 3, 3] static (the point), neck, head
-        carried = candidates[torch.arange(len(near), device=near.device), rigid_group]
+        group = rigid_group[:, None]
+        carried = torch.where(group == STATIC, near, torch.where(group == NECK_GROUP, neck, head))
         if bool(use_blend.any()):
             which = torch.nonzero(use_blend).squeeze(1)
             face = blend_face[which]

@@ -75,6 +75,8 @@ class BodyModel:
         self.v_template = layer.v_template.to(device)  # [V, 3] SMPL frame
         self.shapedirs = layer.shapedirs.to(device)  # [V, 3, betas]
         self.posedirs = layer.posedirs.to(device)  # [207, V * 3]
+        # Every joint but the neck and head stays at rest (R - I = 0 exactly): only their 18 corrective rows count.
+        self.neck_head_posedirs = self.posedirs.reshape(23, 9, -1)[[NECK - 1, HEAD - 1]].reshape(18, -1).contiguous()
         self.J_regressor = layer.J_regressor.to(device)  # [24, V]
         self.parents = layer.parents.to(device)  # [24]
         self.skinning_weights = layer.lbs_weights.to(device)  # [V, 24]
@@ -140,8 +142,8 @@ class BodyModel:
         rest_joints = lbs.vertices2joints(self.J_regressor, shaped)  # [B, 24, 3]
         rotations = lbs.batch_rodrigues(full.reshape(-1, 3)).reshape(batch, 24, 3, 3)
         eye = torch.eye(3, dtype=full.dtype, device=self.device)
-        pose_feature = (rotations[:, 1:] - eye).reshape(batch, -1)  # [B, 207] pose-corrective input
-        shaped = shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
+        pose_feature = (rotations[:, [NECK, HEAD]] - eye).reshape(batch, -1)  # [B, 18] pose-corrective input
+        shaped = shaped + (pose_feature @ self.neck_head_posedirs).reshape(batch, -1, 3)
         posed_joints, transforms = lbs.batch_rigid_transform(rotations, rest_joints, self.parents, dtype=full.dtype)
         blended = torch.einsum("vj,bjmn->bvmn", self.skinning_weights, transforms)  # [B, V, 4, 4]
         vertices = (blended[..., :3, :3] @ shaped[..., None])[..., 0] + blended[..., :3, 3]

@@ -73,6 +73,19 @@ def test_batched_poses_equal_one_at_a_time(body, fields):
     assert torch.equal(together[0], apart[0]) and torch.equal(together[1], apart[1])
 
 
+def test_skipping_far_points_changes_no_result(body, fields):
+    warp = FastWarp(body, POSE, fields=fields)
+    near = render_sample_points(12, yaw_deg=20.0)[0]  # mostly within the shell: every point is carried
+    far = torch.rand(4 * len(near), 3, generator=torch.Generator().manual_seed(3)) * 0.1 + 0.62  # a box corner
+    mixed = torch.cat([near, far])[None]  # mostly far: only the points that may move are gathered and carried
+    assert float(warp._may_move(mixed[0], 0).float().mean()) < 0.5  # the gathering path really runs
+    assert not bool(warp._may_move(far, 0).any())
+    carried = warp._carry_all(mixed[0], 0)
+    assert torch.equal(warp(mixed)[0], carried)
+    assert torch.equal(warp(near[None])[0], carried[:len(near)])
+    assert torch.equal(carried[len(near):], far)  # nothing near them: they stay where they are
+
+
 def _points_off_the_head(body) -> torch.Tensor:
     """Canonical points [K, 3] 2 cm off head faces, well above the blended neck band."""
     faces, groups = face_groups(body)
