@@ -7,6 +7,8 @@ axes (EG3D issue #67), in which every plane's two in-plane axes are distinct wor
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -64,41 +66,59 @@ def mean_trigrid_features(planes: torch.Tensor, points: torch.Tensor, box_warp: 
 # call, the weights already holding the 1/3 of the mean over planes. Same trilinear rule (align_corners=False, an
 # off-grid corner weighs 0), equal to float rounding (tests/core/test_trigrid_gather.py).
 POINTS_PER_PART = 1 << 15  # the 24-wide temporaries of this many points stay in the CPU's caches
+_last_table: tuple = (None, None, None)  # (weak reference to planes, their version, table): coarse and fine share it
+
+
+def _table_of(planes: torch.Tensor, channels: int, depth: int) -> torch.Tensor:
+    """Rows [B, 3 * D * H * W, C]: one voxel's C features side by side, planes after each other (a copy, kept for
+    the planes' next lookup while they are alive and unchanged; not an LruCache: tensors are not hashable keys)."""
+    global _last_table
+    # Inference tensors carry no version counter: they are created by one render and never edited in place.
+    current = None if planes.is_inference() else planes._version
+    reference, version, table = _last_table
+    if reference is not None and reference() is planes and version == current:
+        return table
+    batch, _, _, height, width = planes.shape
+    table = planes.reshape(batch, 3, channels, depth, height, width).permute(0, 1, 3, 4, 5, 2)
+    table = table.reshape(batch, -1, channels)
+    _last_table = (weakref.ref(planes), current, table)
+    return table
 
 
 def gather_mean_features(planes: torch.Tensor, points: torch.Tensor, box_warp: float, depth: int) -> torch.Tensor:
     """The three planes' features averaged, [B, N, C], of `planes: [B, 3, C*D, H, W]` at world `points: [B, N, 3]`."""
     batch, _, channels_depth, height, width = planes.shape
     channels = channels_depth // depth
-    # Rows [3 * D * H * W, C]: one voxel's C features side by side, planes after each other.
-    tables = planes.reshape(batch, 3, channels, depth, height, width).permute(0, 1, 3, 4, 5, 2)
-    tables = tables.reshape(batch, -1, channels)
-    axes = torch.tensor(PLANE_AXES, device=points.device)
-    sizes = torch.tensor([width, height, depth], dtype=points.dtype, device=points.device)
+    tables = _table_of(planes, channels, depth)
+    device = points.device
+    axes = torch.tensor(PLANE_AXES, device=device).reshape(-1)  # [9]: each plane's (W, H, D) world axes
+    sizes = torch.tensor([width, height, depth] * 3, dtype=points.dtype, device=device)[:, None]
     limits = sizes.to(torch.int32)
-    strides = torch.tensor([1, width, width * height], dtype=torch.int32, device=points.device)
-    plane_rows = torch.arange(3, dtype=torch.int32, device=points.device).reshape(1, 3, 1, 1, 1) * (
-        depth * height * width)
+    strides = torch.tensor([1, width, width * height] * 3, dtype=torch.int32, device=device)[:, None]
+    plane_rows = (torch.arange(3, dtype=torch.int32, device=device) * (depth * height * width))[:, None]
     results = []
     for item in range(batch):
         parts = []
         for part in points[item].split(POINTS_PER_PART):
+            count = len(part)
+            # Corner-major layouts ([..., n] last) keep every element-wise step one long vectorised loop.
+            coordinates = part.t().index_select(0, axes)  # [9, n]: plane-major (W, H, D) coordinates
             # grid_sample's unnormalisation (align_corners=False): pixel = ((g + 1) * size - 1) / 2, g = 2 p / box.
-            pixel = (part[:, axes] * (2.0 / box_warp) + 1) * (sizes / 2) - 0.5  # [n, plane, axis]
+            pixel = (coordinates * (2.0 / box_warp) + 1) * (sizes / 2) - 0.5
             low = pixel.floor()
             fraction = pixel - low
             low = low.to(torch.int32)
             high = low + 1
-            # Per axis: the two neighbours' weights (0 off the grid) and their clamped row offsets.
+            # Per plane and axis: the two neighbours' weights (0 off the grid) and clamped row offsets, [3, 3, 2, n].
             weights = torch.stack([(1 - fraction) * ((low >= 0) & (low < limits)),
-                                   fraction * ((high >= 0) & (high < limits))], dim=-1)  # [n, 3, 3, 2]
+                                   fraction * ((high >= 0) & (high < limits))], dim=1).view(3, 3, 2, count)
             offsets = torch.stack([low.clamp(0).minimum(limits - 1) * strides,
-                                   high.clamp(0).minimum(limits - 1) * strides], dim=-1)
-            corner_weights = (weights[:, :, 2, :, None, None] * weights[:, :, 1, None, :, None]
-                              * (weights[:, :, 0, None, None, :] / 3))  # [n, plane, z, y, x]
-            rows = (offsets[:, :, 2, :, None, None] + offsets[:, :, 1, None, :, None]
-                    + offsets[:, :, 0, None, None, :] + plane_rows)
-            parts.append(F.embedding_bag(rows.reshape(len(part), 24), tables[item],
-                                         per_sample_weights=corner_weights.reshape(len(part), 24), mode="sum"))
-        results.append(torch.cat(parts) if parts else tables.new_zeros(0, channels))
-    return torch.stack(results)
+                                   high.clamp(0).minimum(limits - 1) * strides], dim=1).view(3, 3, 2, count)
+            corner_weights = (weights[:, 2, :, None, None] * weights[:, 1, None, :, None]
+                              * (weights[:, 0, None, None, :] / 3))  # [plane, z, y, x, n]
+            rows = (offsets[:, 2, :, None, None] + offsets[:, 1, None, :, None]
+                    + (offsets[:, 0] + plane_rows[:, None])[:, None, None])
+            parts.append(F.embedding_bag(rows.view(24, count).t(), tables[item],
+                                         per_sample_weights=corner_weights.view(24, count).t(), mode="sum"))
+        results.append(parts[0] if len(parts) == 1 else torch.cat(parts) if parts else tables.new_zeros(0, channels))
+    return results[0][None] if batch == 1 else torch.stack(results)  # one frame's features are not copied again

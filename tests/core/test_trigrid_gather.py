@@ -52,3 +52,28 @@ def test_renders_without_gradients_take_the_gather_and_training_keeps_grid_sampl
     assert calls == [1] and features.grad_fn is not None
     features.sum().backward()
     assert planes.grad is not None and float(planes.grad.abs().sum()) > 0
+
+
+def test_the_kept_table_follows_the_planes_and_their_changes():
+    generator = torch.Generator().manual_seed(7)
+    planes = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, generator=generator)
+    other = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH, generator=generator)
+    points = torch.rand(1, 500, 3, generator=generator) - 0.5
+    for current in (planes, planes, other, planes):  # reused, replaced, and back
+        got = gather_mean_features(current, points, 1.0, DEPTH)
+        assert torch.allclose(got, _grid_sample_mean(current, points, 1.0, DEPTH), atol=2e-6)
+    planes.mul_(-2.0)  # an in-place edit of the same tensor must not read the old table
+    got = gather_mean_features(planes, points, 1.0, DEPTH)
+    assert torch.allclose(got, _grid_sample_mean(planes, points, 1.0, DEPTH), atol=4e-6)
+    assert torch.equal(gather_mean_features(planes, points[:, :0], 1.0, DEPTH), torch.zeros(1, 0, CHANNELS))
+
+
+def test_inference_tensors_keep_their_table_too():
+    planes = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH)
+    points = torch.rand(1, 400, 3) - 0.5
+    with torch.inference_mode():
+        frozen = planes.clone()
+        first = gather_mean_features(frozen, points, 1.0, DEPTH)
+        again = gather_mean_features(frozen, points, 1.0, DEPTH)
+    assert torch.equal(first, again)
+    assert torch.allclose(first, _grid_sample_mean(planes, points, 1.0, DEPTH), atol=2e-6)
