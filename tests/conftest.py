@@ -1,10 +1,18 @@
 """Shared test setup: reproducible seeds, CPU-friendly thread counts, device selection."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 import torch
+
+# Derived caches (the fast warp's fields) go to a folder of this run, shared by the workers it starts, never the
+# user's own (~/.cache/portrait-viz).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="portrait-viz-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 # One thread: tests also start render workers and training processes, and on a 2-core machine more
 # threads than that made small renders up to 15x slower through oversubscription.

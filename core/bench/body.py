@@ -1,7 +1,8 @@
 """Benchmark section `body`: cost of the pose warp per frame (exact, grid, fast), build times, errors.
 
 Fast-warp figures (contract names): `body.warp_fast_setup_ms.<device>` (a new pose, the body's canonical fields
-already built), `body.warp_fast_ms.{64,128}.<device>`, `body.warp_fast_fields_ms.<device>` (once per body),
+already built), `body.warp_fast_ms.{64,128}.<device>`, `body.warp_fast_fields_ms.<device>` (once per body;
+`body.warp_fast_fields_read_ms.<device>`: read back from the user's cache by a later process),
 `body.warp_fast_err_mean` and `body.warp_fast_err_p95` (box units, against ExactWarp, samples inside the box
 and the shell), and `body.warp_fast_err_mean.large_pose` (neck 20/40/-10, head 25/-40/15 degrees).
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from core.bench.harness import BenchContext, time_call
-from core.body import load_body_model, pose_from_degrees
+from core.body import field_store, load_body_model, pose_from_degrees
 from core.body.probe_points import render_sample_points
 from core.body.fast_warp import CanonicalFields, FastWarp
 from core.body.warp import ExactWarp, GridWarp
@@ -69,6 +70,11 @@ def _fast_figures(ctx: BenchContext, body, pose, exact: ExactWarp, other_pose) -
     figures = {f"body.warp_fast_fields_ms.{name}": time_call(lambda: CanonicalFields(body), device, repeats=1,
                                                              warmup=0)}
     fields = CanonicalFields.for_body(body)
+    key = field_store.fields_key(body, fields.thickness, fields.box_warp, fields.resolution)
+    shapes = CanonicalFields.stored_shapes(fields.resolution)
+    field_store.save_stored(key, fields)
+    figures[f"body.warp_fast_fields_read_ms.{name}"] = time_call(
+        lambda: field_store.load_stored(key, shapes, device), device, repeats=3)
     figures[f"body.warp_fast_setup_ms.{name}"] = time_call(lambda: FastWarp(body, other_pose, fields=fields), device,
                                                            repeats=5)
     fast = FastWarp(body, pose, fields=fields)

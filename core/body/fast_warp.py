@@ -18,6 +18,7 @@ import threading
 
 import torch
 
+from core.body import field_store
 from core.body.face_index import NearestFaceIndex
 from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
@@ -94,14 +95,32 @@ class CanonicalFields:
     """
 
     def __init__(self, body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
-                 resolution: int = FIELD_RESOLUTION):
+                 resolution: int = FIELD_RESOLUTION, stored: dict[str, torch.Tensor] | None = None):
+        """stored: `groups_at_images`, `bounds` and `candidates` of an earlier build (core.body.field_store)."""
         self.thickness, self.box_warp, self.resolution = float(thickness), float(box_warp), int(resolution)
         self.extent = box_warp / 2 + thickness
         self.spacing = 2 * self.extent / (resolution - 1)
         self.diagonal = self.spacing * math.sqrt(3)  # trilinear values of a 1-Lipschitz field are this close
+        self.bound_diagonal = 2 * self.diagonal
         self.faces, self.groups = face_groups(body, box_warp)
         if len(self.faces) == 0:
             raise ValueError(f"no face of the body model ({body.source}) lies inside the box of side {box_warp}")
+        self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
+        self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
+        if stored is not None:
+            self.groups_at_images, self.bounds, self.candidates = (stored[name] for name in field_store.STORED)
+        else:
+            self._build(body)
+
+    @staticmethod
+    def stored_shapes(resolution: int) -> dict[str, tuple]:
+        """The shapes the `stored` arrays have at `resolution` nodes per side."""
+        nodes, bound_nodes = (resolution,) * 3, ((resolution + 1) // 2,) * 3
+        return {"groups_at_images": (3, 2) + nodes, "bounds": (1, 1) + bound_nodes,
+                "candidates": (resolution ** 3, BLEND_CANDIDATES)}
+
+    def _build(self, body: BodyModel) -> None:
+        resolution = self.resolution
         # Clamped this far out, the fields still bound every point a pose can bring within the thickness.
         reach = self.thickness + FIELD_MARGIN + self.diagonal
         axis = torch.linspace(-self.extent, self.extent, resolution, device=body.device)
@@ -109,7 +128,7 @@ class CanonicalFields:
         nodes = torch.stack([xx, yy, zz], dim=-1).reshape(-1, 3)
         canonical = body.canonical_vertices[self.faces]  # [F', 3, 3]
         distances = {}
-        self.candidates = torch.zeros(len(nodes), 1, dtype=torch.long, device=body.device)
+        self.candidates = torch.zeros(len(nodes), BLEND_CANDIDATES, dtype=torch.long, device=body.device)
         with torch.no_grad():
             for group in (STATIC, NECK_GROUP, HEAD_GROUP, BLENDED):
                 members = torch.nonzero(self.groups == group).squeeze(1)
@@ -124,24 +143,22 @@ class CanonicalFields:
         def grid(*channels):
             return torch.stack([c.reshape((resolution,) * 3) for c in channels])[None].contiguous()
 
-        # (group, blended) per rigid group, read at the point's image under that group: one batched lookup.
+        # (group, blended) per rigid group, read at the point's image under that group.
         self.groups_at_images = torch.cat([grid(distances[group], distances[BLENDED])
                                            for group in (STATIC, NECK_GROUP, HEAD_GROUP)]).contiguous()
         # Bounds only: every other node (exact values there), small enough to stay in cache when read everywhere.
         self.bounds = grid(any_face)[..., ::2, ::2, ::2].contiguous()
-        self.bound_diagonal = 2 * self.diagonal
-        self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
-        self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
 
     @staticmethod
     def for_body(body: BodyModel, thickness: float = 0.25, box_warp: float = 1.0,
                  resolution: int = FIELD_RESOLUTION) -> "CanonicalFields":
-        """Build once per (body, device, thickness, box, resolution) and reuse."""
+        """Once per (body, device, thickness, box, resolution) and process: read from the user's cache when an
+        earlier process built them (core.body.field_store), else built and kept there."""
         key = (str(body.source), body.faces.shape[0], str(body.device), float(thickness), float(box_warp),
                int(resolution))
         with _FIELD_LOCK:
             if key not in _FIELD_CACHE:
-                _FIELD_CACHE[key] = CanonicalFields(body, thickness, box_warp, resolution)
+                _FIELD_CACHE[key] = _stored_or_built(body, thickness, box_warp, resolution)
             return _FIELD_CACHE[key]
 
     def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -158,6 +175,16 @@ class CanonicalFields:
         index = ((points + self.extent) / self.spacing).round().long().clamp(0, self.resolution - 1)
         linear = (index[..., 2] * self.resolution + index[..., 1]) * self.resolution + index[..., 0]
         return self.candidates[linear]
+
+
+def _stored_or_built(body: BodyModel, thickness: float, box_warp: float, resolution: int) -> CanonicalFields:
+    disk_key = field_store.fields_key(body, thickness, box_warp, resolution)
+    stored = field_store.load_stored(disk_key, CanonicalFields.stored_shapes(resolution), body.device)
+    if stored is not None:
+        return CanonicalFields(body, thickness, box_warp, resolution, stored=stored)
+    fields = CanonicalFields(body, thickness, box_warp, resolution)
+    field_store.save_stored(disk_key, fields)
+    return fields
 
 
 class FastWarp:

@@ -1,0 +1,78 @@
+"""core.body.field_store: the fast warp's canonical fields come back from the user's cache bit for bit, and a
+damaged, foreign or unwritable cache only costs a rebuild."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from core.body import field_store, load_body_model
+from core.body.fast_warp import CanonicalFields, FastWarp, _stored_or_built
+from core.body.probe_points import render_sample_points
+
+RESOLUTION = 17  # coarse fields build in well under a second
+
+
+@pytest.fixture(scope="module")
+def body():
+    return load_body_model()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path / "portrait-viz" / "warp-fields"
+
+
+def test_stored_fields_equal_built_ones_and_warp_alike(body, cache):
+    built = _stored_or_built(body, 0.25, 1.0, RESOLUTION)
+    assert len(list(cache.glob("*.npz"))) == 1
+    calls = []
+    original = CanonicalFields._build
+    CanonicalFields._build = lambda self, body: calls.append(1) or original(self, body)
+    try:
+        read = _stored_or_built(body, 0.25, 1.0, RESOLUTION)
+    finally:
+        CanonicalFields._build = original
+    assert calls == []  # read back, not built again
+    for name in field_store.STORED:
+        assert torch.equal(getattr(built, name), getattr(read, name))
+    pose = torch.tensor([0.2, -0.3, 0.05, -0.2, 0.4, 0.1])
+    points = render_sample_points(8, yaw_deg=25.0)
+    assert torch.equal(FastWarp(body, pose, fields=built)(points), FastWarp(body, pose, fields=read)(points))
+
+
+def test_the_name_changes_with_every_input(body):
+    key = field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
+    assert key == field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
+    others = [field_store.fields_key(body, *settings) for settings in
+              ((0.3, 1.0, RESOLUTION), (0.25, 1.2, RESOLUTION), (0.25, 1.0, RESOLUTION + 2))]
+    assert len({key, *others}) == 4
+    moved = load_body_model()
+    moved.canonical_vertices = moved.canonical_vertices + 1e-3
+    assert field_store.fields_key(moved, 0.25, 1.0, RESOLUTION) != key
+
+
+def test_damaged_or_foreign_files_are_rebuilt(body, cache, caplog):
+    key = field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
+    cache.mkdir(parents=True)
+    path = cache / f"{key}.npz"
+    path.write_bytes(b"not an npz archive")
+    with caplog.at_level(logging.WARNING):
+        fields = _stored_or_built(body, 0.25, 1.0, RESOLUTION)
+    assert "unreadable warp-field cache" in caplog.text
+    shapes = CanonicalFields.stored_shapes(RESOLUTION)
+    assert field_store.load_stored(key, shapes, body.device) is not None  # the rebuild replaced the damaged file
+    assert fields.groups_at_images.shape == shapes["groups_at_images"]
+    assert field_store.load_stored(key, CanonicalFields.stored_shapes(RESOLUTION + 2), body.device) is None
+
+
+def test_an_unwritable_cache_only_costs_a_rebuild(body, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # the cache folder cannot be created under a file
+    with caplog.at_level(logging.WARNING):
+        fields = _stored_or_built(body, 0.25, 1.0, RESOLUTION)
+    assert "could not keep the warp fields" in caplog.text
+    assert fields.groups_at_images.shape == CanonicalFields.stored_shapes(RESOLUTION)["groups_at_images"]
