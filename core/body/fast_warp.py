@@ -18,7 +18,7 @@ import threading
 
 import torch
 
-from core.body import field_store
+from core.body.field_store import STORED, fields_key, load_stored, save_stored
 from core.body.face_index import NearestFaceIndex
 from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
@@ -108,7 +108,7 @@ class CanonicalFields:
         self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
         self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
         if stored is not None:
-            self.groups_at_images, self.bounds, self.candidates = (stored[name] for name in field_store.STORED)
+            self.groups_at_images, self.bounds, self.candidates = (stored[name] for name in STORED)
         else:
             self._build(body)
 
@@ -178,12 +178,12 @@ class CanonicalFields:
 
 
 def _stored_or_built(body: BodyModel, thickness: float, box_warp: float, resolution: int) -> CanonicalFields:
-    disk_key = field_store.fields_key(body, thickness, box_warp, resolution)
-    stored = field_store.load_stored(disk_key, CanonicalFields.stored_shapes(resolution), body.device)
+    disk_key = fields_key(body, thickness, box_warp, resolution)
+    stored = load_stored(disk_key, CanonicalFields.stored_shapes(resolution), body.device)
     if stored is not None:
         return CanonicalFields(body, thickness, box_warp, resolution, stored=stored)
     fields = CanonicalFields(body, thickness, box_warp, resolution)
-    field_store.save_stored(disk_key, fields)
+    save_stored(disk_key, fields)
     return fields
 
 
