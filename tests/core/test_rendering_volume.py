@@ -236,7 +236,8 @@ def test_automatic_chunks_bound_the_points_per_decode(device, monkeypatch):
         sizes.append(points.shape[1])
         return sphere_decode(points)
 
-    monkeypatch.setattr(volume, "MAX_POINTS_PER_DECODE", 10 * OPTIONS.depth_resolution)
+    for bound in ("MAX_POINTS_PER_DECODE", "CPU_POINTS_PER_DECODE"):  # whichever the device reads
+        monkeypatch.setattr(volume, bound, 10 * OPTIONS.depth_resolution)
     chunked = render_rays(counting_decode, origins, directions, options)
     assert max(sizes) <= 10 * OPTIONS.depth_resolution and len(sizes) == 2 * math.ceil(64 / 10)
     torch.testing.assert_close(chunked.depth, whole.depth, atol=1e-6, rtol=0)
@@ -250,3 +251,18 @@ def test_coarse_only_rendering_still_finds_the_surface(device):
     assert result.samples.depths.shape[-1] == OPTIONS.depth_resolution
     assert (result.depth[..., 0][hit] - distance[hit]).abs().max() < COARSE_SPACING
     assert result.weights_sum[..., 0][miss].max() < 1e-3
+
+
+def test_cpu_renders_decode_in_calls_small_enough_for_the_caches():
+    import core.rendering.volume as volume
+
+    origins, directions, *_ = _sphere_scene(torch.device("cpu"), resolution=48)  # 2304 rays
+    sizes = []
+
+    def counting_decode(points):
+        sizes.append(points.shape[1])
+        return sphere_decode(points)
+
+    render_rays(counting_decode, origins, directions, dataclasses.replace(OPTIONS, deterministic=True))
+    assert len(sizes) > 2 and max(sizes) <= volume.CPU_POINTS_PER_DECODE
+    assert sum(sizes) == 2304 * (OPTIONS.depth_resolution + OPTIONS.depth_resolution_importance)  # every sample once
