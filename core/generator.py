@@ -149,6 +149,7 @@ class TriGridGenerator(nn.Module):
         occupancy: Occupancy | None = None,
         cancel: Callable[[], bool] | None = None,
         max_rays_per_chunk: int | None = None,
+        sr_input_resolution: int | None = None,
     ) -> GeneratorOutput:
         """Render planes [B, 3, C*D, H, W] made from ws [B, num_ws, w_dim] seen from camera [B, 25].
 
@@ -158,7 +159,9 @@ class TriGridGenerator(nn.Module):
         outputs: names from OUTPUT_NAMES that are needed (None = all); super-resolution runs only for `image`
         and the background ToRGB only for `image_background`; occupancy: empty-space skipping
         (core.rendering.occupancy; None = every sample is decoded, as in training); cancel, max_rays_per_chunk:
-        see core.rendering.volume.render_rays (a long refinement render that a newer request interrupts).
+        see core.rendering.volume.render_rays (a long refinement render that a newer request interrupts);
+        sr_input_resolution: run super-resolution at this input size (default config.sr_input_resolution) and
+        scale its output to img_resolution bilinearly (a quick preview at half the size costs a quarter).
         """
         config = self.config
         options = rendering or config.rendering
@@ -201,7 +204,9 @@ class TriGridGenerator(nn.Module):
         image = None
         if "image" in wanted:
             timer.begin()
-            image = self.superresolution(image_raw, features, ws)
+            image = self.superresolution(image_raw, features, ws, input_resolution=sr_input_resolution)
+            if image.shape[-1] != config.img_resolution:
+                image = F.interpolate(image, size=(config.img_resolution,) * 2, mode="bilinear", align_corners=False)
             timer.end("superresolution")
         return GeneratorOutput(
             image=image, image_raw=image_raw, image_depth=depth,

@@ -198,7 +198,8 @@ class Renderer:
         depth_samples = request.depth_samples or config.rendering.depth_resolution
         importance_samples = request.importance_samples or config.rendering.depth_resolution_importance
         if request.preview:
-            # While dragging: half the rays per side and half the samples per ray, about 8x cheaper.
+            # While dragging: half the rays per side and half the samples per ray, about 8x cheaper (and a
+            # half-size super-resolution, see _render_view).
             neural_resolution = max(8, neural_resolution // 2)
             depth_samples = max(4, depth_samples // 2)
             importance_samples = max(4, importance_samples // 2)
@@ -223,11 +224,17 @@ class Renderer:
         refining = request.refinement > 0
         neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
         sampling = torch.Generator(device=scene.device).manual_seed(SAMPLING_SEED) if request.deterministic else None
+        # A preview's super-resolution runs at half size too (a quarter of its cost), scaled up to the image size;
+        # not with noise, whose const and random maps have the full size.
+        config = scene.generator.config
+        half_sr = request.preview and config.sr_noise_mode == "none"
+        sr_input = max(8, config.sr_input_resolution // 2) if half_sr else None
         return scene.generator.render(
             scene.ws, scene.planes, camera, neural_resolution=neural_resolution, rendering=rendering,
             point_warp=scene.point_warp, noise_mode=request.noise_mode, generator=sampling,
             outputs=outputs or (request.output,), occupancy=scene.occupancy,
             cancel=superseded if refining else None, max_rays_per_chunk=REFINE_CHUNK_RAYS if refining else None,
+            sr_input_resolution=sr_input,
         )
 
     def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:

@@ -52,17 +52,22 @@ class SuperResolution(nn.Module):
             # The reference's non-upsampling variants keep this (unused) filter; kept for checkpoint compatibility.
             self.register_buffer("resample_filter", setup_filter(DEFAULT_TAPS))
 
-    def _resize(self, image: torch.Tensor) -> torch.Tensor:
-        if image.shape[-1] == self.input_resolution and image.shape[-2] == self.input_resolution:
+    def _resize(self, image: torch.Tensor, size: int) -> torch.Tensor:
+        if image.shape[-1] == size and image.shape[-2] == size:
             return image
-        return F.interpolate(image, size=(self.input_resolution, self.input_resolution), mode="bilinear",
-                             align_corners=False, antialias=self.antialias)
+        return F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=self.antialias)
 
     def forward(self, rgb: torch.Tensor, features: torch.Tensor, ws: torch.Tensor,
-                fused_modconv: bool | None = None, force_fp32: bool = False) -> torch.Tensor:
-        """rgb: [B, 3, R, R], features: [B, C, R, R], ws: [B, num_ws, w_dim] -> [B, 3, res, res] float32."""
+                fused_modconv: bool | None = None, force_fp32: bool = False,
+                input_resolution: int | None = None) -> torch.Tensor:
+        """rgb: [B, 3, R, R], features: [B, C, R, R], ws: [B, num_ws, w_dim] -> [B, 3, res, res] float32.
+
+        input_resolution: run at this input size instead of `self.input_resolution` (a preview at half size);
+        the output is then that many times the upsampling factor, not `img_resolution`.
+        """
         ws_last = ws[:, -1:].expand(-1, WS_PER_BLOCK, -1)
-        x, img = self._resize(features), self._resize(rgb)
+        size = input_resolution or self.input_resolution
+        x, img = self._resize(features, size), self._resize(rgb, size)
         x, img = self.block0(x, img, ws_last, noise_mode=self.noise_mode, fused_modconv=fused_modconv,
                              force_fp32=force_fp32)
         x, img = self.block1(x, img, ws_last, noise_mode=self.noise_mode, fused_modconv=fused_modconv,

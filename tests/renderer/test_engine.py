@@ -51,6 +51,32 @@ def test_each_output_has_the_size_of_its_stage(renderer):
     assert _render(renderer, BASE.replace(output="image_raw", neural_resolution=20)).shape == (20, 20, 3)
 
 
+def test_previews_run_super_resolution_at_half_size_and_keep_the_image_size(renderer, monkeypatch):
+    from core.networks.superresolution import SuperResolution
+
+    sizes = []
+    real = SuperResolution.forward
+    monkeypatch.setattr(SuperResolution, "forward", lambda self, *args, **kwargs: sizes.append(
+        kwargs.get("input_resolution")) or real(self, *args, **kwargs))
+    full = _render(renderer, BASE.replace(yaw_deg=12.0))
+    preview = _render(renderer, BASE.replace(yaw_deg=12.0, preview=True))
+    assert sizes == [None, TINY.sr_input_resolution // 2]
+    assert preview.shape == full.shape == (TINY.img_resolution, TINY.img_resolution, 3)
+    # A draft of the same view: close to the full frame, not equal to it.
+    error = np.abs(preview.astype(float) - full.astype(float)).mean()
+    assert 0 < error < 40, error
+
+
+def test_half_size_super_resolution_halves_the_output():
+    from core.networks.superresolution import SuperResolution
+
+    torch.manual_seed(0)
+    network = SuperResolution(8, (16, 8), 32, input_resolution=16, img_resolution=32, use_fp16=False)
+    rgb, features, ws = torch.randn(1, 3, 10, 10), torch.randn(1, 8, 10, 10), torch.randn(1, 6, 32)
+    assert network(rgb, features, ws).shape == (1, 3, 32, 32)
+    assert network(rgb, features, ws, input_resolution=8).shape == (1, 3, 16, 16)
+
+
 def test_timings_and_model_info_are_reported(renderer):
     result = renderer.render(BASE.replace(seeds=((11, 1.0),)))
     assert set(result.timings_ms) == {"mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution",
