@@ -70,7 +70,7 @@ def _fast_figures(ctx: BenchContext, body, pose, exact: ExactWarp, other_pose) -
     figures = {f"body.warp_fast_fields_ms.{name}": time_call(lambda: CanonicalFields(body), device, repeats=1,
                                                              warmup=0)}
     fields = CanonicalFields.for_body(body)
-    key = field_store.fields_key(body, fields.thickness, fields.box_warp, fields.resolution)
+    key = field_store.fields_key(body, fields.thickness, fields.box_warp, fields.resolution, ("bench",))
     shapes = CanonicalFields.stored_shapes(fields.resolution)
     field_store.save_stored(key, fields)
     figures[f"body.warp_fast_fields_read_ms.{name}"] = time_call(

@@ -178,7 +178,8 @@ class CanonicalFields:
 
 
 def _stored_or_built(body: BodyModel, thickness: float, box_warp: float, resolution: int) -> CanonicalFields:
-    disk_key = fields_key(body, thickness, box_warp, resolution)
+    build = (FIELD_MARGIN, RIGID_TOLERANCE, BLEND_CANDIDATES)  # what else shapes the stored arrays
+    disk_key = fields_key(body, thickness, box_warp, resolution, build)
     stored = load_stored(disk_key, CanonicalFields.stored_shapes(resolution), body.device)
     if stored is not None:
         return CanonicalFields(body, thickness, box_warp, resolution, stored=stored)

@@ -23,9 +23,11 @@ STORED = ("groups_at_images", "bounds", "candidates")  # the arrays worth keepin
 _log = logging.getLogger(__name__)
 
 
-def fields_key(body, thickness: float, box_warp: float, resolution: int) -> str:
-    """A name for the fields of this body and these settings: equal inputs, equal name."""
-    digest = hashlib.sha256(f"{FORMAT}|{float(thickness)!r}|{float(box_warp)!r}|{int(resolution)}".encode())
+def fields_key(body, thickness: float, box_warp: float, resolution: int, build: tuple = ()) -> str:
+    """A name for the fields of this body and these settings: equal inputs, equal name. `build`: the builder's own
+    constants (margins, tolerances), so that a changed builder never reads an old file."""
+    settings = f"{FORMAT}|{float(thickness)!r}|{float(box_warp)!r}|{int(resolution)}|{build!r}"
+    digest = hashlib.sha256(settings.encode())
     for array in (body.canonical_vertices, body.faces, body.skinning_weights, body.neck_head_posedirs, body.parents):
         digest.update(array.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:32]

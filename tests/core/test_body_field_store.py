@@ -47,16 +47,17 @@ def test_the_name_changes_with_every_input(body):
     key = field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
     assert key == field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
     others = [field_store.fields_key(body, *settings) for settings in
-              ((0.3, 1.0, RESOLUTION), (0.25, 1.2, RESOLUTION), (0.25, 1.0, RESOLUTION + 2))]
-    assert len({key, *others}) == 4
+              ((0.3, 1.0, RESOLUTION), (0.25, 1.2, RESOLUTION), (0.25, 1.0, RESOLUTION + 2),
+               (0.25, 1.0, RESOLUTION, ("another margin",)))]
+    assert len({key, *others}) == 5
     moved = load_body_model()
     moved.canonical_vertices = moved.canonical_vertices + 1e-3
     assert field_store.fields_key(moved, 0.25, 1.0, RESOLUTION) != key
 
 
 def test_damaged_or_foreign_files_are_rebuilt(body, cache, caplog):
-    key = field_store.fields_key(body, 0.25, 1.0, RESOLUTION)
-    cache.mkdir(parents=True)
+    _stored_or_built(body, 0.25, 1.0, RESOLUTION)
+    (key,) = [path.stem for path in cache.glob("*.npz")]  # the name the warp's builder gives these fields
     path = cache / f"{key}.npz"
     path.write_bytes(b"not an npz archive")
     with caplog.at_level(logging.WARNING):
