@@ -67,6 +67,23 @@ def test_previews_run_super_resolution_at_half_size_and_keep_the_image_size(rend
     assert 0 < error < 40, error
 
 
+def test_previews_of_models_with_super_resolution_noise_keep_the_full_size(renderer, tmp_path, monkeypatch):
+    import dataclasses
+
+    from core.checkpoint import generator_payload, save_checkpoint
+    from core.generator import TriGridGenerator
+    from core.networks.superresolution import SuperResolution
+
+    path = tmp_path / "noisy.pt"  # the noise maps have the full size: a half-size run could not add them
+    save_checkpoint(path, generator_payload(TriGridGenerator(dataclasses.replace(TINY, sr_noise_mode="const")), {}))
+    sizes = []
+    real = SuperResolution.forward
+    monkeypatch.setattr(SuperResolution, "forward", lambda self, *args, **kwargs: sizes.append(
+        kwargs.get("input_resolution")) or real(self, *args, **kwargs))
+    preview = _render(renderer, BASE.replace(checkpoint=str(path), preview=True))
+    assert sizes == [None] and preview.shape == (TINY.img_resolution, TINY.img_resolution, 3)
+
+
 def test_half_size_super_resolution_halves_the_output():
     from core.networks.superresolution import SuperResolution
 
