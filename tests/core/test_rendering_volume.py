@@ -253,7 +253,7 @@ def test_coarse_only_rendering_still_finds_the_surface(device):
     assert result.weights_sum[..., 0][miss].max() < 1e-3
 
 
-def test_cpu_renders_decode_in_calls_small_enough_for_the_caches():
+def test_cpu_renders_decode_in_calls_small_enough_for_the_caches_and_training_in_whole_ones():
     import core.rendering.volume as volume
 
     origins, directions, *_ = _sphere_scene(torch.device("cpu"), resolution=48)  # 2304 rays
@@ -263,6 +263,10 @@ def test_cpu_renders_decode_in_calls_small_enough_for_the_caches():
         sizes.append(points.shape[1])
         return sphere_decode(points)
 
-    render_rays(counting_decode, origins, directions, dataclasses.replace(OPTIONS, deterministic=True))
+    with torch.no_grad():
+        render_rays(counting_decode, origins, directions, dataclasses.replace(OPTIONS, deterministic=True))
     assert len(sizes) > 2 and max(sizes) <= volume.CPU_POINTS_PER_DECODE
     assert sum(sizes) == 2304 * (OPTIONS.depth_resolution + OPTIONS.depth_resolution_importance)  # every sample once
+    sizes.clear()
+    render_rays(counting_decode, origins, directions, OPTIONS)  # gradients on, as in training
+    assert sizes == [2304 * OPTIONS.depth_resolution, 2304 * OPTIONS.depth_resolution_importance]
