@@ -19,6 +19,7 @@ from core.numpy_files import read_npz
 from core.shipped import user_cache_dir
 
 FORMAT = 2  # bump when the fields' layout or the way they are built changes
+KEPT_FILES = 8  # the most recently used files kept (~9 MB each); older bodies and settings are rebuilt if needed
 STORED = ("groups_at_images", "bounds", "candidates")  # the arrays worth keeping; the rest is rebuilt cheaply
 _log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def load_stored(key: str, shapes: dict[str, tuple], device: torch.device) -> dic
     if any(tuple(stored[name].shape) != shapes[name] for name in STORED):
         _log.warning("%s: warp-field cache of another shape; rebuilding it", path)
         return None
+    try:
+        path.touch()  # recently used: kept when the folder is trimmed
+    except OSError:
+        pass
     return stored
 
 
@@ -60,5 +65,18 @@ def save_stored(key: str, fields) -> None:
     np.savez(buffer, **{name: getattr(fields, name).detach().cpu().numpy() for name in STORED})
     try:
         write_atomic(fields_path(key), buffer.getvalue(), durable=False)
+        _trim(fields_path(key).parent)
     except OSError as error:
         _log.warning("could not keep the warp fields in %s (%s): they will be built again", fields_path(key), error)
+
+
+def _trim(folder) -> None:
+    """Remove all but the KEPT_FILES most recently used field files (bodies and builders change over time)."""
+    def used(path):
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed by another process meanwhile
+            return 0.0
+
+    for stale in sorted(folder.glob("*.npz"), key=used, reverse=True)[KEPT_FILES:]:
+        stale.unlink(missing_ok=True)

@@ -77,3 +77,18 @@ def test_an_unwritable_cache_only_costs_a_rebuild(body, tmp_path, monkeypatch, c
         fields = _stored_or_built(body, 0.25, 1.0, RESOLUTION)
     assert "could not keep the warp fields" in caplog.text
     assert fields.groups_at_images.shape == CanonicalFields.stored_shapes(RESOLUTION)["groups_at_images"]
+
+
+def test_the_folder_keeps_only_the_most_recently_used_files(body, cache, monkeypatch):
+    import os
+
+    cache.mkdir(parents=True)
+    for index in range(field_store.KEPT_FILES + 3):
+        old = cache / f"old{index}.npz"
+        old.write_bytes(b"")
+        os.utime(old, (1000.0 + index, 1000.0 + index))
+    _stored_or_built(body, 0.25, 1.0, RESOLUTION)  # writes its file, then trims the folder
+    kept = {path.name for path in cache.glob("*.npz")}
+    assert len(kept) == field_store.KEPT_FILES
+    assert {f"old{index}.npz" for index in range(4)}.isdisjoint(kept)  # the least recently used went first
+    assert len([name for name in kept if not name.startswith("old")]) == 1  # the new file stays
