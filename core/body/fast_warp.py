@@ -18,8 +18,8 @@ import threading
 
 import torch
 
-from core.body.field_store import STORED, fields_key, load_stored, save_stored
 from core.body.face_index import NearestFaceIndex
+from core.body.field_store import STORED, fields_key, load_stored, save_stored
 from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
 from core.body.triangles import FaceConstants, rigid_face_maps, squared_distance
@@ -167,7 +167,7 @@ class CanonicalFields:
 
     def sample_groups(self, images: torch.Tensor) -> torch.Tensor:
         """(group distance, blended distance) [3, M, 2] of the static, neck and head fields, each read at its own
-        images [3, M, 3]: one grid_sample over the three fields."""
+        images [3, M, 3] (three threaded reads: one batched grid_sample measured no faster and uses fewer threads)."""
         return torch.stack([self.sample(self.groups_at_images[g:g + 1], images[g]) for g in range(3)])
 
     def nearest_candidates(self, points: torch.Tensor) -> torch.Tensor:

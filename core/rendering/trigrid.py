@@ -81,8 +81,15 @@ def _table_of(planes: torch.Tensor, channels: int, depth: int) -> torch.Tensor:
     batch, _, _, height, width = planes.shape
     table = planes.reshape(batch, 3, channels, depth, height, width).permute(0, 1, 3, 4, 5, 2)
     table = table.reshape(batch, -1, channels)
-    _last_table = (weakref.ref(planes), current, table)
+    _last_table = (weakref.ref(planes, _forget_table), current, table)
     return table
+
+
+def _forget_table(reference: weakref.ref) -> None:
+    """The planes are gone: free their table now rather than at the next lookup."""
+    global _last_table
+    if _last_table[0] is reference:
+        _last_table = (None, None, None)
 
 
 def gather_mean_features(planes: torch.Tensor, points: torch.Tensor, box_warp: float, depth: int) -> torch.Tensor:

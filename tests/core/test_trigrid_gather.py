@@ -77,3 +77,11 @@ def test_inference_tensors_keep_their_table_too():
         again = gather_mean_features(frozen, points, 1.0, DEPTH)
     assert torch.equal(first, again)
     assert torch.allclose(first, _grid_sample_mean(planes, points, 1.0, DEPTH), atol=2e-6)
+
+
+def test_the_table_is_freed_with_its_planes():
+    planes = torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH)
+    gather_mean_features(planes, torch.rand(1, 10, 3) - 0.5, 1.0, DEPTH)
+    assert trigrid._last_table[2] is not None
+    del planes
+    assert trigrid._last_table == (None, None, None)
