@@ -122,6 +122,11 @@ class TriGridGenerator(nn.Module):
         features = self.backbone.synthesis(ws, noise_mode=noise_mode)
         return features.view(features.shape[0], 3, -1, *features.shape[-2:])
 
+    def synthesize_background(self, ws_background: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """ws [B, num_ws, w_dim] -> the background network's features [B, C, R', R'] (depends on ws only: a viewer
+        caches it per latent, like the tri-grid)."""
+        return self.bcg_synthesis(ws_background[:, :self.bcg_synthesis.num_ws], noise_mode=noise_mode)
+
     def _decode(self, planes: torch.Tensor, points: torch.Tensor, options: RenderingConfig
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         # The decoder sees the mean of the three planes' features (reference-spec.md §1.4).
@@ -150,6 +155,7 @@ class TriGridGenerator(nn.Module):
         cancel: Callable[[], bool] | None = None,
         max_rays_per_chunk: int | None = None,
         sr_input_resolution: int | None = None,
+        background: torch.Tensor | None = None,
     ) -> GeneratorOutput:
         """Render planes [B, 3, C*D, H, W] made from ws [B, num_ws, w_dim] seen from camera [B, 25].
 
@@ -161,7 +167,8 @@ class TriGridGenerator(nn.Module):
         (core.rendering.occupancy; None = every sample is decoded, as in training); cancel, max_rays_per_chunk:
         see core.rendering.volume.render_rays (a long refinement render that a newer request interrupts);
         sr_input_resolution: run super-resolution at this input size (default config.sr_input_resolution) and
-        scale its output to img_resolution bilinearly (a quick preview at half the size costs a quarter).
+        scale its output to img_resolution bilinearly (a quick preview at half the size costs a quarter);
+        background: `synthesize_background(ws_background, noise_mode)` when the caller kept it (None: made here).
         """
         config = self.config
         options = rendering or config.rendering
@@ -189,7 +196,8 @@ class TriGridGenerator(nn.Module):
             return values.permute(0, 2, 1).reshape(batch, -1, resolution, resolution)
 
         features, depth, weights_sum = to_image(rays.features), to_image(rays.depth), to_image(rays.weights_sum)
-        background = self.bcg_synthesis(ws_background[:, :self.bcg_synthesis.num_ws], noise_mode=noise_mode)
+        if background is None:
+            background = self.synthesize_background(ws_background, noise_mode)
         if background.shape[-1] != resolution:
             background = F.interpolate(background, size=(resolution, resolution), mode="bilinear",
                                        align_corners=False, antialias=True)

@@ -78,7 +78,7 @@ def pose_radians(pose_deg: tuple[float, ...], device: torch.device) -> torch.Ten
 
 
 class SceneBuilder:
-    """Cached ws, tri-grids and warps of one generator.
+    """Cached ws, tri-grids, backgrounds and warps of one generator.
 
     `body` returns the body model the warps use (called only for a posed scene); `stats` is the dict the
     caches count their hits and misses into (shared with the renderer's other caches).
@@ -94,6 +94,7 @@ class SceneBuilder:
         self._planes = LruCache("trigrid", trigrid_capacity, self.stats)
         self._warps = LruCache("warp", warp_capacity, self.stats)
         self._occupancy = LruCache("occupancy", trigrid_capacity, self.stats)
+        self._backgrounds = LruCache("background", trigrid_capacity, self.stats)
 
     def ws(self, spec: SceneSpec) -> torch.Tensor:
         """[1, num_ws, w_dim] of the spec's seeds, truncation, style mix and conditioning."""
@@ -106,6 +107,16 @@ class SceneBuilder:
             return self.generator.synthesize_trigrid(self.ws(spec) if ws is None else ws, noise_mode=spec.noise_mode)
 
         return self._planes.get_or_create((spec.latent_key, spec.noise_mode), synthesize) if cache else synthesize()
+
+    def background(self, spec: SceneSpec, ws: torch.Tensor | None = None, cache: bool = True) -> torch.Tensor:
+        """The background network's features of the spec's ws, cached beside the tri-grid (as costly as a third of
+        a `small` camera move when made per frame)."""
+        def synthesize() -> torch.Tensor:
+            return self.generator.synthesize_background(self.ws(spec) if ws is None else ws, spec.noise_mode)
+
+        if not cache:
+            return synthesize()
+        return self._backgrounds.get_or_create((spec.latent_key, spec.noise_mode), synthesize)
 
     def warp(self, spec: SceneSpec) -> Callable | None:
         """The observation -> canonical warp of the spec's body pose; None at rest (nothing to warp)."""
@@ -134,7 +145,7 @@ class SceneBuilder:
 
     def clear(self) -> None:
         """Forget every cached tensor (after an out-of-memory error)."""
-        for cache in (self._ws, self._planes, self._warps, self._occupancy):
+        for cache in (self._ws, self._planes, self._warps, self._occupancy, self._backgrounds):
             cache.clear()
 
     def _map(self, spec: SceneSpec) -> torch.Tensor:

@@ -70,6 +70,7 @@ class Scene:
     point_warp: Callable | None  # observation -> canonical warp of the request's pose; None at rest
     device: torch.device  # where the tensors live
     occupancy: Callable | None = None  # empty-space skipping's canonical grid; None = decode every sample
+    background: torch.Tensor | None = None  # the background network's features of ws; None = made per render
 
 
 class Renderer:
@@ -132,11 +133,12 @@ class Renderer:
                 reused = request.trigrid_cache and builder.has_trigrid(spec)
                 with _stopwatch(timings, "trigrid", device):
                     planes = builder.planes(spec, ws, cache=request.trigrid_cache)
+                    background = builder.background(spec, ws, cache=request.trigrid_cache)
                 with _stopwatch(timings, "warp", device):
                     point_warp = builder.warp(spec)
                 with _stopwatch(timings, "occupancy", device):
                     occupancy = builder.occupancy(spec, planes) if request.skip_empty_space and reused else None
-            return Scene(model, generator, ws, planes, point_warp, device, occupancy)
+            return Scene(model, generator, ws, planes, point_warp, device, occupancy, background)
 
     def _loaded(self, checkpoint: str, key: tuple, device: torch.device) -> _LoadedModel:
         """Load a model and build its body's fast-warp fields on a thread, so the first pose is quick too."""
@@ -234,7 +236,7 @@ class Renderer:
             point_warp=scene.point_warp, noise_mode=request.noise_mode, generator=sampling,
             outputs=outputs or (request.output,), occupancy=scene.occupancy,
             cancel=superseded if refining else None, max_rays_per_chunk=REFINE_CHUNK_RAYS if refining else None,
-            sr_input_resolution=sr_input,
+            sr_input_resolution=sr_input, background=scene.background,
         )
 
     def _extra_products(self, scene: Scene, request: RenderRequest, shown_size: tuple[int, int]) -> dict[str, Any]:

@@ -77,6 +77,22 @@ def test_fixed_seed_gives_identical_renders(device):
 
 
 @torch.no_grad()
+def test_a_kept_background_renders_the_same_pixels_and_is_used(device):
+    torch.manual_seed(3)
+    generator = _generator(device)
+    ws = generator.mapping(torch.randn(1, CONFIG.z_dim, device=device), _camera(device), None)
+    planes = generator.synthesize_trigrid(ws)
+    options = dict(rendering=DETERMINISTIC, outputs=("image", "image_raw"))
+    made_here = generator.render(ws, planes, _camera(device, yaw=(40.0,)), **options)
+    kept = generator.synthesize_background(ws)
+    given = generator.render(ws, planes, _camera(device, yaw=(40.0,)), background=kept, **options)
+    tolerance = 0.0 if device.type == "cpu" else 1e-5
+    torch.testing.assert_close(given.image, made_here.image, rtol=0, atol=tolerance)
+    other = generator.render(ws, planes, _camera(device, yaw=(40.0,)), background=kept + 5.0, **options)
+    assert not torch.allclose(other.image_raw, made_here.image_raw)  # the given background is the one shown
+
+
+@torch.no_grad()
 def test_sample_density_matches_hand_decoding_of_planted_planes(device):
     generator = _generator(device)
     channels, depth, size = CONFIG.triplane_channels, CONFIG.triplane_depth, CONFIG.backbone_resolution

@@ -125,6 +125,25 @@ def test_trigrid_is_reused_when_only_the_camera_moves(renderer):
     assert _counts(renderer, "trigrid") == (hits + 3, misses + 1)
 
 
+def test_the_background_is_made_once_per_latent_and_gives_the_same_pixels(renderer, monkeypatch):
+    request = BASE.replace(seeds=((15, 1.0),))
+    made = []
+    uncached = renderer.render(request.replace(trigrid_cache=False)).image  # every cache bypassed
+    from core.generator import TriGridGenerator
+
+    original = TriGridGenerator.synthesize_background
+    monkeypatch.setattr(TriGridGenerator, "synthesize_background",
+                        lambda self, *args, **kwargs: made.append(1) or original(self, *args, **kwargs))
+    cached = _render(renderer, request)
+    for yaw in (15.0, 40.0):
+        _render(renderer, request.replace(yaw_deg=yaw))
+    _render(renderer, request.replace(yaw_deg=15.0, preview=True))
+    assert len(made) == 1  # camera moves and previews reuse it
+    assert np.array_equal(cached, uncached)
+    _render(renderer, request.replace(seeds=((16, 1.0),)))
+    assert len(made) == 2  # a new latent makes its own
+
+
 def test_trigrid_cache_off_synthesises_every_time(renderer):
     request = BASE.replace(seeds=((7, 1.0),), trigrid_cache=False)
     before = _counts(renderer, "trigrid")
