@@ -33,19 +33,25 @@ def bias_act(
     """
     if activation not in ACTIVATION_GAINS:
         raise ValueError(f"bias_act: unknown activation {activation!r}; known: {sorted(ACTIVATION_GAINS)}")
+    owned = False  # True once x is a tensor made here: without autograd the later steps may then work in place
+    tracked = x.requires_grad or (bias is not None and bias.requires_grad)
+    in_place = not (torch.is_grad_enabled() and tracked)  # autograd saves these results: never edit them
     if bias is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + bias.to(x.dtype).reshape(shape)
+        x, owned = x + bias.to(x.dtype).reshape(shape), True
+    reuse = owned and in_place  # e.g. a 512^2 x 128 super-resolution map: no fresh 128 MB buffer per step
     if activation == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE)
+        x, owned = F.leaky_relu(x, LRELU_SLOPE, inplace=reuse), True
     elif activation == "relu":
-        x = F.relu(x)
+        x, owned = F.relu(x, inplace=reuse), True
+    reuse = owned and in_place
     gain = ACTIVATION_GAINS[activation] if gain is None else gain
     if gain != 1:
-        x = x * gain
+        x, owned = (x.mul_(gain) if reuse else x * gain), True
+    reuse = owned and in_place
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if reuse else x.clamp(-clamp, clamp)
     return x
 
 

@@ -172,3 +172,21 @@ def test_half_precision_modulated_conv_is_prenormalised_against_overflow(device,
     half = modulated_conv2d(x.half(), weight, styles, padding=1, fused=fused)
     assert half.dtype == torch.float16
     torch.testing.assert_close(half.float(), expected, atol=2e-2, rtol=2e-2)
+
+
+def test_bias_act_in_place_without_gradients_matches_and_keeps_its_input():
+    from core.networks.layers import bias_act
+
+    torch.manual_seed(0)
+    x, bias = torch.randn(2, 4, 5, 5) * 300, torch.randn(4)
+    expected = (torch.nn.functional.leaky_relu(x + bias.reshape(1, -1, 1, 1), 0.2) * 2 ** 0.5).clamp(-256, 256)
+    before = x.clone()
+    with torch.no_grad():
+        got = bias_act(x, bias, "lrelu", clamp=256)
+        no_bias = bias_act(x, None, "lrelu", clamp=256)  # the caller's tensor is never edited
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert torch.equal(x, before)
+    torch.testing.assert_close(no_bias, (torch.nn.functional.leaky_relu(x, 0.2) * 2 ** 0.5).clamp(-256, 256))
+    trained = torch.nn.Parameter(bias.clone())  # with gradients the steps stay out of place and backpropagate
+    bias_act(x, trained, "lrelu", clamp=256).sum().backward()
+    assert trained.grad is not None and float(trained.grad.abs().sum()) > 0
