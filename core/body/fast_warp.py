@@ -177,9 +177,13 @@ class CanonicalFields:
         return self.candidates[linear]
 
 
+def stored_fields_key(body: BodyModel, thickness: float, box_warp: float, resolution: int) -> str:
+    """The name of these fields in the user's cache; the builder's constants shape the stored arrays too."""
+    return fields_key(body, thickness, box_warp, resolution, (FIELD_MARGIN, RIGID_TOLERANCE, BLEND_CANDIDATES))
+
+
 def _stored_or_built(body: BodyModel, thickness: float, box_warp: float, resolution: int) -> CanonicalFields:
-    build = (FIELD_MARGIN, RIGID_TOLERANCE, BLEND_CANDIDATES)  # what else shapes the stored arrays
-    disk_key = fields_key(body, thickness, box_warp, resolution, build)
+    disk_key = stored_fields_key(body, thickness, box_warp, resolution)
     stored = load_stored(disk_key, CanonicalFields.stored_shapes(resolution), body.device)
     if stored is not None:
         return CanonicalFields(body, thickness, box_warp, resolution, stored=stored)

@@ -33,25 +33,23 @@ def bias_act(
     """
     if activation not in ACTIVATION_GAINS:
         raise ValueError(f"bias_act: unknown activation {activation!r}; known: {sorted(ACTIVATION_GAINS)}")
-    owned = False  # True once x is a tensor made here: without autograd the later steps may then work in place
-    tracked = x.requires_grad or (bias is not None and bias.requires_grad)
-    in_place = not (torch.is_grad_enabled() and tracked)  # autograd saves these results: never edit them
+    tracked = torch.is_grad_enabled() and (x.requires_grad or (bias is not None and bias.requires_grad))
+    # Each step after the first may reuse the buffer the previous one made (e.g. a 512^2 x 128 super-resolution
+    # map: no fresh 128 MB buffer per step), unless autograd saves those results. The caller's x is never edited.
+    editable = False
     if bias is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x, owned = x + bias.to(x.dtype).reshape(shape), True
-    reuse = owned and in_place  # e.g. a 512^2 x 128 super-resolution map: no fresh 128 MB buffer per step
+        x, editable = x + bias.to(x.dtype).reshape(shape), not tracked
     if activation == "lrelu":
-        x, owned = F.leaky_relu(x, LRELU_SLOPE, inplace=reuse), True
+        x, editable = F.leaky_relu(x, LRELU_SLOPE, inplace=editable), not tracked
     elif activation == "relu":
-        x, owned = F.relu(x, inplace=reuse), True
-    reuse = owned and in_place
+        x, editable = F.relu(x, inplace=editable), not tracked
     gain = ACTIVATION_GAINS[activation] if gain is None else gain
     if gain != 1:
-        x, owned = (x.mul_(gain) if reuse else x * gain), True
-    reuse = owned and in_place
+        x, editable = (x.mul_(gain) if editable else x * gain), not tracked
     if clamp is not None and clamp >= 0:
-        x = x.clamp_(-clamp, clamp) if reuse else x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if editable else x.clamp(-clamp, clamp)
     return x
 
 

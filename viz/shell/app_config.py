@@ -1,25 +1,12 @@
 """AppConfig: how the visualizer is started (built from the command line in visualizer.py)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.shipped import DEFAULT_CHECKPOINT
+from core.shipped import DEFAULT_CHECKPOINT, user_config_dir, user_data_dir
 
 FALLBACK_CHECKPOINT = "preset:small"  # randomly initialised stand-in while no trained default is shipped
-
-
-def user_config_dir() -> Path:
-    """Per-user settings folder: $XDG_CONFIG_HOME/portrait-viz or ~/.config/portrait-viz."""
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "portrait-viz"
-
-
-def user_data_dir() -> Path:
-    """Per-user output folder for screenshots and recordings: $XDG_DATA_HOME/portrait-viz or ~/.local/share/..."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "portrait-viz"
 
 
 @dataclass
