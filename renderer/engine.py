@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from core.body import load_body_model
+from core.body import load_body_model, warp_kernel
 from core.body.fast_warp import CanonicalFields
 from core.body.warp import DEFAULT_GRID_RESOLUTION
 from core.camera import camera_from_angles
@@ -150,6 +150,8 @@ class Renderer:
             try:  # its own body instance: the caches of this class are not shared with threads
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
+                if device.type == "cpu":
+                    warp_kernel.prepare()
             except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
                 pass
 

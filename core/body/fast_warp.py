@@ -19,6 +19,7 @@ import threading
 import torch
 
 from core.body.face_index import NearestFaceIndex
+import core.body.warp_kernel as warp_kernel
 from core.body.field_store import STORED, fields_key, load_stored, save_stored
 from core.body.model import BodyModel
 from core.body.standin import HEAD, NECK
@@ -107,6 +108,7 @@ class CanonicalFields:
             raise ValueError(f"no face of the body model ({body.source}) lies inside the box of side {box_warp}")
         self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
         self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
+        self._channels_last = None
         if stored is not None:
             self.groups_at_images, self.bounds, self.candidates = (stored[name] for name in STORED)
         else:
@@ -161,6 +163,14 @@ class CanonicalFields:
                 _FIELD_CACHE[key] = _stored_or_built(body, thickness, box_warp, resolution)
             return _FIELD_CACHE[key]
 
+    def channels_last(self) -> tuple:
+        """(groups_at_images [3, G, G, G, 2], bounds [B, B, B, 1]) as numpy, channels last: one cache line holds
+        both values of a node (core.body.warp_kernel's layout); made once."""
+        if self._channels_last is None:
+            self._channels_last = (self.groups_at_images.permute(0, 2, 3, 4, 1).contiguous().numpy(),
+                                   self.bounds[0].permute(1, 2, 3, 0).contiguous().numpy())
+        return self._channels_last
+
     def sample(self, grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Trilinear values [M, C] of one of the fields at canonical points [M, 3]."""
         return sample_volume(grid, points / self.extent, mode="bilinear", padding_mode="border", align_corners=True)
@@ -197,15 +207,20 @@ class FastWarp:
 
     pose: [B, 6] radians (or [6]); a pose batch of 1 serves any point batch. The canonical fields are shared
     by every FastWarp of the same body, so a new pose costs only its joint transforms and blended faces.
+    compiled: decide per point in core.body.warp_kernel's compiled loop (default: on a CPU when numba imports),
+    else as torch operations (any device).
     """
 
     def __init__(self, body: BodyModel, pose: torch.Tensor, thickness: float = 0.25, box_warp: float = 1.0,
-                 fields: CanonicalFields | None = None):
+                 fields: CanonicalFields | None = None, compiled: bool | None = None):
         pose = torch.as_tensor(pose, dtype=torch.float32, device=body.device)
         self.pose = pose[None] if pose.ndim == 1 else pose
         if self.pose.ndim != 2 or self.pose.shape[1] != 6:
             raise ValueError(f"pose must be [B, 6] (neck xyz, head xyz axis-angle, radians), got {tuple(pose.shape)}")
         self.thickness = float(thickness)
+        self.compiled = warp_kernel.available() and body.device.type == "cpu" if compiled is None else compiled
+        if self.compiled and not (warp_kernel.available() and body.device.type == "cpu"):
+            raise ValueError("the compiled fast warp needs numba (pip install numba) and a CPU body model")
         self.fields = fields or CanonicalFields.for_body(body, thickness, box_warp)
         vertices, _, transforms = body.forward_kinematics(self.pose)
         # Inverse rigid maps of the neck and head groups: c = R^T (p - t).
@@ -235,6 +250,8 @@ class FastWarp:
         # At rest to float rounding nothing moves; a pose being optimised still needs the path for its gradient.
         if float(self.max_displacement[index]) <= STILL_TOLERANCE and not self.pose.requires_grad:
             return points
+        if self.compiled and points.dtype == torch.float32:  # one compiled pass bounds every point
+            return self._carry_compiled(points, index)
         # A probe of every PROBE_STRIDE-th point: when most may move, carrying all beats bounding each one.
         if self._may_move(points[::PROBE_STRIDE], index).float().mean() > GATHER_WORTH:
             return self._carry_all(points, index)
@@ -283,6 +300,35 @@ class FastWarp:
             blend = (self.blend_rotation[index, face] @ near[which, :, None])[..., 0]
             carried = carried.index_put((which,), blend + self.blend_translation[index, face])
         return torch.where(moved[:, None], carried, near)
+
+    def _carry_compiled(self, points: torch.Tensor, index: int) -> torch.Tensor:
+        """`_carry` (with `_may_move`'s bound) as core.body.warp_kernel's loop; with gradients, its choices pick
+        the same differentiable maps as `_carry`."""
+        fields = self.fields
+
+        def array(tensor: torch.Tensor):
+            return tensor.detach().contiguous().numpy()
+
+        out, choice = warp_kernel.carry(
+            array(points), array(self.inverse_rotation[index]), array(self.inverse_translation[index]),
+            *fields.channels_last(), fields.extent, self.thickness,
+            fields.bound_diagonal + float(self.max_displacement[index]), BLEND_PREFERENCE, array(fields.candidates),
+            array(self.blend_packed[index]), array(self.blend_rotation[index]), array(self.blend_translation[index]),
+            torch.get_num_threads())
+        tracked = (self.inverse_rotation, self.inverse_translation, self.blend_rotation, self.blend_translation)
+        if not torch.is_grad_enabled() or not (points.requires_grad or any(t.requires_grad for t in tracked)):
+            return torch.from_numpy(out)
+        choice = torch.from_numpy(choice).long()
+        neck, head = (torch.einsum("gij,mj->gmi", self.inverse_rotation[index], points)
+                      + self.inverse_translation[index][:, None])
+        group = choice[:, None]
+        carried = torch.where(group == NECK_GROUP, neck, torch.where(group == HEAD_GROUP, head, points))
+        which = torch.nonzero(choice >= warp_kernel.BLENDED_CHOICE).squeeze(1)
+        if len(which):
+            face = choice[which] - warp_kernel.BLENDED_CHOICE
+            blend = (self.blend_rotation[index, face] @ points[which, :, None])[..., 0]
+            carried = carried.index_put((which,), blend + self.blend_translation[index, face])
+        return carried
 
     def _nearest_blended(self, points, proposals, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact distance [P] to the nearest blended face among those the canonical table proposes at each
