@@ -21,7 +21,7 @@ import torch
 from core.body.face_index import NearestFaceIndex
 import core.body.warp_kernel as warp_kernel
 from core.body.field_store import STORED, fields_key, load_stored, save_stored
-from core.body.model import BodyModel
+from core.body.model import BodyModel, descendants
 from core.body.standin import HEAD, NECK
 from core.body.triangles import FaceConstants, rigid_face_maps, squared_distance
 from core.rendering.point_sampling import sample_volume
@@ -43,20 +43,12 @@ _FIELD_CACHE: dict[tuple, "CanonicalFields"] = {}
 _FIELD_LOCK = threading.Lock()  # a viewer warms the fields on a thread while it renders
 
 
-def _descendants(parents: list[int], joint: int) -> set[int]:
-    found = {joint}
-    for index, parent in enumerate(parents):  # SMPL's kinematic table lists parents before their children
-        if parent in found:
-            found.add(index)
-    return found
-
-
 def face_groups(body: BodyModel, box_warp: float = 1.0, tolerance: float = RIGID_TOLERANCE):
     """(in-box faces [F', 3], motion group of each [F']): STATIC, NECK_GROUP, HEAD_GROUP or BLENDED."""
     faces = body.faces[body.faces_inside_box(box_warp)]
     parents = body.parents.tolist()
-    head_joints = sorted(_descendants(parents, HEAD))
-    neck_joints = sorted(_descendants(parents, NECK) - set(head_joints))
+    head_joints = descendants(parents, HEAD)
+    neck_joints = sorted(set(descendants(parents, NECK)) - set(head_joints))
     weights = body.skinning_weights
     shares = torch.stack([1 - weights[:, neck_joints + head_joints].sum(1), weights[:, neck_joints].sum(1),
                           weights[:, head_joints].sum(1)], dim=1)  # [V, 3]
@@ -108,6 +100,8 @@ class CanonicalFields:
             raise ValueError(f"no face of the body model ({body.source}) lies inside the box of side {box_warp}")
         self.blended_faces = self.faces[self.groups == BLENDED]  # [Fb, 3]
         self.face_vertices = torch.unique(self.faces)  # [V'] the corners of the in-box faces
+        self.posed_vertices = body.vertex_subset(self.face_vertices)  # what a pose moves of them
+        self.blended_corners = torch.searchsorted(self.face_vertices, self.blended_faces)  # [Fb, 3] into V'
         self._channels_last = None
         if stored is not None:
             self.groups_at_images, self.bounds, self.candidates = (stored[name] for name in STORED)
@@ -222,17 +216,16 @@ class FastWarp:
         if self.compiled and not (warp_kernel.available() and body.device.type == "cpu"):
             raise ValueError("the compiled fast warp needs numba (pip install numba) and a CPU body model")
         self.fields = fields or CanonicalFields.for_body(body, thickness, box_warp)
-        vertices, _, transforms = body.forward_kinematics(self.pose)
+        vertices, transforms = body.pose_subset(self.pose, self.fields.posed_vertices)  # [B, V', 3], [B, 2, 4, 4]
         # Inverse rigid maps of the neck and head groups: c = R^T (p - t).
-        moving = transforms[:, [NECK, HEAD], :3]  # [B, 2, 3, 4]
+        moving = transforms[:, :, :3]  # [B, 2, 3, 4]
         self.inverse_rotation = moving[..., :3].transpose(-1, -2)  # [B, 2, 3, 3]
         self.inverse_translation = -(self.inverse_rotation @ moving[..., 3:])[..., 0]  # [B, 2, 3]
-        corners = self.fields.face_vertices
         with torch.no_grad():
             # No in-box face moves farther than its farthest corner: a bound for skipping points.
-            moved = vertices.detach()[:, corners] - body.canonical_vertices[corners]  # [B, V', 3]
+            moved = vertices.detach() - self.fields.posed_vertices.template + body.align_offset  # [B, V', 3]
             self.max_displacement = moved.norm(dim=-1).amax(dim=1)  # [B]
-        posed_blended = vertices[:, self.fields.blended_faces]  # [B, Fb, 3, 3]
+        posed_blended = vertices[:, self.fields.blended_corners]  # [B, Fb, 3, 3]
         canonical_blended = body.canonical_vertices[self.fields.blended_faces]
         self.blend_rotation, self.blend_translation = rigid_face_maps(posed_blended, canonical_blended)
         self.blend_packed = torch.stack([FaceConstants.from_triangles(t.detach()).packed for t in posed_blended])

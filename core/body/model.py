@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -53,6 +54,25 @@ def _landmark_vertex_ids(vertices: np.ndarray) -> dict[str, int]:
     return ids
 
 
+@dataclass(frozen=True)
+class VertexSubset:
+    """What posing a few vertices by the neck and head needs (BodyModel.vertex_subset)."""
+
+    ids: torch.Tensor  # [K] vertex indices
+    template: torch.Tensor  # [K, 3] rest positions, SMPL frame
+    weights: torch.Tensor  # [K, M] skinning weights of the joints the neck and head move (BodyModel.moving_joints)
+    posedirs: torch.Tensor  # [18, K * 3] the neck and head pose correctives of these vertices
+
+
+def descendants(parents: list[int], joint: int) -> list[int]:
+    """The joint and every joint below it in SMPL's kinematic table (parents listed before their children)."""
+    found = [joint]
+    for index, parent in enumerate(parents):
+        if parent in found and index not in found:
+            found.append(index)
+    return sorted(found)
+
+
 class BodyModel:
     """A neck-aligned SMPL-format body posed by 6 numbers. All tensors live on `device`.
 
@@ -94,6 +114,7 @@ class BodyModel:
         self.head_joint = self.rest_joints[HEAD].clone()  # [3]
         self.neck_joint = self.rest_joints[NECK].clone()  # [3]
         self.box_face_mask = self.faces_inside_box(1.0)  # [F]
+        self.moving_joints = descendants(self.parents.tolist(), NECK)  # the neck, the head and below: posed
 
     def faces_inside_box(self, box_warp: float) -> torch.Tensor:
         """[F] bool: faces whose 3 canonical vertices lie strictly inside [-box_warp/2, box_warp/2]^3."""
@@ -152,6 +173,54 @@ class BodyModel:
         aligned = transforms.clone()
         aligned[..., :3, 3] = transforms[..., :3, 3] + transforms[..., :3, :3] @ offset - offset
         return vertices - offset, posed_joints - offset, aligned
+
+    def vertex_subset(self, ids: torch.Tensor) -> VertexSubset:
+        """The arrays `pose_subset` needs to pose vertices `ids` [K]."""
+        ids = ids.to(self.device)
+        columns = (ids[:, None] * 3 + torch.arange(3, device=self.device)).reshape(-1)
+        return VertexSubset(ids, self.v_template[ids], self.skinning_weights[ids][:, self.moving_joints].contiguous(),
+                            self.neck_head_posedirs[:, columns].contiguous())
+
+    def pose_subset(self, pose: torch.Tensor, subset: VertexSubset) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward_kinematics` (zero betas) for a few vertices only: (their aligned posed positions [B, K, 3],
+        the aligned neck and head transforms [B, 2, 4, 4]); equal to it to float rounding, differentiable.
+
+        Every joint but the neck and head is at rest, so its skinning transform is the identity and a vertex
+        moves by sum_j w_j (A_j - I) over the moving joints alone; one sample at a time, as forward_kinematics.
+        """
+        full = self.full_pose(pose)
+        results = [self._pose_subset_one(full[i], subset) for i in range(full.shape[0])]
+        return tuple(torch.stack(parts) for parts in zip(*results))
+
+    def _pose_subset_one(self, full: torch.Tensor, subset: VertexSubset) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sample: full pose [24, 3]."""
+        joints = self.rest_joints + self.align_offset  # SMPL frame, zero betas
+        rotations = lbs.batch_rodrigues(full[[NECK, HEAD]])  # [2, 3, 3]
+        eye = torch.eye(3, dtype=full.dtype, device=self.device)
+        shaped = subset.template + ((rotations - eye).reshape(1, 18) @ subset.posedirs).reshape(-1, 3)
+        parents = self.parents.tolist()
+        world: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # joint -> (rotation, translation)
+        relative = []
+        for joint in self.moving_joints:
+            parent = parents[joint]
+            # A parent at rest (outside the moving chain) sits at its rest joint, unrotated.
+            parent_rotation, parent_translation = world.get(parent, (eye, joints[parent]))
+            local = rotations[0] if joint == NECK else rotations[1] if joint == HEAD else eye
+            rotation = parent_rotation @ local
+            translation = parent_translation + parent_rotation @ (joints[joint] - joints[parent])
+            world[joint] = (rotation, translation)
+            relative.append(torch.cat([rotation, (translation - rotation @ joints[joint])[:, None]], dim=1))
+        change = torch.stack(relative) - torch.cat([eye, eye.new_zeros(3, 1)], dim=1)  # [M, 3, 4]: A_j - I
+        blended = (subset.weights @ change.reshape(len(relative), 12)).reshape(-1, 3, 4)  # [K, 3, 4]
+        vertices = shaped + (blended[..., :3] * shaped[:, None]).sum(-1) + blended[..., 3]  # 3x3 bmm: slower
+        offset = self.align_offset
+        transforms = []
+        for joint in (NECK, HEAD):  # conjugated by the alignment shift, as forward_kinematics
+            rotation, translation = world[joint]
+            aligned = translation - rotation @ joints[joint] + rotation @ offset - offset
+            transforms.append(torch.cat([torch.cat([rotation, aligned[:, None]], dim=1),
+                                         eye.new_tensor([[0.0, 0.0, 0.0, 1.0]])]))
+        return vertices - offset, torch.stack(transforms)
 
     def pose_vertices(self, pose: torch.Tensor, betas: torch.Tensor | None = None) -> torch.Tensor:
         """Posed, aligned vertices [B, V, 3] for pose [B, 6] (radians) and optional betas [B, 10]."""

@@ -162,3 +162,28 @@ def test_smpl_sized_model_is_aligned_at_the_reference_neck_point(tmp_path):
     neck_point = (neck_weights[:, None] * model.canonical_vertices[neck_ids]).sum(0) / neck_weights.sum()
     assert torch.allclose(neck_point, torch.zeros(3), atol=1e-6)
     assert not torch.allclose(model.neck_joint, torch.zeros(3), atol=1e-3)  # joint 12 is elsewhere now
+
+
+def test_posing_a_few_vertices_equals_the_full_kinematics_with_correctives(tmp_path):
+    """pose_subset against forward_kinematics on a body whose neck/head pose correctives are not zero (the
+    stand-in's are): positions, neck and head transforms and the pose gradient agree."""
+    arrays = build_standin_arrays()
+    arrays.pop("standin_version")
+    rng = np.random.default_rng(1)
+    arrays["posedirs"] = (rng.standard_normal(arrays["posedirs"].shape) * 0.01).astype(np.float32)
+    np.savez(tmp_path / "correctives.npz", **arrays)
+    model = load_body_model(tmp_path / "correctives.npz")
+    ids = torch.tensor([0, 7, 100, 250, model.canonical_vertices.shape[0] - 1])
+    subset = model.vertex_subset(ids)
+    poses = pose_from_degrees((12, -20, 5), (-15, 30, 10))[None].repeat(2, 1) * torch.tensor([[1.0], [-1.7]])
+    poses.requires_grad_(True)
+    vertices, joints, transforms = model.forward_kinematics(poses)
+    few, neck_head = model.pose_subset(poses, subset)
+    assert float((vertices[:, ids] - model.canonical_vertices[ids]).norm(dim=-1).max()) > 0.01  # they move
+    assert torch.allclose(few, vertices[:, ids], atol=1e-6)
+    assert torch.allclose(neck_head, transforms[:, [12, 15]], atol=1e-6)
+    weights = torch.randn(few.shape, generator=torch.Generator().manual_seed(0))
+    full_grad, = torch.autograd.grad((vertices[:, ids] * weights).sum(), poses)
+    few_grad, = torch.autograd.grad((few * weights).sum(), poses)
+    assert float(full_grad.abs().max()) > 1e-3
+    assert torch.allclose(few_grad, full_grad, atol=1e-5)
