@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from core.body import load_body_model, warp_kernel
 from core.body.fast_warp import CanonicalFields
@@ -45,6 +46,9 @@ REFINE_CHUNK_RAYS = 1024
 MIN_PREVIEW_WARP_GRID = 16
 # Optional products a request may name in `extras`.
 EXTRA_PRODUCTS = ("predicted_pose", "image_pose", *INSPECT_PRODUCTS, BODY_MESH)
+# A preview whose super-resolution is expected to take longer than this shows the raw neural image, scaled up
+# (paper-512 on a CPU: ~870 ms of half-size super-resolution against ~125 ms of rays): dragging stays >= 4/s.
+PREVIEW_SR_BUDGET_MS = 100.0
 TIMING_STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
 
 
@@ -91,6 +95,8 @@ class Renderer:
         self._bodies = LruCache("body", 2, self.stats)
         self._views = LruCache("view", 2, self.stats)  # the shown image of deterministic requests
         self.inspect_cache = LruCache("inspect", 8, self.stats)  # PCA bases and slice overlays (inspect_products)
+        self.preview_sr_budget_ms = PREVIEW_SR_BUDGET_MS
+        self._preview_sr_ms: dict[tuple, float] = {}  # per model: what a preview's super-resolution is expected to take
         self.lock = threading.RLock()  # background jobs share the caches with the render loop
 
     def render(self, request: RenderRequest, stamp: int = 0,
@@ -102,14 +108,15 @@ class Renderer:
         start = time.perf_counter()
         try:
             with self.lock:
-                image, timings, model_info, extras = self._render(request, superseded)
+                image, timings, model_info, extras, raw = self._render(request, superseded)
         except Exception as error:  # noqa: BLE001 - the contract is errors as data, whatever they are
             if is_out_of_memory(error):
                 self._forget_tensors()
             total = (time.perf_counter() - start) * 1e3
             return RenderResult(stamp, request, error=describe_error(error), timings_ms={"total": total})
         timings["total"] = (time.perf_counter() - start) * 1e3
-        return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras)
+        return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras,
+                            raw_preview=raw)
 
     def scene(self, request: RenderRequest, timings: dict[str, float] | None = None) -> Scene:
         """The model, ws, tri-grid and warp of `request`, from the caches when they hold them (raises on errors)."""
@@ -171,7 +178,7 @@ class Renderer:
         return self._bodies.get_or_create((str(path), str(device)), lambda: load_body_model(path, device=device))
 
     def _render(self, request: RenderRequest,
-                superseded: Callable[[], bool] | None = None) -> tuple[Any, dict[str, float], dict, dict]:
+                superseded: Callable[[], bool] | None = None) -> tuple[Any, dict[str, float], dict, dict, bool]:
         timings = {stage: 0.0 for stage in TIMING_STAGES}
         scene = self.scene(request, timings)
         with torch.inference_mode():
@@ -182,18 +189,40 @@ class Renderer:
             view_key = ((scene.model.key, latent, request.replace(extras=(), inspect=None)) if request.deterministic
                         else None)
             if view_key is not None and view_key in self._views:
-                image, _ = self._views.get_or_create(view_key, lambda: None)
+                image, _, raw = self._views.get_or_create(view_key, lambda: None)
                 stage_ms = {"rendering": 0.0, "superresolution": 0.0}  # nothing was marched this time
             else:
-                output = self._render_view(scene, request, superseded=superseded)
+                raw = self._raw_preview(scene, request)
+                output = self._render_view(scene, request, outputs=("image_raw",) if raw else None,
+                                           superseded=superseded)
                 stage_ms = {stage: float(output.timings_ms.get(stage, 0.0))
                             for stage in ("rendering", "superresolution")}
-                image = to_display_image(getattr(output, request.output), request.output)
+                if raw:  # the neural image at the size the full frame has, so the view does not jump
+                    shown = F.interpolate(output.image_raw, size=(scene.generator.config.img_resolution,) * 2,
+                                          mode="bilinear", align_corners=False)
+                else:
+                    shown = getattr(output, request.output)
+                    self._note_sr_cost(scene, request, stage_ms["superresolution"])
+                image = to_display_image(shown, request.output)
                 if view_key is not None:
-                    self._views.get_or_create(view_key, lambda: (image, stage_ms))
+                    self._views.get_or_create(view_key, lambda: (image, stage_ms, raw))
             timings.update(stage_ms)
             extras = self._extra_products(scene, request, image.shape[:2])
-        return image, timings, dict(scene.model.info), extras
+        return image, timings, dict(scene.model.info), extras, raw
+
+    def _raw_preview(self, scene: Scene, request: RenderRequest) -> bool:
+        """True when this preview should skip super-resolution: its expected cost is over the budget."""
+        expected = self._preview_sr_ms.get(scene.model.key)
+        return (request.preview and request.output == "image" and expected is not None
+                and expected > self.preview_sr_budget_ms)
+
+    def _note_sr_cost(self, scene: Scene, request: RenderRequest, sr_ms: float) -> None:
+        """Remember what a preview's super-resolution costs, from a preview or a full frame that ran one."""
+        if request.output != "image" or request.refinement or sr_ms <= 0:
+            return
+        # A preview's super-resolution runs at half the input size (a quarter of the pixels) when it can.
+        share = 1.0 if request.preview or scene.generator.config.sr_noise_mode != "none" else 0.25
+        self._preview_sr_ms[scene.model.key] = sr_ms * share
 
     def view_settings(self, generator, request: RenderRequest, device: torch.device):
         """(neural resolution, RenderingConfig, camera [1, 25]) of the request's main render."""

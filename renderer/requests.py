@@ -150,6 +150,7 @@ class RenderResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     model_info: dict[str, Any] = field(default_factory=dict)  # preset, resolution, kimg, dataset, device, trained, ...
     extras: dict[str, Any] = field(default_factory=dict)  # optional products named in `request.extras`
+    raw_preview: bool = False  # a preview that shows the neural image scaled up, without super-resolution
 
     @property
     def ok(self) -> bool:

@@ -28,8 +28,9 @@ def picture_of(request: RenderRequest, size: int = 32) -> np.ndarray:
 class FakeClient:
     """Answers each request with `picture_of` after `delay_s`, in a background thread; errors for 'bad' paths."""
 
-    def __init__(self, delay_s: float = 0.0, model_info: dict | None = None):
+    def __init__(self, delay_s: float = 0.0, model_info: dict | None = None, raw_previews: bool = False):
         self.delay_s = delay_s
+        self.raw_previews = raw_previews  # answer previews as the renderer does for a slow super-resolution
         self.model_info = model_info or {"preset": "tiny", "resolution": 32, "kimg": 0, "trained": False}
         self.restarts = 0
         self.submitted: list[RenderRequest] = []
@@ -62,7 +63,8 @@ class FakeClient:
             timings = {"mapping": 1.0, "rendering": 2.0, "total": 3.0 + self.delay_s * 1000}
             extras = {"predicted_pose": PREDICTED_POSE_DEG} if "predicted_pose" in request.extras else {}
             result = RenderResult(stamp, request, image=picture_of(request), timings_ms=timings,
-                                  model_info=dict(self.model_info, checkpoint=request.checkpoint), extras=extras)
+                                  model_info=dict(self.model_info, checkpoint=request.checkpoint), extras=extras,
+                                  raw_preview=self.raw_previews and request.preview)
         with self._lock:
             if stamp == self._stamp:
                 self._ready = result

@@ -21,6 +21,7 @@ class RuntimeInfo:
     device: str = "auto"  # render device as asked for; the worker's model_info["device"] says which one it is
     model_info: dict[str, Any] = field(default_factory=dict)  # from the newest result: preset, resolution, kimg, ...
     shown_request: Any = None  # the RenderRequest of the shown image (its preview / refinement level)
+    shown_raw: bool = False  # the shown preview is the neural image without super-resolution (RenderResult)
     active_checkpoint: str = ""  # checkpoint of the newest successful render
     untrained: bool = False  # the model is the randomly initialised stand-in for a missing default
     last_timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> ms of the newest result

@@ -123,6 +123,7 @@ class Controller:
         self.last_image = np.asarray(result.image)
         self.new_image = True
         self.info.shown_request = result.request
+        self.info.shown_raw = result.raw_preview
         self.info.renders += 1
         self.info.model_info = dict(result.model_info)
         self.info.extras = dict(result.extras)

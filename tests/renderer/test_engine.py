@@ -58,6 +58,7 @@ def test_previews_run_super_resolution_at_half_size_and_keep_the_image_size(rend
     real = SuperResolution.forward
     monkeypatch.setattr(SuperResolution, "forward", lambda self, *args, **kwargs: sizes.append(
         kwargs.get("input_resolution")) or real(self, *args, **kwargs))
+    monkeypatch.setattr(renderer, "preview_sr_budget_ms", float("inf"))  # a loaded machine must not change the path
     full = _render(renderer, BASE.replace(yaw_deg=12.0))
     preview = _render(renderer, BASE.replace(yaw_deg=12.0, preview=True))
     assert sizes == [None, TINY.sr_input_resolution // 2]
@@ -80,8 +81,36 @@ def test_previews_of_models_with_super_resolution_noise_keep_the_full_size(rende
     real = SuperResolution.forward
     monkeypatch.setattr(SuperResolution, "forward", lambda self, *args, **kwargs: sizes.append(
         kwargs.get("input_resolution")) or real(self, *args, **kwargs))
+    monkeypatch.setattr(renderer, "preview_sr_budget_ms", float("inf"))
     preview = _render(renderer, BASE.replace(checkpoint=str(path), preview=True))
     assert sizes == [None] and preview.shape == (TINY.img_resolution, TINY.img_resolution, 3)
+
+
+def test_previews_skip_super_resolution_that_costs_more_than_the_budget(monkeypatch):
+    """Once a frame has shown what super-resolution costs, a preview over the budget shows the neural image
+    scaled to the image size (paper-512 on a CPU); the full frame still runs it."""
+    import torch.nn.functional as F
+
+    from core.display import to_display_image
+
+    renderer = Renderer("cpu")
+    request = BASE.replace(yaw_deg=25.0, preview=True)
+    monkeypatch.setattr(renderer, "preview_sr_budget_ms", 0.0)
+    first = renderer.render(request)  # nothing measured yet: the first preview runs super-resolution
+    assert first.ok and not first.raw_preview and first.timings_ms["superresolution"] > 0
+    full = renderer.render(BASE)
+    assert full.ok and not full.raw_preview and full.timings_ms["superresolution"] > 0
+    raw = renderer.render(request.replace(yaw_deg=30.0))
+    assert raw.ok and raw.raw_preview and raw.timings_ms["superresolution"] == 0
+    assert raw.image.shape == full.image.shape
+    scene = renderer.scene(request)
+    with torch.inference_mode():
+        output = renderer._render_view(scene, request.replace(yaw_deg=30.0), outputs=("image_raw",))
+        expected = to_display_image(F.interpolate(output.image_raw, size=full.image.shape[:2], mode="bilinear",
+                                                  align_corners=False), "image")
+    assert np.array_equal(raw.image, expected)
+    monkeypatch.setattr(renderer, "preview_sr_budget_ms", float("inf"))
+    assert not renderer.render(request.replace(yaw_deg=35.0)).raw_preview  # within the budget: super-resolution
 
 
 def test_half_size_super_resolution_halves_the_output():

@@ -155,3 +155,16 @@ def test_a_failed_refinement_is_not_asked_again(tmp_path):
     for _ in range(5):
         controller.end_frame(editing=False, dragging=False)
     assert sent == []
+
+
+def test_the_status_bar_says_when_a_preview_is_raw(tmp_path):
+    from viz.shell.menus import shown_quality  # the shell module imports imgui: only this test needs it
+
+    for raw in (False, True):
+        controller = make_controller(tmp_path, raw_previews=raw)
+        frame(controller)
+        assert shown_quality(controller.info.shown_request, controller.info.shown_raw) == "full"
+        controller.state.camera.yaw_deg = 5.0
+        frame(controller, editing=True)
+        expected = "preview, raw" if raw else "preview"
+        assert shown_quality(controller.info.shown_request, controller.info.shown_raw) == expected

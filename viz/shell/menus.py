@@ -62,11 +62,13 @@ def show_menus(context: WidgetContext, focus_panel: Callable[[str], None], state
         imgui.end_menu()
 
 
-def shown_quality(request) -> str:
-    """Which quality the shown image has: preview, full or a refinement step."""
+def shown_quality(request, raw: bool = False) -> str:
+    """Which quality the shown image has: preview (raw: without super-resolution), full or a refinement step."""
     if request is None:
         return "-"
-    return "preview" if request.preview else REFINEMENT_NAMES[request.refinement]
+    if request.preview:
+        return "preview, raw" if raw else "preview"
+    return REFINEMENT_NAMES[request.refinement]
 
 
 def show_status(context: WidgetContext) -> None:
@@ -77,7 +79,7 @@ def show_status(context: WidgetContext) -> None:
     imgui.text(f"model {model_label(context)}")
     for part in (f"device {info.model_info.get('device', info.device)}",  # the worker's answer resolves "auto"
                  f"render {render_ms:.0f} ms" if render_ms is not None else "render -",
-                 f"quality {shown_quality(info.shown_request)}",
+                 f"quality {shown_quality(info.shown_request, info.shown_raw)}",
                  f"GUI {fps:.0f} fps",
                  "busy" if info.busy else "idle"):
         imgui.same_line()
