@@ -10,24 +10,16 @@ or 3 + f (blended face f's triangle map).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core.compiled import available, compile_loop, run_split
+
 STAY = -1
 BLENDED_CHOICE = 3
-_POOL_LOCK = threading.Lock()
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (process, size): a forked child starts its own
-MIN_POINTS_PER_THREAD = 4096  # below this a thread's start costs more than its share
-
-
-def available() -> bool:
-    """True when numba is installed: CPU warps then use the compiled decision (else torch operations)."""
-    return importlib.util.find_spec("numba") is not None
+__all__ = ["available", "carry", "prepare", "STAY", "BLENDED_CHOICE"]
 
 
 def _cell(x, y, z, scale, top):
@@ -160,13 +152,10 @@ def _kernel():
     global _compiled
     with _COMPILE_LOCK:
         if _compiled is None:
-            import numba  # optional, and 0.4 s to import: only CPU warps need it
             # The helpers are compiled in place (the loop calls them by their module names) and inlined.
-            # error_model="numpy": a division by zero gives inf, as in torch, with no check per division.
             for name in ("_cell", "_trilinear", "_trilinear_one", "_squared_distance"):
-                globals()[name] = numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")(
-                    globals()[name])
-            _compiled = numba.njit(nogil=True, cache=True, error_model="numpy")(_carry_range)
+                globals()[name] = compile_loop(globals()[name], inline=True)
+            _compiled = compile_loop(_carry_range)
         return _compiled
 
 
@@ -177,28 +166,10 @@ def carry(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, fie
     """Canonical positions [M, 3] and choices [M] of points [M, 3] (float32, C order), split over threads.
 
     fields [3, G, G, G, 2] and bounds [B, B, B, 1]: CanonicalFields' grids with their channels last."""
-    kernel = _kernel()
-    count = len(points)
     out = np.empty_like(points)
-    choice = np.empty(count, dtype=np.int32)
+    choice = np.empty(len(points), dtype=np.int32)
     args = (points, rotation, translation, fields, bounds, np.float32(extent), np.float32(thickness),
             np.float32(bound_margin), np.float32(preference), candidates, fields.shape[1], packed, blend_rotation,
             blend_translation, out, choice)
-    parts = max(1, min(threads, count // MIN_POINTS_PER_THREAD))
-    if parts == 1:
-        kernel(0, count, *args)
-        return out, choice
-    edges = np.linspace(0, count, parts + 1).astype(np.int64)
-    pool = _pool(parts)
-    # The loop releases the GIL, so the parts run on separate cores.
-    for job in [pool.submit(kernel, int(edges[i]), int(edges[i + 1]), *args) for i in range(parts)]:
-        job.result()
+    run_split(_kernel(), len(points), args, threads)  # the loop releases the GIL: the parts use separate cores
     return out, choice
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    key = (os.getpid(), size)
-    with _POOL_LOCK:
-        if key not in _pools:
-            _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="warp-kernel")
-        return _pools[key]

@@ -1,0 +1,51 @@
+"""Compiled CPU loops (numba) for the few places where whole-array torch operations spend their time passing over
+memory rather than computing: the fast body warp's per-point decision, the tri-grid's trilinear gather.
+
+Each loop is written as plain Python over index ranges, compiled on first use with `compile_loop` (kept in
+numba's on-disk cache, so later processes load it in well under a second), releases the GIL, and runs over
+parts of its range on separate threads (`run_split`). Without numba the callers use their torch operations.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+MIN_ITEMS_PER_THREAD = 4096  # below this a thread's start costs more than its share
+_POOL_LOCK = threading.Lock()
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (process, size): a forked child starts its own
+
+
+def available() -> bool:
+    """True when numba is installed (a requirement; a user's environment may still lack it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def compile_loop(function: Callable, inline: bool = False) -> Callable:
+    """`function` compiled by numba: no GIL, cached on disk, division by zero gives inf as in torch (no check per
+    division); `inline` for small helpers that the loops call by their module-level names."""
+    import numba  # optional, and 0.4 s to import: only the compiled CPU paths need it
+
+    return numba.njit(nogil=True, cache=True, error_model="numpy", inline="always" if inline else "never")(function)
+
+
+def run_split(loop: Callable, count: int, args: tuple, threads: int) -> None:
+    """loop(start, end, *args) over [0, count) in up to `threads` parts, each on its own thread."""
+    parts = max(1, min(threads, count // MIN_ITEMS_PER_THREAD))
+    if parts == 1:
+        loop(0, count, *args)
+        return
+    edges = [count * index // parts for index in range(parts + 1)]
+    pool = _pool(parts)
+    for job in [pool.submit(loop, edges[index], edges[index + 1], *args) for index in range(parts)]:
+        job.result()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    key = (os.getpid(), size)
+    with _POOL_LOCK:
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="compiled-loop")
+        return _pools[key]
