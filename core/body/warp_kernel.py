@@ -141,10 +141,16 @@ _COMPILE_LOCK = threading.Lock()
 
 
 def prepare() -> None:
-    """Compile the loop now (or load it from numba's on-disk cache: about 0.5 s against 4 s), e.g. on the
-    thread that warms a viewer's body fields, so the first pose does not wait; nothing without numba."""
-    if available():
-        _kernel()
+    """Compile the loop now, or load it from numba's on-disk cache (about 0.5 s against 4 s; numba loads a cached
+    loop at its first call, so this makes one on a dummy point), e.g. on the thread that warms a viewer's body
+    fields, so the first pose does not wait; nothing without numba."""
+    if not available():
+        return
+    f32 = np.float32
+    eye = np.eye(3, dtype=f32)
+    carry(np.zeros((1, 3), f32), np.stack([eye, eye]), np.zeros((2, 3), f32), np.zeros((3, 2, 2, 2, 2), f32),
+          np.zeros((2, 2, 2, 1), f32), 1.0, 0.25, 0.0, 0.01, np.zeros((8, 1), np.int64), np.zeros((1, 16), f32),
+          eye[None].copy(), np.zeros((1, 3), f32), threads=1)
 
 
 def _kernel():
