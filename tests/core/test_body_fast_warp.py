@@ -181,3 +181,13 @@ def test_gradient_reaches_g_pose_branch_through_the_warp_only(body):
     assert branch_gradient("fast") > 0
     assert branch_gradient("grid") == 0  # the control: a grid built under no_grad carries nothing
     assert isinstance(make_warp(body, POSE, mode="grid"), GridWarp)
+
+
+@pytest.mark.skipif(not warp_kernel.available(), reason="numba missing")
+def test_preparing_the_loop_leaves_no_compilation_for_the_first_pose(body, fields):
+    """prepare() (the viewer's warm thread) must compile the very signature a real warp calls, or the first
+    pose would still wait for numba."""
+    warp_kernel.prepare()
+    before = list(warp_kernel._kernel().signatures)
+    FastWarp(body, POSE, fields=fields, compiled=True)(render_sample_points(8, yaw_deg=10.0))
+    assert list(warp_kernel._kernel().signatures) == before and len(before) == 1
