@@ -8,11 +8,13 @@ parts of its range on separate threads (`run_split`). Without numba the callers 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+log = logging.getLogger(__name__)
 MIN_ITEMS_PER_THREAD = 4096  # below this a thread's start costs more than its share
 _POOL_LOCK = threading.Lock()
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}  # by (process, size): a forked child starts its own
@@ -28,7 +30,12 @@ def compile_loop(function: Callable, inline: bool = False) -> Callable:
     division); `inline` for small helpers that the loops call by their module-level names."""
     import numba  # optional, and 0.4 s to import: only the compiled CPU paths need it
 
-    return numba.njit(nogil=True, cache=True, error_model="numpy", inline="always" if inline else "never")(function)
+    options = dict(nogil=True, error_model="numpy", inline="always" if inline else "never")
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError as error:  # no writable cache folder (read-only install and home): compile each process
+        log.info("numba cannot cache %s (%s): it is compiled in every process", function.__name__, error)
+        return numba.njit(cache=False, **options)(function)
 
 
 def run_split(loop: Callable, count: int, args: tuple, threads: int) -> None:

@@ -1,0 +1,65 @@
+"""core.compiled: the thread split covers every item once, and a loop compiles even where numba cannot cache it."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from core import compiled
+
+needs_numba = pytest.mark.skipif(not compiled.available(), reason="numba missing")
+
+
+def _add_one(start, end, values):
+    for index in range(start, end):
+        values[index] += 1.0
+
+
+def test_the_split_covers_every_item_once_on_separate_threads():
+    parts, names = [], set()
+
+    def loop(start, end, values):
+        parts.append((start, end))
+        names.add(threading.current_thread().name)
+        _add_one(start, end, values)
+
+    values = np.zeros(3 * compiled.MIN_ITEMS_PER_THREAD + 5)
+    compiled.run_split(loop, len(values), (values,), threads=3)
+    assert np.array_equal(values, np.ones_like(values))
+    assert sorted(parts)[0][0] == 0 and sorted(parts)[-1][1] == len(values) and len(parts) == 3
+    assert names and all(name.startswith("compiled-loop") for name in names)  # the pool's threads, not the caller
+    few = np.zeros(10)  # too few for a second thread: one call on the caller's thread
+    parts.clear()
+    compiled.run_split(loop, len(few), (few,), threads=4)
+    assert parts == [(0, 10)] and np.array_equal(few, np.ones(10))
+
+
+@needs_numba
+def test_a_loop_compiles_and_runs():
+    loop = compiled.compile_loop(_add_one)
+    values = np.zeros(5000)
+    compiled.run_split(loop, len(values), (values,), threads=2)
+    assert np.array_equal(values, np.ones(5000))
+
+
+@needs_numba
+def test_without_a_writable_cache_the_loop_is_compiled_uncached(monkeypatch, caplog):
+    import numba
+
+    real = numba.njit
+    asked = []
+
+    def njit(**options):
+        asked.append(options["cache"])
+        if options["cache"]:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    with caplog.at_level("INFO", logger="core.compiled"):
+        loop = compiled.compile_loop(_add_one)
+    values = np.zeros(3)
+    loop(0, 3, values)
+    assert asked == [True, False] and np.array_equal(values, np.ones(3))
+    assert "cannot cache _add_one" in caplog.text
