@@ -72,8 +72,9 @@ class SynthesisLayer(nn.Module):
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1),
                              fused=resolve_fused(fused_modconv, self))
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        # The convolution's output is this layer's own: the bias goes in place when nothing records gradients.
         return bias_act(x, self.bias, activation=self.activation, gain=ACTIVATION_GAINS[self.activation] * gain,
-                        clamp=clamp)
+                        clamp=clamp, owned=True)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, resolution={self.resolution}, "
@@ -98,7 +99,7 @@ class ToRGBLayer(nn.Module):
         """x: [B, in, H, W], w: [B, w_dim] -> [B, out, H, W]."""
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=resolve_fused(fused_modconv, self))
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        return bias_act(x, self.bias, clamp=self.conv_clamp, owned=True)
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, out_channels={self.out_channels}"
@@ -164,7 +165,12 @@ class SynthesisBlock(nn.Module):
         if img is not None and self.up > 1:
             img = upsample2d(img, self.resample_filter, factor=self.up)
         y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
-        img = y if img is None else img + y
+        if img is None:
+            img = y
+        elif torch.is_grad_enabled() and (img.requires_grad or y.requires_grad):
+            img = img + y
+        else:  # y is torgb's fresh output: the skip sum goes into it (a 288-channel 256^2 sum in the tri-grid)
+            img = y.add_(img)
         return x, img
 
 

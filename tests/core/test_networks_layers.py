@@ -44,15 +44,22 @@ def test_setup_filter_is_normalised_binomial_outer_product():
     np.testing.assert_allclose(setup_filter().numpy(), expected, rtol=0, atol=1e-7)
 
 
+# Renders run without gradients, where the CPU takes channels-last, in-place and crop-by-view paths.
+GRADIENT_MODES = [pytest.param(torch.enable_grad, id="grad"), pytest.param(torch.no_grad, id="no_grad")]
+
+
+@pytest.mark.parametrize("gradients", GRADIENT_MODES)
 @pytest.mark.parametrize("taps", [3, 4])
 @pytest.mark.parametrize("up, down, pad", [(1, 1, (1, 2, 1, 2)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
-                                           (2, 1, (-1, 3, 0, -2)), (2, 2, (1, 2, 2, 1))])
-def test_upfirdn2d_matches_direct_convolution(device, up, down, pad, taps):
+                                           (2, 1, (-1, 3, 0, -2)), (2, 2, (1, 2, 2, 1)), (1, 1, (2, 2, 1, 1)),
+                                           (2, 1, (1, 0, 1, 0))])
+def test_upfirdn2d_matches_direct_convolution(device, up, down, pad, taps, gradients):
     generator = torch.Generator().manual_seed(1)
     image = torch.randn(7, 6, generator=generator, dtype=torch.float64)
     # An asymmetric kernel catches a missing flip; 4 taps take the polyphase upsampling path, 3 the other.
     kernel = torch.randn(taps, taps, generator=generator, dtype=torch.float64)
-    result = upfirdn2d(image[None, None].to(device), kernel.to(device), up=up, down=down, padding=pad)
+    with gradients():
+        result = upfirdn2d(image[None, None].to(device), kernel.to(device), up=up, down=down, padding=pad)
     expected = _direct_upfirdn2d(image.numpy(), kernel.numpy(), up, down, pad)
     assert result.shape[-2:] == expected.shape
     np.testing.assert_allclose(result[0, 0].cpu().numpy(), expected, atol=1e-10)
@@ -69,12 +76,14 @@ def test_resampling_keeps_constant_images_and_sizes(device):
     torch.testing.assert_close(down[..., 1:-1, 1:-1], torch.full_like(down[..., 1:-1, 1:-1], 0.7))
 
 
+@pytest.mark.parametrize("gradients", GRADIENT_MODES)
 @pytest.mark.parametrize("flip_weight", [True, False])
-def test_upsampling_conv_equals_fir_upsample_then_valid_conv(device, flip_weight):
+def test_upsampling_conv_equals_fir_upsample_then_valid_conv(device, flip_weight, gradients):
     kernel = setup_filter(device=device)
     x = torch.randn(2, 3, 8, 8, device=device)
     weight = torch.randn(5, 3, 3, 3, device=device)
-    fast = conv2d_resample(x, weight, kernel, up=2, padding=1, flip_weight=flip_weight)
+    with gradients():
+        fast = conv2d_resample(x, weight, kernel, up=2, padding=1, flip_weight=flip_weight)
     # Full support of the upsampled signal: 1 more pixel each side than the centred 2x upsampling.
     upsampled = upfirdn2d(x, kernel, up=2, padding=(3, 2, 3, 2), gain=4)
     correlation_weight = weight if flip_weight else weight.flip([2, 3])
@@ -104,6 +113,25 @@ def test_modulated_conv_with_unit_styles_and_no_demod_is_plain_conv(device, fuse
                               fused=fused)
     expected = conv2d_resample(x, weight, kernel, up=up, padding=1)
     torch.testing.assert_close(result, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_modulated_conv_without_gradients_equals_the_tracked_path_and_keeps_the_noise(device, batch):
+    """No gradients: batch 1 skips the reshape, the upsampling runs channels-last on a CPU, noise goes in place."""
+    kernel = setup_filter(device=device)
+    x = torch.randn(batch, 4, 8, 8, device=device)
+    weight = torch.randn(6, 4, 3, 3, device=device)
+    styles = torch.rand(batch, 4, device=device) + 0.5
+    noise = torch.randn(1, 1, 16, 16, device=device)
+    kept = noise.clone()
+    for fused in (True, False):
+        tracked = modulated_conv2d(x, weight, styles, noise=noise, up=2, padding=1, resample_filter=kernel,
+                                   fused=fused)
+        with torch.no_grad():
+            untracked = modulated_conv2d(x, weight, styles, noise=noise, up=2, padding=1, resample_filter=kernel,
+                                         fused=fused)
+        torch.testing.assert_close(untracked, tracked, atol=1e-5, rtol=1e-5)
+        assert torch.equal(noise, kept) and untracked.shape == (batch, 6, 16, 16)
 
 
 def test_modulated_conv_fused_equals_unfused_and_demodulation_normalises(device):
@@ -190,3 +218,10 @@ def test_bias_act_in_place_without_gradients_matches_and_keeps_its_input():
     trained = torch.nn.Parameter(bias.clone())  # with gradients the steps stay out of place and backpropagate
     bias_act(x, trained, "lrelu", clamp=256).sum().backward()
     assert trained.grad is not None and float(trained.grad.abs().sum()) > 0
+    owned = x.clone()  # a tensor the caller hands over: without gradients even the bias goes in place
+    with torch.no_grad():
+        result = bias_act(owned, bias, "lrelu", clamp=256, owned=True)
+    assert result.data_ptr() == owned.data_ptr()
+    torch.testing.assert_close(result, expected, rtol=0, atol=0)
+    tracked = x.clone().requires_grad_(True)
+    assert bias_act(tracked, bias, "lrelu", clamp=256, owned=True).data_ptr() != tracked.data_ptr()

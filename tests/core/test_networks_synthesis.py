@@ -108,9 +108,12 @@ def test_synthesis_network_training_and_eval_paths_agree(device):
     network = SynthesisNetwork(w_dim=8, img_resolution=16, img_channels=6, channel_base=64, channel_max=8).to(device)
     ws = torch.randn(2, network.num_ws, 8, device=device)
     eval_out = network.eval()(ws, noise_mode="const")
+    with torch.no_grad():  # in-place sums and noise, channels-last upsampling on a CPU
+        untracked = network(ws, noise_mode="const")
     train_out = network.train()(ws, noise_mode="const")
     assert eval_out.shape == (2, 6, 16, 16)
     torch.testing.assert_close(eval_out, train_out, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(untracked, eval_out, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("input_resolution, img_resolution, neural, up0, up1",
