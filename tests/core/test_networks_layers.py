@@ -44,22 +44,22 @@ def test_setup_filter_is_normalised_binomial_outer_product():
     np.testing.assert_allclose(setup_filter().numpy(), expected, rtol=0, atol=1e-7)
 
 
-# Renders run without gradients, where the CPU takes channels-last, in-place and crop-by-view paths.
-GRADIENT_MODES = [pytest.param(torch.enable_grad, id="grad"), pytest.param(torch.no_grad, id="no_grad")]
+# Without a gradient to carry (renders, frozen models) the CPU takes channels-last, in-place and crop-by-view paths.
+TRACKED = [pytest.param(True, id="tracked"), pytest.param(False, id="untracked")]
 
 
-@pytest.mark.parametrize("gradients", GRADIENT_MODES)
+@pytest.mark.parametrize("tracked", TRACKED)
 @pytest.mark.parametrize("taps", [3, 4])
 @pytest.mark.parametrize("up, down, pad", [(1, 1, (1, 2, 1, 2)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 1, 1, 1)),
                                            (2, 1, (-1, 3, 0, -2)), (2, 2, (1, 2, 2, 1)), (1, 1, (2, 2, 1, 1)),
                                            (2, 1, (1, 0, 1, 0))])
-def test_upfirdn2d_matches_direct_convolution(device, up, down, pad, taps, gradients):
+def test_upfirdn2d_matches_direct_convolution(device, up, down, pad, taps, tracked):
     generator = torch.Generator().manual_seed(1)
     image = torch.randn(7, 6, generator=generator, dtype=torch.float64)
     # An asymmetric kernel catches a missing flip; 4 taps take the polyphase upsampling path, 3 the other.
     kernel = torch.randn(taps, taps, generator=generator, dtype=torch.float64)
-    with gradients():
-        result = upfirdn2d(image[None, None].to(device), kernel.to(device), up=up, down=down, padding=pad)
+    source = image[None, None].to(device).requires_grad_(tracked)
+    result = upfirdn2d(source, kernel.to(device), up=up, down=down, padding=pad).detach()
     expected = _direct_upfirdn2d(image.numpy(), kernel.numpy(), up, down, pad)
     assert result.shape[-2:] == expected.shape
     np.testing.assert_allclose(result[0, 0].cpu().numpy(), expected, atol=1e-10)
@@ -76,14 +76,14 @@ def test_resampling_keeps_constant_images_and_sizes(device):
     torch.testing.assert_close(down[..., 1:-1, 1:-1], torch.full_like(down[..., 1:-1, 1:-1], 0.7))
 
 
-@pytest.mark.parametrize("gradients", GRADIENT_MODES)
+@pytest.mark.parametrize("tracked", TRACKED)
 @pytest.mark.parametrize("flip_weight", [True, False])
-def test_upsampling_conv_equals_fir_upsample_then_valid_conv(device, flip_weight, gradients):
+def test_upsampling_conv_equals_fir_upsample_then_valid_conv(device, flip_weight, tracked):
     kernel = setup_filter(device=device)
     x = torch.randn(2, 3, 8, 8, device=device)
     weight = torch.randn(5, 3, 3, 3, device=device)
-    with gradients():
-        fast = conv2d_resample(x, weight, kernel, up=2, padding=1, flip_weight=flip_weight)
+    fast = conv2d_resample(x.clone().requires_grad_(tracked), weight, kernel, up=2, padding=1,
+                           flip_weight=flip_weight).detach()
     # Full support of the upsampled signal: 1 more pixel each side than the centred 2x upsampling.
     upsampled = upfirdn2d(x, kernel, up=2, padding=(3, 2, 3, 2), gain=4)
     correlation_weight = weight if flip_weight else weight.flip([2, 3])
@@ -117,7 +117,7 @@ def test_modulated_conv_with_unit_styles_and_no_demod_is_plain_conv(device, fuse
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_modulated_conv_without_gradients_equals_the_tracked_path_and_keeps_the_noise(device, batch):
-    """No gradients: batch 1 skips the reshape, the upsampling runs channels-last on a CPU, noise goes in place."""
+    """Nothing tracked: batch 1 skips the reshape, the upsampling runs channels-last on a CPU, noise goes in place."""
     kernel = setup_filter(device=device)
     x = torch.randn(batch, 4, 8, 8, device=device)
     weight = torch.randn(6, 4, 3, 3, device=device)
@@ -125,8 +125,8 @@ def test_modulated_conv_without_gradients_equals_the_tracked_path_and_keeps_the_
     noise = torch.randn(1, 1, 16, 16, device=device)
     kept = noise.clone()
     for fused in (True, False):
-        tracked = modulated_conv2d(x, weight, styles, noise=noise, up=2, padding=1, resample_filter=kernel,
-                                   fused=fused)
+        tracked = modulated_conv2d(x.clone().requires_grad_(True), weight, styles, noise=noise, up=2, padding=1,
+                                   resample_filter=kernel, fused=fused).detach()
         with torch.no_grad():
             untracked = modulated_conv2d(x, weight, styles, noise=noise, up=2, padding=1, resample_filter=kernel,
                                          fused=fused)
