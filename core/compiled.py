@@ -1,5 +1,6 @@
 """Compiled CPU loops (numba) for the few places where whole-array torch operations spend their time passing over
-memory rather than computing: the fast body warp's per-point decision, the tri-grid's trilinear gather.
+memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py). (The tri-grid
+gather was tried too and stayed with embedding_bag: it is memory-bound, docs/body.md.)
 
 Each loop is written as plain Python over index ranges, compiled on first use with `compile_loop` (kept in
 numba's on-disk cache, so later processes load it in well under a second), releases the GIL, and runs over

@@ -220,8 +220,10 @@ class Renderer:
         """Remember what a preview's super-resolution costs, from a preview or a full frame that ran one."""
         if request.output != "image" or request.refinement or sr_ms <= 0:
             return
-        # A preview's super-resolution runs at half the input size (a quarter of the pixels) when it can.
-        share = 1.0 if request.preview or scene.generator.config.sr_noise_mode != "none" else 0.25
+        config = scene.generator.config
+        # A full frame's cost scaled by the pixels a preview's super-resolution runs on.
+        share = 1.0 if request.preview else ((preview_sr_input(config) or config.sr_input_resolution)
+                                             / config.sr_input_resolution) ** 2
         self._preview_sr_ms[scene.model.key] = sr_ms * share
 
     def view_settings(self, generator, request: RenderRequest, device: torch.device):
@@ -257,11 +259,7 @@ class Renderer:
         refining = request.refinement > 0
         neural_resolution, rendering, camera = self.view_settings(scene.generator, request, scene.device)
         sampling = torch.Generator(device=scene.device).manual_seed(SAMPLING_SEED) if request.deterministic else None
-        # A preview's super-resolution runs at half size too (a quarter of its cost), scaled up to the image size;
-        # not with noise, whose const and random maps have the full size.
-        config = scene.generator.config
-        half_sr = request.preview and config.sr_noise_mode == "none"
-        sr_input = max(8, config.sr_input_resolution // 2) if half_sr else None
+        sr_input = preview_sr_input(scene.generator.config) if request.preview else None
         return scene.generator.render(
             scene.ws, scene.planes, camera, neural_resolution=neural_resolution, rendering=rendering,
             point_warp=scene.point_warp, noise_mode=request.noise_mode, generator=sampling,
@@ -322,6 +320,12 @@ class Renderer:
             model.scenes.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def preview_sr_input(config) -> int | None:
+    """The input size a preview's super-resolution runs at: half (a quarter of its cost, the output scaled up to
+    the image size), or None (the full size) for models with noise, whose const and random maps have the full size."""
+    return max(8, config.sr_input_resolution // 2) if config.sr_noise_mode == "none" else None
 
 
 def scene_spec(request: RenderRequest, warp_resolution: int) -> SceneSpec:

@@ -212,8 +212,9 @@ class FastWarp:
         if self.pose.ndim != 2 or self.pose.shape[1] != 6:
             raise ValueError(f"pose must be [B, 6] (neck xyz, head xyz axis-angle, radians), got {tuple(pose.shape)}")
         self.thickness = float(thickness)
-        self.compiled = warp_kernel.available() and body.device.type == "cpu" if compiled is None else compiled
-        if self.compiled and not (warp_kernel.available() and body.device.type == "cpu"):
+        possible = warp_kernel.available() and body.device.type == "cpu"
+        self.compiled = possible if compiled is None else compiled
+        if self.compiled and not possible:
             raise ValueError("the compiled fast warp needs numba (pip install numba) and a CPU body model")
         self.fields = fields or CanonicalFields.for_body(body, thickness, box_warp)
         vertices, transforms = body.pose_subset(self.pose, self.fields.posed_vertices)  # [B, V', 3], [B, 2, 4, 4]

@@ -1,4 +1,5 @@
-"""The fast warp's per-point decision as one compiled loop (numba): CPU renders without gradients.
+"""The fast warp's per-point decision as one compiled loop (numba), for warps on a CPU (with gradients the loop
+only chooses and FastWarp applies the chosen maps as torch operations).
 
 `FastWarp._carry` spells the decision as some thirty whole-array torch operations; on a CPU each pass over the
 points costs more than the arithmetic, and the three field reads (grid_sample 3-D) dominate. Here one pass per
@@ -156,6 +157,8 @@ def prepare() -> None:
 def _kernel():
     """The compiled loop, built on first use (and kept in numba's on-disk cache for later processes)."""
     global _compiled
+    if _compiled is not None:  # every warp call asks: no lock once it is built
+        return _compiled
     with _COMPILE_LOCK:
         if _compiled is None:
             # The helpers are compiled in place (the loop calls them by their module names) and inlined.

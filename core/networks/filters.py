@@ -13,12 +13,18 @@ import torch.nn.functional as F
 DEFAULT_TAPS = (1.0, 3.0, 3.0, 1.0)  # binomial taps of the anti-aliasing filter
 
 
+def records_gradients(*tensors: torch.Tensor | None) -> bool:
+    """True when autograd records an operation on these tensors: then no in-place or layout shortcut is taken.
+    It depends on the tensors, not on the grad mode alone, so a render and a frozen model agree to the bit."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def channels_last_on_cpu(x: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
     """x channels-last when it is on a CPU and no gradient flows through x or `others` (a render, or a model whose
-    parameters are frozen, whatever the grad mode): the CPU's (transposed) convolutions run much faster on it.
-    The same inputs then always take the same path, so a render and a frozen model's mesh agree to the bit."""
-    tracked = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *others))
-    return x if x.device.type != "cpu" or tracked else x.contiguous(memory_format=torch.channels_last)
+    parameters are frozen, whatever the grad mode): the CPU's (transposed) convolutions run much faster on it."""
+    if x.device.type != "cpu" or records_gradients(x, *others):
+        return x
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def setup_filter(taps: Sequence[float] = DEFAULT_TAPS, device: torch.device | None = None) -> torch.Tensor:

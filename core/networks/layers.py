@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.networks.filters import DEFAULT_TAPS, channels_last_on_cpu, setup_filter, upfirdn2d
+from core.networks.filters import DEFAULT_TAPS, channels_last_on_cpu, records_gradients, setup_filter, upfirdn2d
 
 # Default gain of each activation: keeps the signal's second moment unchanged through the layer.
 ACTIVATION_GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "lrelu": math.sqrt(2.0)}
@@ -35,9 +35,10 @@ def bias_act(
     """
     if activation not in ACTIVATION_GAINS:
         raise ValueError(f"bias_act: unknown activation {activation!r}; known: {sorted(ACTIVATION_GAINS)}")
-    tracked = torch.is_grad_enabled() and (x.requires_grad or (bias is not None and bias.requires_grad))
+    tracked = records_gradients(x, bias)
     # Each step after the first may reuse the buffer the previous one made (e.g. a 512^2 x 128 super-resolution
-    # map: no fresh 128 MB buffer per step), unless autograd saves those results. The caller's x is never edited.
+    # map: no fresh 128 MB buffer per step), unless autograd saves those results. The caller's x is edited only
+    # when it is `owned`.
     editable = owned and not tracked
     if bias is not None:
         shape = [1] * x.ndim
@@ -215,7 +216,7 @@ def _add_noise(x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
     """x + noise; in place when nothing records gradients (x is the convolution's fresh output here)."""
     if noise is None:
         return x
-    if torch.is_grad_enabled() and (x.requires_grad or noise.requires_grad):
+    if records_gradients(x, noise):
         return x + noise.to(x.dtype)
     return x.add_(noise.to(x.dtype))
 

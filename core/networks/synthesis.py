@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from core.names import NOISE_MODES
-from core.networks.filters import DEFAULT_TAPS, setup_filter, upsample2d
+from core.networks.filters import DEFAULT_TAPS, records_gradients, setup_filter, upsample2d
 from core.networks.layers import ACTIVATION_GAINS, FullyConnectedLayer, bias_act, modulated_conv2d
 
 
@@ -167,7 +167,7 @@ class SynthesisBlock(nn.Module):
         y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
         if img is None:
             img = y
-        elif torch.is_grad_enabled() and (img.requires_grad or y.requires_grad):
+        elif records_gradients(img, y):
             img = img + y
         else:  # y is torgb's fresh output: the skip sum goes into it (a 288-channel 256^2 sum in the tri-grid)
             img = y.add_(img)
