@@ -1,6 +1,7 @@
 """Compiled CPU loops (numba) for the few places where whole-array torch operations spend their time passing over
-memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py). (The tri-grid
-gather was tried too and stayed with embedding_bag: it is memory-bound, docs/body.md.)
+memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py) and the tri-grid
+gather's corner rows and weights (core/rendering/gather_kernel.py). (The gather's weighted sum itself was tried too
+and stayed with embedding_bag: it is memory-bound, docs/body.md.)
 
 Each loop is written as plain Python over index ranges, compiled on first use with `compile_loop` (kept in
 numba's on-disk cache, so later processes load it in well under a second), releases the GIL, and runs over

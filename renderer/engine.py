@@ -32,6 +32,7 @@ from core.device import resolve_device
 from core.latents import z_from_seed
 from core.invert.latent_file import file_signature
 from core.scene import SceneBuilder, SceneSpec
+from core.rendering import gather_kernel
 from renderer.body_products import body_mesh_product
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
 from renderer.inspect_products import INSPECT_PRODUCTS, inspect_products
@@ -155,6 +156,8 @@ class Renderer:
 
         def warm() -> None:
             try:  # its own body instance: the caches of this class are not shared with threads
+                if device.type == "cpu":
+                    gather_kernel.prepare()  # the first frame's tri-grid lookup, then the first pose's warp
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
                 if device.type == "cpu":

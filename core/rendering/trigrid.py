@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+import core.rendering.gather_kernel as gather_kernel
 
 # Re-laying the planes out channels-last (CPU) pays for its copy once there is a lookup per this many voxels.
 CHANNELS_LAST_VOXELS_PER_POINT = 8
@@ -64,7 +67,8 @@ def mean_trigrid_features(planes: torch.Tensor, points: torch.Tensor, box_warp: 
 # corners channel by channel (75% of a `small` frame). Instead every point's 3 planes x 8 corners become 24 (row,
 # weight) pairs into a channels-last table of the planes, and embedding_bag sums the weighted rows in one vectorised
 # call, the weights already holding the 1/3 of the mean over planes. Same trilinear rule (align_corners=False, an
-# off-grid corner weighs 0), equal to float rounding (tests/core/test_trigrid_gather.py).
+# off-grid corner weighs 0), equal to float rounding (tests/core/test_trigrid_gather.py). The pairs come from one
+# compiled loop where numba is installed (core.rendering.gather_kernel, equal to the torch operations to the bit).
 POINTS_PER_PART = 1 << 15  # the 24-wide temporaries of this many points stay in the CPU's caches
 _last_table: tuple = (None, None, None)  # (weak reference to planes, their version, table): coarse and fine share it
 
@@ -97,35 +101,53 @@ def gather_mean_features(planes: torch.Tensor, points: torch.Tensor, box_warp: f
     batch, _, channels_depth, height, width = planes.shape
     channels = channels_depth // depth
     tables = _table_of(planes, channels, depth)
-    device = points.device
-    axes = torch.tensor(PLANE_AXES, device=device).reshape(-1)  # [9]: each plane's (W, H, D) world axes
-    sizes = torch.tensor([width, height, depth] * 3, dtype=points.dtype, device=device)[:, None]
-    limits = sizes.to(torch.int32)
-    strides = torch.tensor([1, width, width * height] * 3, dtype=torch.int32, device=device)[:, None]
-    plane_rows = (torch.arange(3, dtype=torch.int32, device=device) * (depth * height * width))[:, None]
+    compiled = gather_kernel.available() and points.device.type == "cpu" and points.dtype == torch.float32
+    corners = _compiled_corners if compiled else _torch_corners
+    shape = (width, height, depth, box_warp)
     results = []
     for item in range(batch):
         parts = []
         for part in points[item].split(POINTS_PER_PART):
-            count = len(part)
-            # Corner-major layouts ([..., n] last) keep every element-wise step one long vectorised loop.
-            coordinates = part.t().index_select(0, axes)  # [9, n]: plane-major (W, H, D) coordinates
-            # grid_sample's unnormalisation (align_corners=False): pixel = ((g + 1) * size - 1) / 2, g = 2 p / box.
-            pixel = (coordinates * (2.0 / box_warp) + 1) * (sizes / 2) - 0.5
-            low = pixel.floor()
-            fraction = pixel - low
-            low = low.to(torch.int32)
-            high = low + 1
-            # Per plane and axis: the two neighbours' weights (0 off the grid) and clamped row offsets, [3, 3, 2, n].
-            weights = torch.stack([(1 - fraction) * ((low >= 0) & (low < limits)),
-                                   fraction * ((high >= 0) & (high < limits))], dim=1).view(3, 3, 2, count)
-            offsets = torch.stack([low.clamp(0).minimum(limits - 1) * strides,
-                                   high.clamp(0).minimum(limits - 1) * strides], dim=1).view(3, 3, 2, count)
-            corner_weights = (weights[:, 2, :, None, None] * weights[:, 1, None, :, None]
-                              * (weights[:, 0, None, None, :] / 3))  # [plane, z, y, x, n]
-            rows = (offsets[:, 2, :, None, None] + offsets[:, 1, None, :, None]
-                    + (offsets[:, 0] + plane_rows[:, None])[:, None, None])
-            parts.append(F.embedding_bag(rows.view(24, count).t(), tables[item],
-                                         per_sample_weights=corner_weights.view(24, count).t(), mode="sum"))
+            rows, weights = corners(part, *shape)
+            parts.append(F.embedding_bag(rows, tables[item], per_sample_weights=weights, mode="sum"))
         results.append(parts[0] if len(parts) == 1 else torch.cat(parts) if parts else tables.new_zeros(0, channels))
     return results[0][None] if batch == 1 else torch.stack(results)  # one frame's features are not copied again
+
+
+def _compiled_corners(part: torch.Tensor, width: int, height: int, depth: int, box_warp: float
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows and weights [n, 24] of points [n, 3] in one compiled pass (core.rendering.gather_kernel)."""
+    rows, weights = gather_kernel.corners(
+        part.contiguous().numpy(), np.array(PLANE_AXES, np.int32), np.array([[width, height, depth]] * 3, np.int32),
+        np.array([1, width, width * height], np.int32), np.arange(3, dtype=np.int32) * (depth * height * width),
+        2.0 / box_warp, torch.get_num_threads())
+    return torch.from_numpy(rows), torch.from_numpy(weights)
+
+
+def _torch_corners(part: torch.Tensor, width: int, height: int, depth: int, box_warp: float
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows and weights [n, 24] (transposed views) of points [n, 3] as whole-array torch operations."""
+    device, count = part.device, len(part)
+    axes = torch.tensor(PLANE_AXES, device=device).reshape(-1)  # [9]: each plane's (W, H, D) world axes
+    sizes = torch.tensor([width, height, depth] * 3, dtype=part.dtype, device=device)[:, None]
+    limits = sizes.to(torch.int32)
+    strides = torch.tensor([1, width, width * height] * 3, dtype=torch.int32, device=device)[:, None]
+    plane_rows = (torch.arange(3, dtype=torch.int32, device=device) * (depth * height * width))[:, None]
+    # Corner-major layouts ([..., n] last) keep every element-wise step one long vectorised loop.
+    coordinates = part.t().index_select(0, axes)  # [9, n]: plane-major (W, H, D) coordinates
+    # grid_sample's unnormalisation (align_corners=False): pixel = ((g + 1) * size - 1) / 2, g = 2 p / box.
+    pixel = (coordinates * (2.0 / box_warp) + 1) * (sizes / 2) - 0.5
+    low = pixel.floor()
+    fraction = pixel - low
+    low = low.to(torch.int32)
+    high = low + 1
+    # Per plane and axis: the two neighbours' weights (0 off the grid) and clamped row offsets, [3, 3, 2, n].
+    weights = torch.stack([(1 - fraction) * ((low >= 0) & (low < limits)),
+                           fraction * ((high >= 0) & (high < limits))], dim=1).view(3, 3, 2, count)
+    offsets = torch.stack([low.clamp(0).minimum(limits - 1) * strides,
+                           high.clamp(0).minimum(limits - 1) * strides], dim=1).view(3, 3, 2, count)
+    corner_weights = (weights[:, 2, :, None, None] * weights[:, 1, None, :, None]
+                      * (weights[:, 0, None, None, :] / 3))  # [plane, z, y, x, n]
+    rows = (offsets[:, 2, :, None, None] + offsets[:, 1, None, :, None]
+            + (offsets[:, 0] + plane_rows[:, None])[:, None, None])
+    return rows.view(24, count).t(), corner_weights.view(24, count).t()

@@ -3,6 +3,7 @@ without gradients (training and inversion keep grid_sample's backward)."""
 import pytest
 import torch
 
+import core.rendering.gather_kernel as gather_kernel
 from core.rendering import trigrid
 from core.rendering.trigrid import gather_mean_features, mean_trigrid_features, sample_trigrid
 
@@ -14,14 +15,29 @@ def _grid_sample_mean(planes, points, box_warp, depth):
     return sample_trigrid(planes, points, box_warp, depth).mean(dim=1)
 
 
-@pytest.mark.parametrize("depth", [1, DEPTH])
-@pytest.mark.parametrize("box_warp", [1.0, 2.4])
-def test_gather_equals_grid_sample_inside_outside_and_on_the_edges(depth, box_warp):
-    generator = torch.Generator().manual_seed(depth)
+@pytest.fixture(params=["compiled", "torch"])
+def corner_path(request, monkeypatch):
+    """Each test below runs on the compiled corner loop (numba) and on the torch operations that stand in without it."""
+    if request.param == "compiled" and not gather_kernel.available():
+        pytest.skip("numba missing")
+    if request.param == "torch":
+        monkeypatch.setattr(gather_kernel, "available", lambda: False)
+    return request.param
+
+
+def _planes_and_points(depth, box_warp, seed=0):
+    generator = torch.Generator().manual_seed(seed)
     planes = torch.randn(2, 3, CHANNELS * depth, HEIGHT, WIDTH, generator=generator)
     # Points well outside, in the fading outer half voxel, and exactly on the box's walls and corners.
     points = (torch.rand(2, 3000, 3, generator=generator) - 0.5) * box_warp * 1.3
     points[:, :3] = torch.tensor([[box_warp / 2] * 3, [-box_warp / 2] * 3, [0.0, box_warp / 2, -box_warp / 2]])
+    return planes, points
+
+
+@pytest.mark.parametrize("depth", [1, DEPTH])
+@pytest.mark.parametrize("box_warp", [1.0, 2.4])
+def test_gather_equals_grid_sample_inside_outside_and_on_the_edges(depth, box_warp, corner_path):
+    planes, points = _planes_and_points(depth, box_warp, seed=depth)
     expected = _grid_sample_mean(planes, points, box_warp, depth)
     got = gather_mean_features(planes, points, box_warp, depth)
     assert got.shape == (2, 3000, CHANNELS)
@@ -29,7 +45,31 @@ def test_gather_equals_grid_sample_inside_outside_and_on_the_edges(depth, box_wa
     assert float(expected[:, 3:].abs().amax()) > 0.5  # the comparison saw real features, not only zeros
 
 
-def test_a_planted_voxel_is_found_by_the_gather():
+@pytest.mark.skipif(not gather_kernel.available(), reason="numba missing")
+@pytest.mark.parametrize("depth", [1, DEPTH])
+def test_the_compiled_corners_equal_the_torch_operations_to_the_bit(depth, monkeypatch):
+    """Same float32 arithmetic in the same order: rows, weights and the summed features are identical."""
+    planes, points = _planes_and_points(depth, 2.4, seed=3)
+    part = points[0]
+    rows, weights = trigrid._compiled_corners(part, WIDTH, HEIGHT, depth, 2.4)
+    expected_rows, expected_weights = trigrid._torch_corners(part, WIDTH, HEIGHT, depth, 2.4)
+    assert torch.equal(rows, expected_rows) and torch.equal(weights, expected_weights)
+    assert float((weights == 0).float().mean()) > 0.05  # off-grid corners were part of the comparison
+    compiled = gather_mean_features(planes, points, 2.4, depth)
+    monkeypatch.setattr(gather_kernel, "available", lambda: False)
+    assert torch.equal(compiled, gather_mean_features(planes, points, 2.4, depth))
+
+
+@pytest.mark.skipif(not gather_kernel.available(), reason="numba missing")
+def test_preparing_the_corner_loop_leaves_no_compilation_for_the_first_frame():
+    """prepare() (the viewer's warm thread) must compile the very signature a render calls."""
+    gather_kernel.prepare()
+    before = list(gather_kernel._kernel().signatures)
+    gather_mean_features(torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH), torch.rand(1, 50, 3) - 0.5, 1.0, DEPTH)
+    assert list(gather_kernel._kernel().signatures) == before and len(before) == 1
+
+
+def test_a_planted_voxel_is_found_by_the_gather(corner_path):
     planes = torch.zeros(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH)
     planes[0, 1, 2 * DEPTH + 1, 4, 5] = 3.0  # plane 1 reads (W, H, D) = (x, z, y)
     centre = [((index + 0.5) / size * 2 - 1) / 2 for index, size in ((5, WIDTH), (1, DEPTH), (4, HEIGHT))]
