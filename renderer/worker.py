@@ -27,6 +27,7 @@ from renderer.jobs import JobRunner, JobStatus, MeshJob
 from renderer.messages import CancelJob, RenderMessage, StartJob, StopWorker
 from renderer.path_jobs import PathRenderJob
 from renderer.requests import RenderRequest, RenderResult
+from renderer.worker_memory import worker_environment
 
 MODES = ("process", "inline")
 # How long close() waits for the worker to finish its render before it is terminated.
@@ -285,7 +286,8 @@ class RenderClient:
             target=serve_requests, args=(self._requests, self._results, self.device, self.torch_threads),
             name="render-worker", daemon=True,
         )
-        self._process.start()
+        with worker_environment():  # the worker keeps its freed memory (renderer/worker_memory.py)
+            self._process.start()
 
     def _check_worker(self, from_submit: bool) -> None:
         """Notice a dead worker and start a new one, resubmitting the newest unanswered request.

@@ -186,3 +186,22 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return not os.path.exists(f"/proc/{pid}")
+
+
+def test_the_spawned_worker_got_the_memory_tunables(client):
+    """renderer/worker_memory.py: the worker process's environment holds the tunables, this process's does not."""
+    import os
+    from pathlib import Path
+
+    from renderer.worker_memory import KEEP_FREED_MEMORY, worker_tunables
+
+    environ = Path(f"/proc/{client._process.pid}/environ")
+    if not environ.exists() or worker_tunables() is None:
+        pytest.skip("no /proc, or the tunables are the user's choice here")
+    items = environ.read_text().split("\0")
+    start = next(index for index, item in enumerate(items) if item.startswith("GLIBC_TUNABLES="))
+    # glibc's loader cuts the value at its colons in place; the pieces follow it in the process's environment block.
+    pieces = [items[start].split("=", 1)[1]]
+    pieces += [item for item in items[start + 1:start + 4] if item.startswith("glibc.")]
+    assert ":".join(pieces) == KEEP_FREED_MEMORY
+    assert "GLIBC_TUNABLES" not in os.environ
