@@ -157,7 +157,7 @@ class Renderer:
         def warm() -> None:
             try:  # its own body instance: the caches of this class are not shared with threads
                 if device.type == "cpu":
-                    gather_kernel.prepare()  # the first frame's tri-grid lookup, then the first pose's warp
+                    gather_kernel.prepare()  # lookups take the compiled corner loop from now on
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
                 if device.type == "cpu":

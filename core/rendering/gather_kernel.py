@@ -15,7 +15,7 @@ import numpy as np
 
 from core.compiled import available, compile_loop, run_split
 
-__all__ = ["available", "corners", "prepare"]
+__all__ = ["available", "corners", "prepare", "ready"]
 
 
 def _corner_range(start, end, points, axes, sizes, strides, plane_rows, scale, rows, weights):
@@ -55,6 +55,14 @@ def _corner_range(start, end, points, axes, sizes, strides, plane_rows, scale, r
 
 _compiled = None
 _COMPILE_LOCK = threading.Lock()
+_ready = threading.Event()  # set once prepare() has compiled or loaded the loop and run it
+
+
+def ready() -> bool:
+    """True once prepare() finished in this process: lookups then take the loop. Until then they take the torch
+    operations (equal to the bit), so that a process that renders once (a command-line still, a test) does not
+    wait ~1 s for numba's import and cache load, or ~3 s for its first compilation on a machine."""
+    return _ready.is_set()
 
 
 def _kernel():
@@ -84,8 +92,9 @@ def corners(points: np.ndarray, plane_axes: np.ndarray, sizes: np.ndarray, strid
 
 def prepare() -> None:
     """Compile the loop now, or load it from numba's on-disk cache (numba loads a cached loop at its first call,
-    so this runs it on one point), e.g. on a viewer's warm-up thread, so the first frame does not wait."""
+    so this runs it on one point), and let lookups use it (`ready`): the render worker's warm-up thread calls it."""
     if not available():
         return
     index = np.array([[0, 1, 2]] * 3, np.int32)
     corners(np.zeros((1, 3), np.float32), index, index + 1, np.ones(3, np.int32), np.zeros(3, np.int32), 1.0, 1)
+    _ready.set()

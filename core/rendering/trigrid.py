@@ -68,7 +68,7 @@ def mean_trigrid_features(planes: torch.Tensor, points: torch.Tensor, box_warp: 
 # weight) pairs into a channels-last table of the planes, and embedding_bag sums the weighted rows in one vectorised
 # call, the weights already holding the 1/3 of the mean over planes. Same trilinear rule (align_corners=False, an
 # off-grid corner weighs 0), equal to float rounding (tests/core/test_trigrid_gather.py). The pairs come from one
-# compiled loop where numba is installed (core.rendering.gather_kernel, equal to the torch operations to the bit).
+# compiled loop once a process prepared it (core.rendering.gather_kernel, equal to the torch operations to the bit).
 POINTS_PER_PART = 1 << 15  # the 24-wide temporaries of this many points stay in the CPU's caches
 _last_table: tuple = (None, None, None)  # (weak reference to planes, their version, table): coarse and fine share it
 
@@ -101,7 +101,7 @@ def gather_mean_features(planes: torch.Tensor, points: torch.Tensor, box_warp: f
     batch, _, channels_depth, height, width = planes.shape
     channels = channels_depth // depth
     tables = _table_of(planes, channels, depth)
-    compiled = gather_kernel.available() and points.device.type == "cpu" and points.dtype == torch.float32
+    compiled = gather_kernel.ready() and points.device.type == "cpu" and points.dtype == torch.float32
     corners = _compiled_corners if compiled else _torch_corners
     shape = (width, height, depth, box_warp)
     results = []

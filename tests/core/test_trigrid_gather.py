@@ -20,8 +20,9 @@ def corner_path(request, monkeypatch):
     """Each test below runs on the compiled corner loop (numba) and on the torch operations that stand in without it."""
     if request.param == "compiled" and not gather_kernel.available():
         pytest.skip("numba missing")
-    if request.param == "torch":
-        monkeypatch.setattr(gather_kernel, "available", lambda: False)
+    if request.param == "compiled":
+        gather_kernel.prepare()
+    monkeypatch.setattr(gather_kernel, "ready", lambda: request.param == "compiled")
     return request.param
 
 
@@ -55,15 +56,17 @@ def test_the_compiled_corners_equal_the_torch_operations_to_the_bit(depth, monke
     expected_rows, expected_weights = trigrid._torch_corners(part, WIDTH, HEIGHT, depth, 2.4)
     assert torch.equal(rows, expected_rows) and torch.equal(weights, expected_weights)
     assert float((weights == 0).float().mean()) > 0.05  # off-grid corners were part of the comparison
+    gather_kernel.prepare()
     compiled = gather_mean_features(planes, points, 2.4, depth)
-    monkeypatch.setattr(gather_kernel, "available", lambda: False)
+    monkeypatch.setattr(gather_kernel, "ready", lambda: False)
     assert torch.equal(compiled, gather_mean_features(planes, points, 2.4, depth))
 
 
 @pytest.mark.skipif(not gather_kernel.available(), reason="numba missing")
 def test_preparing_the_corner_loop_leaves_no_compilation_for_the_first_frame():
-    """prepare() (the viewer's warm thread) must compile the very signature a render calls."""
+    """prepare() (the viewer's warm thread) must compile the very signature a render calls, and hand lookups to it."""
     gather_kernel.prepare()
+    assert gather_kernel.ready()
     before = list(gather_kernel._kernel().signatures)
     gather_mean_features(torch.randn(1, 3, CHANNELS * DEPTH, HEIGHT, WIDTH), torch.rand(1, 50, 3) - 0.5, 1.0, DEPTH)
     assert list(gather_kernel._kernel().signatures) == before and len(before) == 1
@@ -125,3 +128,19 @@ def test_the_table_is_freed_with_its_planes():
     assert trigrid._last_table[2] is not None
     del planes
     assert trigrid._last_table == (None, None, None)
+
+
+def test_a_process_that_did_not_prepare_the_loop_never_loads_numba():
+    """A command that renders once must not wait for numba: its lookups take the torch operations."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import sys, torch\n"
+              "from core.rendering.trigrid import gather_mean_features\n"
+              "planes = torch.randn(1, 3, 15, 6, 7)\n"
+              "with torch.no_grad(): gather_mean_features(planes, torch.rand(1, 500, 3) - 0.5, 1.0, 3)\n"
+              "print('numba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False"
