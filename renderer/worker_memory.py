@@ -4,8 +4,8 @@ glibc hands every block over its mmap threshold (at most 32 MB) back to the kern
 next frame's block of the same size is faulted in again page by page, zeroed by the kernel: a `paper-512` frame
 allocates about 1 GB so, 250k page faults and ~1 s of system CPU time on 2 cores. The worker renders the same
 shapes frame after frame, so it keeps freed memory in its heap instead (no mmap'd blocks, no trimming): the
-faults drop to ~18k, new-latent `paper-512` frames take ~0.8x as long, and the resident size settles ~0.5 GB
-higher (1.6 against 1.1 GB; README "CPU settings measured for speed").
+faults drop to ~18k and the system time to ~0.1 s, new-latent `paper-512` frames take 0.8-0.9x as long, and the
+resident size settles ~0.5 GB higher (1.6 against 1.1 GB; README "CPU settings measured for speed").
 
 A GLIBC_TUNABLES the user set is left as it is; PORTRAIT_WORKER_MALLOC=system keeps glibc's defaults.
 """
