@@ -1,6 +1,7 @@
 """Compiled CPU loops (numba) for the few places where whole-array torch operations spend their time passing over
-memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py) and the tri-grid
-gather's corner rows and weights (core/rendering/gather_kernel.py). (The gather's weighted sum itself was tried too
+memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py), the tri-grid
+gather's corner rows and weights (core/rendering/gather_kernel.py) and the tile transforms of the Winograd
+convolutions (core/networks/winograd.py). (The gather's weighted sum itself was tried too
 and stayed with embedding_bag: it is memory-bound, docs/body.md.)
 
 Each loop is written as plain Python over index ranges, compiled on first use with `compile_loop` (kept in
@@ -40,13 +41,15 @@ def compile_loop(function: Callable, inline: bool = False) -> Callable:
         return numba.njit(cache=False, **options)(function)
 
 
-def run_split(loop: Callable, count: int, args: tuple, threads: int) -> None:
-    """loop(start, end, *args) over [0, count) in up to `threads` parts, each on its own thread."""
-    parts = max(1, min(threads, count // MIN_ITEMS_PER_THREAD))
+def run_split(loop: Callable, count: int, args: tuple, threads: int, start: int = 0,
+              min_items: int = MIN_ITEMS_PER_THREAD) -> None:
+    """loop(start, end, *args) over [start, start + count) in up to `threads` parts of at least `min_items` items
+    (fewer for heavy items), each on its own thread."""
+    parts = max(1, min(threads, count // min_items))
     if parts == 1:
-        loop(0, count, *args)
+        loop(start, start + count, *args)
         return
-    edges = [count * index // parts for index in range(parts + 1)]
+    edges = [start + count * index // parts for index in range(parts + 1)]
     pool = _pool(parts)
     for job in [pool.submit(loop, edges[index], edges[index + 1], *args) for index in range(parts)]:
         job.result()

@@ -32,6 +32,7 @@ from core.device import resolve_device
 from core.latents import z_from_seed
 from core.invert.latent_file import file_signature
 from core.scene import SceneBuilder, SceneSpec
+from core.networks import winograd
 from core.rendering import gather_kernel
 from renderer.body_products import body_mesh_product
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
@@ -158,6 +159,8 @@ class Renderer:
             try:  # its own body instance: the caches of this class are not shared with threads
                 if device.type == "cpu":
                     gather_kernel.prepare()  # lookups take the compiled corner loop from now on
+                    if winograd.used_by(config):
+                        winograd.prepare()  # a paper-size model's wide convolutions
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
                 if device.type == "cpu":

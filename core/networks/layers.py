@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.networks.filters import DEFAULT_TAPS, channels_last_on_cpu, records_gradients, setup_filter, upfirdn2d
+from core.networks import winograd
 
 # Default gain of each activation: keeps the signal's second moment unchanged through the layer.
 ACTIVATION_GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "lrelu": math.sqrt(2.0)}
@@ -103,6 +104,8 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, grou
         weight = weight.flip([2, 3])
     if transpose:
         return F.conv_transpose2d(x, weight, stride=stride, padding=padding, groups=groups)
+    if winograd.applies(x, weight, stride, padding, groups):  # wide 3x3 layers of a render on the CPU
+        return winograd.conv3x3(x, weight)
     return F.conv2d(x, weight, stride=stride, padding=padding, groups=groups)
 
 
