@@ -83,3 +83,35 @@ def test_the_viewer_skips_by_default_and_the_request_turns_it_off():
     assert on.error is None and off.error is None
     assert renderer.stats["occupancy_misses"] == 1
     assert psnr_db(torch.as_tensor(on.image) / 127.5 - 1, torch.as_tensor(off.image) / 127.5 - 1) >= 40.0
+
+
+@pytest.mark.parametrize("skipped_share, compacted", [(0.5, True), (0.1, False)])
+def test_samples_are_compacted_only_when_enough_of_them_are_skipped(skipped_share, compacted):
+    """Gathering the kept points and scattering their outputs back costs about what decoding 15% of them saves:
+    below that share every point is decoded (the image of full sampling)."""
+    from core.rendering import volume
+
+    generator = torch.Generator().manual_seed(0)
+    origins, directions = torch.zeros(1, 40, 3), torch.nn.functional.normalize(torch.randn(1, 40, 3), dim=-1)
+    depths = torch.rand(1, 40, 25, 1, generator=generator)
+    decoded = []
+
+    def decode(points):  # a smooth field; records how many points it was given
+        decoded.append(points.shape[1])
+        return points.sum(-1, keepdim=True), points.repeat(1, 1, 2)
+
+    def occupancy(points):  # the first `skipped_share` of the samples lie in empty cells
+        keep = torch.ones(points.shape[:2], dtype=torch.bool)
+        keep[:, :int(skipped_share * points.shape[1])] = False
+        return keep
+
+    options = dataclasses.replace(preset("tiny").rendering, triplane_crop=0.0, box_warp=100.0)
+    sigma, features = volume._decode_along_rays(decode, origins, directions, depths, options, None, occupancy)
+    full_sigma, full_features = volume._decode_along_rays(decode, origins, directions, depths, options, None, None)
+    assert decoded[0] == (int((1 - skipped_share) * 1000) if compacted else 1000)
+    skipped = ~occupancy(torch.zeros(1, 1000, 3)).reshape(1, 40, 25, 1)
+    if compacted:
+        assert torch.equal(sigma[skipped], torch.full_like(sigma[skipped], volume.CROPPED_SIGMA))
+        assert torch.equal(sigma[~skipped], full_sigma[~skipped])
+    else:
+        assert torch.equal(sigma, full_sigma) and torch.equal(features, full_features)
