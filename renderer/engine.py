@@ -51,6 +51,8 @@ EXTRA_PRODUCTS = ("predicted_pose", "image_pose", *INSPECT_PRODUCTS, BODY_MESH)
 # A preview whose super-resolution is expected to take longer than this shows the raw neural image, scaled up
 # (paper-512 on a CPU: ~870 ms of half-size super-resolution against ~125 ms of rays): dragging stays >= 4/s.
 PREVIEW_SR_BUDGET_MS = 100.0
+# The warm-up thread loads the compiled CPU loops after the first frame, or after this long without one.
+FIRST_FRAME_WAIT_S = 30.0
 TIMING_STAGES = ("mapping", "trigrid", "warp", "occupancy", "rendering", "superresolution", "total")
 
 
@@ -100,6 +102,7 @@ class Renderer:
         self.preview_sr_budget_ms = PREVIEW_SR_BUDGET_MS
         self._preview_sr_ms: dict[tuple, float] = {}  # per model: what a preview's super-resolution is expected to take
         self.lock = threading.RLock()  # background jobs share the caches with the render loop
+        self._frame_done = threading.Event()  # set by the first render: the warm-up threads wait for it
 
     def render(self, request: RenderRequest, stamp: int = 0,
                superseded: Callable[[], bool] | None = None) -> RenderResult:
@@ -116,6 +119,8 @@ class Renderer:
                 self._forget_tensors()
             total = (time.perf_counter() - start) * 1e3
             return RenderResult(stamp, request, error=describe_error(error), timings_ms={"total": total})
+        finally:
+            self._frame_done.set()
         timings["total"] = (time.perf_counter() - start) * 1e3
         return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras,
                             raw_preview=raw)
@@ -157,13 +162,16 @@ class Renderer:
 
         def warm() -> None:
             try:  # its own body instance: the caches of this class are not shared with threads
-                if device.type == "cpu":
-                    gather_kernel.prepare()  # lookups take the compiled corner loop from now on
-                    if winograd.used_by(config):
-                        winograd.prepare()  # a paper-size model's wide convolutions
+                if device.type == "cpu" and winograd.used_by(config):
+                    winograd.prepare()  # a paper-size model's first frame already takes its wide convolutions
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
                 if device.type == "cpu":
+                    # Loading compiled loops holds the GIL for ~1 s: not beside the first frame (the default's
+                    # took 1.0-2.1 s instead of 0.5-1.0 s); lookups use the torch operations until then.
+                    if not self._wait_for_first_frame():
+                        return
+                    gather_kernel.prepare()  # lookups take the compiled corner loop from now on
                     warp_kernel.prepare()
             except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
                 pass
@@ -171,6 +179,17 @@ class Renderer:
         # Not a daemon: an interpreter that exits while torch runs on a daemon thread aborts ("terminate called").
         threading.Thread(target=warm, name="warp-fields", daemon=False).start()
         return model
+
+    def _wait_for_first_frame(self) -> bool:
+        """Until the first render finished (or FIRST_FRAME_WAIT_S passed): True; False when the process ends first
+        (its main thread is done: this non-daemon thread must not hold the exit up)."""
+        deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+        while not self._frame_done.wait(0.2):
+            if not threading.main_thread().is_alive():
+                return False
+            if time.monotonic() > deadline:
+                break
+        return True
 
     def body_path(self, model: _LoadedModel | None = None) -> str | None:
         """The body file the warps use: the renderer's own, else the one the model was trained with."""

@@ -372,3 +372,41 @@ def test_refinement_doubles_samples_then_rays_and_a_newer_request_interrupts_it(
     assert 64 * 64 > REFINE_CHUNK_RAYS  # so the check ran mid-render
     with pytest.raises(ValueError, match="refinement"):
         BASE.replace(refinement=1, preview=True)
+
+
+def test_the_compiled_loops_load_only_after_the_first_frame(monkeypatch):
+    """Loading them holds the GIL for ~1 s: the warm-up thread waits for the first frame (which takes the torch
+    operations meanwhile, equal to the bit)."""
+    import threading
+
+    from core.body import warp_kernel
+    from core.rendering import gather_kernel
+
+    seen = []
+    fresh = Renderer("cpu")
+    monkeypatch.setattr(gather_kernel, "prepare", lambda: seen.append(fresh._frame_done.is_set()))
+    monkeypatch.setattr(warp_kernel, "prepare", lambda: None)
+    fresh.scene(BASE)  # loads the model and starts the warm-up thread; no frame yet
+    warm = [thread for thread in threading.enumerate() if thread.name == "warp-fields"]
+    assert warm and seen == []
+    _render(fresh, BASE)
+    for thread in warm:
+        thread.join(60)
+    assert seen == [True]
+
+
+def test_a_process_that_never_renders_is_not_held_up_by_the_warm_up():
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from renderer.engine import FIRST_FRAME_WAIT_S
+
+    script = ("from renderer.engine import Renderer\n"
+              "from renderer.requests import RenderRequest\n"
+              "Renderer('cpu').scene(RenderRequest(checkpoint='preset:tiny', device='cpu'))\n")
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], check=True, timeout=120,
+                   capture_output=True)
+    assert time.monotonic() - start < FIRST_FRAME_WAIT_S
