@@ -162,14 +162,16 @@ class Renderer:
 
         def warm() -> None:
             try:  # its own body instance: the caches of this class are not shared with threads
-                if device.type == "cpu" and winograd.used_by(config):
+                paper_size = winograd.used_by(config)
+                if device.type == "cpu" and paper_size:
                     winograd.prepare()  # a paper-size model's first frame already takes its wide convolutions
                 body = load_body_model(self.body_path(model), device=device)
                 CanonicalFields.for_body(body, config.thickness, config.rendering.box_warp)
                 if device.type == "cpu":
-                    # Loading compiled loops holds the GIL for ~1 s: not beside the first frame (the default's
-                    # took 1.0-2.1 s instead of 0.5-1.0 s); lookups use the torch operations until then.
-                    if not self._wait_for_first_frame():
+                    # Loading compiled loops holds the GIL for ~1 s: not beside a quick first frame (the default's
+                    # took 1.0-2.1 s instead of 0.5-1.0 s); lookups use the torch operations until then. A
+                    # paper-size model's first frame takes seconds: they load beside it, ready for the next latent.
+                    if not paper_size and not self._wait_for_first_frame():
                         return
                     gather_kernel.prepare()  # lookups take the compiled corner loop from now on
                     warp_kernel.prepare()
