@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, TypeVar
 
 log = logging.getLogger(__name__)
 MIN_ITEMS_PER_THREAD = 4096  # below this a thread's start costs more than its share
@@ -39,6 +39,26 @@ def compile_loop(function: Callable, inline: bool = False) -> Callable:
     except RuntimeError as error:  # no writable cache folder (read-only install and home): compile each process
         log.info("numba cannot cache %s (%s): it is compiled in every process", function.__name__, error)
         return numba.njit(cache=False, **options)(function)
+
+
+Built = TypeVar("Built")
+
+
+def built_once(build: Callable[[], Built]) -> Callable[[], Built]:
+    """A getter of build()'s result, made on first use (e.g. compiling loops) under a lock, since threads (a warm-up
+    thread, the render) may ask together; no lock once it is made, since every call of a hot path asks."""
+    made: list = []
+    lock = threading.Lock()
+
+    def get() -> Built:
+        if made:
+            return made[0]
+        with lock:
+            if not made:
+                made.append(build())
+            return made[0]
+
+    return get
 
 
 def run_split(loop: Callable, count: int, args: tuple, threads: int, start: int = 0,

@@ -12,11 +12,10 @@ or 3 + f (blended face f's triangle map).
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
-from core.compiled import available, compile_loop, run_split
+from core.compiled import available, built_once, compile_loop, run_split
 
 STAY = -1
 BLENDED_CHOICE = 3
@@ -137,10 +136,6 @@ def _carry_range(start, end, points, rotation, translation, fields, bounds, exte
             choice[n] = group
 
 
-_compiled = None
-_COMPILE_LOCK = threading.Lock()
-
-
 def prepare() -> None:
     """Compile the loop now, or load it from numba's on-disk cache (about 0.5 s against 4 s; numba loads a cached
     loop at its first call, so this makes one on a dummy point), e.g. on the thread that warms a viewer's body
@@ -154,18 +149,15 @@ def prepare() -> None:
           eye[None].copy(), np.zeros((1, 3), f32), threads=1)
 
 
-def _kernel():
-    """The compiled loop, built on first use (and kept in numba's on-disk cache for later processes)."""
-    global _compiled
-    if _compiled is not None:  # every warp call asks: no lock once it is built
-        return _compiled
-    with _COMPILE_LOCK:
-        if _compiled is None:
-            # The helpers are compiled in place (the loop calls them by their module names) and inlined.
-            for name in ("_cell", "_trilinear", "_trilinear_one", "_squared_distance"):
-                globals()[name] = compile_loop(globals()[name], inline=True)
-            _compiled = compile_loop(_carry_range)
-        return _compiled
+def _build():
+    """The compiled loop (kept in numba's on-disk cache for later processes); the helpers are compiled in place
+    (the loop calls them by their module names) and inlined."""
+    for name in ("_cell", "_trilinear", "_trilinear_one", "_squared_distance"):
+        globals()[name] = compile_loop(globals()[name], inline=True)
+    return compile_loop(_carry_range)
+
+
+_kernel = built_once(_build)
 
 
 def carry(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, fields: np.ndarray,

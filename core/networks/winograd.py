@@ -18,12 +18,10 @@ Values differ from the direct convolution by float rounding (~1e-5 of the output
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import torch
 
-from core.compiled import available, compile_loop, run_split
+from core.compiled import available, built_once, compile_loop, run_split
 from core.networks.filters import records_gradients
 
 MIN_CHANNELS = 128
@@ -136,19 +134,8 @@ def _output_tiles(start, end, products, out, tiles_per_row, first):
                     out[top + i, left + j, c] = block[j, c]
 
 
-_compiled: tuple | None = None
-_COMPILE_LOCK = threading.Lock()
-
-
-def _kernels() -> tuple:
-    """The two compiled transforms, built on first use (and kept in numba's on-disk cache for later processes)."""
-    global _compiled
-    if _compiled is not None:
-        return _compiled
-    with _COMPILE_LOCK:
-        if _compiled is None:
-            _compiled = (compile_loop(_input_tiles), compile_loop(_output_tiles))
-        return _compiled
+# The two compiled transforms, built on first use (and kept in numba's on-disk cache for later processes).
+_kernels = built_once(lambda: (compile_loop(_input_tiles), compile_loop(_output_tiles)))
 
 
 def prepare() -> None:

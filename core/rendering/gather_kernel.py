@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from core.compiled import available, compile_loop, run_split
+from core.compiled import available, built_once, compile_loop, run_split
 
 __all__ = ["available", "corners", "prepare", "ready"]
 
@@ -53,9 +53,9 @@ def _corner_range(start, end, points, axes, sizes, strides, plane_rows, scale, r
                         column += 1
 
 
-_compiled = None
-_COMPILE_LOCK = threading.Lock()
 _ready = threading.Event()  # set once prepare() has compiled or loaded the loop and run it
+# The compiled loop, built on first use (and kept in numba's on-disk cache for later processes).
+_kernel = built_once(lambda: compile_loop(_corner_range))
 
 
 def ready() -> bool:
@@ -63,17 +63,6 @@ def ready() -> bool:
     operations (equal to the bit), so that a process that renders once (a command-line still, a test) does not
     wait ~1 s for numba's import and cache load, or ~3 s for its first compilation on a machine."""
     return _ready.is_set()
-
-
-def _kernel():
-    """The compiled loop, built on first use (and kept in numba's on-disk cache for later processes)."""
-    global _compiled
-    if _compiled is not None:  # every lookup asks: no lock once it is built
-        return _compiled
-    with _COMPILE_LOCK:
-        if _compiled is None:
-            _compiled = compile_loop(_corner_range)
-        return _compiled
 
 
 def corners(points: np.ndarray, plane_axes: np.ndarray, sizes: np.ndarray, strides: np.ndarray,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -63,3 +64,21 @@ def test_without_a_writable_cache_the_loop_is_compiled_uncached(monkeypatch, cap
     loop(0, 3, values)
     assert asked == [True, False] and np.array_equal(values, np.ones(3))
     assert "cannot cache _add_one" in caplog.text
+
+
+def test_built_once_builds_once_for_threads_that_ask_together():
+    builds = []
+
+    def build():
+        time.sleep(0.05)  # long enough for the other threads to arrive while it builds
+        builds.append(1)
+        return object()
+
+    get = compiled.built_once(build)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(get())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == [1] and len({id(item) for item in got}) == 1 and get() is got[0]
