@@ -103,6 +103,8 @@ class Renderer:
         self._preview_sr_ms: dict[tuple, float] = {}  # per model: what a preview's super-resolution is expected to take
         self.lock = threading.RLock()  # background jobs share the caches with the render loop
         self._frame_done = threading.Event()  # set by the first render: the warm-up threads wait for it
+        self._warm_threads = 0  # warm-up threads still running (a model's body fields, compiled loops)
+        self._warm_lock = threading.Lock()
 
     def render(self, request: RenderRequest, stamp: int = 0,
                superseded: Callable[[], bool] | None = None) -> RenderResult:
@@ -123,7 +125,12 @@ class Renderer:
             self._frame_done.set()
         timings["total"] = (time.perf_counter() - start) * 1e3
         return RenderResult(stamp, request, image=image, timings_ms=timings, model_info=model_info, extras=extras,
-                            raw_preview=raw)
+                            raw_preview=raw, warming_up=self.warming_up)
+
+    @property
+    def warming_up(self) -> bool:
+        """True while a loaded model's warm-up thread still runs (it shares the CPU with the frames)."""
+        return self._warm_threads > 0
 
     def scene(self, request: RenderRequest, timings: dict[str, float] | None = None) -> Scene:
         """The model, ws, tri-grid and warp of `request`, from the caches when they hold them (raises on errors)."""
@@ -177,7 +184,12 @@ class Renderer:
                     warp_kernel.prepare()
             except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
                 pass
+            finally:
+                with self._warm_lock:
+                    self._warm_threads -= 1
 
+        with self._warm_lock:
+            self._warm_threads += 1
         # Not a daemon: an interpreter that exits while torch runs on a daemon thread aborts ("terminate called").
         threading.Thread(target=warm, name="warp-fields", daemon=False).start()
         return model

@@ -151,6 +151,7 @@ class RenderResult:
     model_info: dict[str, Any] = field(default_factory=dict)  # preset, resolution, kimg, dataset, device, trained, ...
     extras: dict[str, Any] = field(default_factory=dict)  # optional products named in `request.extras`
     raw_preview: bool = False  # a preview that shows the neural image scaled up, without super-resolution
+    warming_up: bool = False  # the worker still loaded a model's compiled loops beside this frame (slower frames)
 
     @property
     def ok(self) -> bool:

@@ -383,17 +383,27 @@ def test_the_compiled_loops_load_only_after_the_first_frame(monkeypatch):
     from core.rendering import gather_kernel
 
     calls = []  # (thread, whether the first frame was out); other renderers' warm-up threads may call too
+    release = threading.Event()
     fresh = Renderer("cpu")
-    monkeypatch.setattr(gather_kernel, "prepare",
-                        lambda: calls.append((threading.current_thread(), fresh._frame_done.is_set())))
+
+    def prepare():
+        calls.append((threading.current_thread(), fresh._frame_done.is_set()))
+        release.wait(60)
+
+    monkeypatch.setattr(gather_kernel, "prepare", prepare)
     monkeypatch.setattr(warp_kernel, "prepare", lambda: None)
     before = set(threading.enumerate())
     fresh.scene(BASE)  # loads the model and starts the warm-up thread; no frame yet
     warm = [thread for thread in set(threading.enumerate()) - before if thread.name == "warp-fields"]
     assert len(warm) == 1 and not [call for call in calls if call[0] is warm[0]]
-    _render(fresh, BASE)
+    # Results say when a warm-up ran beside them (the viz bench times its moves after it).
+    first = fresh.render(BASE)
+    assert first.ok and first.warming_up
+    release.set()
     warm[0].join(60)
     assert [done for thread, done in calls if thread is warm[0]] == [True]
+    later = fresh.render(BASE.replace(yaw_deg=4.0))
+    assert later.ok and not later.warming_up
 
 
 def test_a_process_that_never_renders_is_not_held_up_by_the_warm_up():
