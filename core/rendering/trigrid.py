@@ -7,6 +7,7 @@ axes (EG3D issue #67), in which every plane's two in-plane axes are distinct wor
 """
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -71,6 +72,7 @@ def mean_trigrid_features(planes: torch.Tensor, points: torch.Tensor, box_warp: 
 # compiled loop once a process prepared it (core.rendering.gather_kernel, equal to the torch operations to the bit).
 POINTS_PER_PART = 1 << 15  # the 24-wide temporaries of this many points stay in the CPU's caches
 _last_table: tuple = (None, None, None)  # (weak reference to planes, their version, table): coarse and fine share it
+_TABLE_LOCK = threading.Lock()
 
 
 def _table_of(planes: torch.Tensor, channels: int, depth: int) -> torch.Tensor:
@@ -79,14 +81,15 @@ def _table_of(planes: torch.Tensor, channels: int, depth: int) -> torch.Tensor:
     global _last_table
     # Inference tensors carry no version counter: they are created by one render and never edited in place.
     current = None if planes.is_inference() else planes._version
-    reference, version, table = _last_table
-    if reference is not None and reference() is planes and version == current:
+    with _TABLE_LOCK:  # a render's ray chunks run side by side (volume.render_rays): one copy for all of them
+        reference, version, table = _last_table
+        if reference is not None and reference() is planes and version == current:
+            return table
+        batch, _, _, height, width = planes.shape
+        table = planes.reshape(batch, 3, channels, depth, height, width).permute(0, 1, 3, 4, 5, 2)
+        table = table.reshape(batch, -1, channels)
+        _last_table = (weakref.ref(planes, _forget_table), current, table)
         return table
-    batch, _, _, height, width = planes.shape
-    table = planes.reshape(batch, 3, channels, depth, height, width).permute(0, 1, 3, 4, 5, 2)
-    table = table.reshape(batch, -1, channels)
-    _last_table = (weakref.ref(planes, _forget_table), current, table)
-    return table
 
 
 def _forget_table(reference: weakref.ref) -> None:

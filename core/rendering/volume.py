@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from core.compiled import map_on_cores
 from core.config import RenderingConfig
 from core.rendering.sampling import importance_depths, stratified_depths
 
@@ -230,19 +231,22 @@ def render_rays(
         points = CPU_POINTS_PER_DECODE if small_calls else MAX_POINTS_PER_DECODE
         max_rays_per_chunk = max(1, points // per_ray)
     chunk = max(1, max_rays_per_chunk)
-    parts, sample_parts = [], []
-    depth_low, depth_high = float("inf"), float("-inf")
-    for start in range(0, num_rays, chunk):
+
+    def render_part(start: int) -> tuple[MarchResult, torch.Tensor, RaySamples | None]:
+        return _render_chunk(decode, origins[:, start:start + chunk], directions[:, start:start + chunk], options,
+                             point_warp, generator, keep_samples, occupancy)
+
+    def check(start: int) -> None:
         if cancel is not None and cancel():
             raise RaysCancelled(f"cancelled after {start} of {num_rays} rays")
-        part, depths, samples = _render_chunk(
-            decode, origins[:, start:start + chunk], directions[:, start:start + chunk], options, point_warp,
-            generator, keep_samples, occupancy,
-        )
-        parts.append(part)
-        sample_parts.append(samples)
-        depth_low = min(depth_low, depths.min().item())
-        depth_high = max(depth_high, depths.max().item())
+
+    # Chunks without random draws (whose order would change) nor gradients run side by side on a CPU's cores.
+    side_by_side = origins.device.type == "cpu" and not torch.is_grad_enabled() and options.deterministic
+    outputs = map_on_cores(render_part, range(0, num_rays, chunk), torch.get_num_threads() if side_by_side else 1,
+                           check)
+    parts, all_depths, sample_parts = zip(*outputs)
+    depth_low = min(depths.min().item() for depths in all_depths)
+    depth_high = max(depths.max().item() for depths in all_depths)
 
     def joined(items: list, name: str) -> torch.Tensor:  # chunks back together along the ray axis
         tensors = [getattr(item, name) for item in items]

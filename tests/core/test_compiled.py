@@ -82,3 +82,44 @@ def test_built_once_builds_once_for_threads_that_ask_together():
     for thread in threads:
         thread.join()
     assert builds == [1] and len({id(item) for item in got}) == 1 and get() is got[0]
+
+
+def test_map_on_cores_keeps_the_order_runs_single_threaded_and_restores_the_thread_count():
+    import torch
+
+    before = torch.get_num_threads()
+    seen = []
+
+    def work(item):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        time.sleep(0.01 * (item % 3))  # later items may finish first: the results still come in order
+        return item * item
+
+    assert compiled.map_on_cores(work, range(7), threads=2) == [item * item for item in range(7)]
+    assert all(name.startswith("cores") and count == 1 for name, count in seen)
+    assert torch.get_num_threads() == before
+    seen.clear()  # one thread: the caller's own, torch's setting untouched
+    assert compiled.map_on_cores(work, range(3), threads=1) == [0, 1, 4]
+    assert {name for name, _ in seen} == {threading.current_thread().name}
+
+
+def test_map_on_cores_stops_at_a_failing_check_after_the_started_items():
+    import torch
+
+    before = torch.get_num_threads()
+    started, finished = [], []
+
+    def work(item):
+        started.append(item)
+        time.sleep(0.05)
+        finished.append(item)
+        return item
+
+    def check(item):
+        if item == 3:
+            raise KeyboardInterrupt("stop")  # any exception: the caller's cancellation
+
+    with pytest.raises(KeyboardInterrupt):
+        compiled.map_on_cores(work, range(6), threads=2, check=check)
+    assert sorted(started) == sorted(finished) and 3 not in started and max(started) == 2
+    assert torch.get_num_threads() == before

@@ -244,6 +244,36 @@ def test_automatic_chunks_bound_the_points_per_decode(device, monkeypatch):
     torch.testing.assert_close(chunked.features, whole.features, atol=1e-6, rtol=0)
 
 
+def test_cpu_render_chunks_run_side_by_side_with_the_same_result():
+    import threading
+
+    origins, directions, *_ = _sphere_scene(torch.device("cpu"), resolution=16)
+    options = dataclasses.replace(OPTIONS, deterministic=True)
+    threads = []
+
+    def recording_decode(points):
+        threads.append(threading.current_thread().name)
+        return sphere_decode(points)
+
+    before = torch.get_num_threads()
+    try:
+        with torch.no_grad():
+            one_by_one = render_rays(sphere_decode, origins, directions, options, max_rays_per_chunk=256)
+            torch.set_num_threads(2)
+            side_by_side = render_rays(recording_decode, origins, directions, options, max_rays_per_chunk=30)
+            threads_after = torch.get_num_threads()
+            count = len(threads)
+            random_options = dataclasses.replace(OPTIONS, deterministic=False)
+            render_rays(recording_decode, origins, directions, random_options, max_rays_per_chunk=30)
+    finally:
+        torch.set_num_threads(before)
+    assert all(name.startswith("cores") for name in threads[:count]) and threads_after == 2
+    # Random draws keep their order: those chunks run one after another on the caller's thread.
+    assert set(threads[count:]) == {threading.current_thread().name}
+    for name in ("features", "depth", "weights_sum"):
+        torch.testing.assert_close(getattr(side_by_side, name), getattr(one_by_one, name), atol=1e-6, rtol=0)
+
+
 def test_coarse_only_rendering_still_finds_the_surface(device):
     origins, directions, distance, hit, miss = _sphere_scene(device)
     options = dataclasses.replace(OPTIONS, depth_resolution_importance=0)
