@@ -101,6 +101,8 @@ def map_on_cores(function: Callable[[Item], Result], items: Iterable[Item], thre
             results.append(function(item))
         return results
     previous = torch.get_num_threads()
+    # Grad and inference modes are per thread: the items run in the caller's.
+    modes = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
     pool = _pool(threads, "cores")
     pending: collections.deque = collections.deque()
     results = []
@@ -110,7 +112,7 @@ def map_on_cores(function: Callable[[Item], Result], items: Iterable[Item], thre
                 check(item)
             if len(pending) >= threads:
                 results.append(pending.popleft().result())
-            pending.append(pool.submit(_single_threaded, function, item))
+            pending.append(pool.submit(_single_threaded, function, item, modes))
         while pending:
             results.append(pending.popleft().result())
     finally:
@@ -120,9 +122,11 @@ def map_on_cores(function: Callable[[Item], Result], items: Iterable[Item], thre
     return results
 
 
-def _single_threaded(function: Callable[[Item], Result], item: Item) -> Result:
+def _single_threaded(function: Callable[[Item], Result], item: Item, modes: tuple[bool, bool]) -> Result:
     torch.set_num_threads(1)
-    return function(item)
+    grad, inference = modes
+    with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+        return function(item)
 
 
 def _pool(size: int, purpose: str = "compiled-loop") -> ThreadPoolExecutor:

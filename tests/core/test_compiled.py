@@ -91,16 +91,23 @@ def test_map_on_cores_keeps_the_order_runs_single_threaded_and_restores_the_thre
     seen = []
 
     def work(item):
-        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        seen.append((threading.current_thread().name, torch.get_num_threads(), torch.is_inference_mode_enabled(),
+                     torch.is_grad_enabled()))
         time.sleep(0.01 * (item % 3))  # later items may finish first: the results still come in order
         return item * item
 
-    assert compiled.map_on_cores(work, range(7), threads=2) == [item * item for item in range(7)]
-    assert all(name.startswith("cores") and count == 1 for name, count in seen)
+    with torch.inference_mode():  # the caller's modes hold in the items' threads too (they are per thread)
+        assert compiled.map_on_cores(work, range(7), threads=2) == [item * item for item in range(7)]
+    assert all(name.startswith("cores") and count == 1 and inference and not grad
+               for name, count, inference, grad in seen)
+    seen.clear()
+    with torch.no_grad():
+        compiled.map_on_cores(work, range(2), threads=2)
+    assert [(inference, grad) for _, _, inference, grad in seen] == [(False, False)] * 2
     assert torch.get_num_threads() == before
     seen.clear()  # one thread: the caller's own, torch's setting untouched
     assert compiled.map_on_cores(work, range(3), threads=1) == [0, 1, 4]
-    assert {name for name, _ in seen} == {threading.current_thread().name}
+    assert {entry[0] for entry in seen} == {threading.current_thread().name}
 
 
 def test_map_on_cores_stops_at_a_failing_check_after_the_started_items():
