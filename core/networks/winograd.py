@@ -5,7 +5,8 @@ Each 4x4 block of output pixels ("tile") is computed from its 6x6 input patch: t
 input channels, which for all tiles at once is 36 matrix products [tiles, C] @ [C, O], and the product is
 transformed back (Y = A^T M A) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). The
 transforms are compiled loops (numba) over channels-last tiles, the 36 products one batched matrix product; tiles
-go in chunks of a few tile rows so that the transformed chunk stays in the caches.
+go in chunks of a few tile rows so that the transformed chunk stays in the caches, and the chunks run side by side,
+one core each (`map_on_cores`: 0.73-0.83x against each step split over the cores in turn at 256x256 and 512x512).
 
 Used for a batch of one without gradients (renders) on float32 inputs of at least 128 channels and 2M values
 (channels x pixels): `paper-512`'s tri-grid and super-resolution layers from 64x64 (512 channels) to 512x512
@@ -18,16 +19,17 @@ Values differ from the direct convolution by float rounding (~1e-5 of the output
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
-from core.compiled import available, built_once, compile_loop, run_split
+from core.compiled import available, built_once, compile_loop, map_on_cores
 from core.networks.filters import records_gradients
 
 MIN_CHANNELS = 128
 MIN_INPUT_SIZE = 1 << 21  # channels x pixels
 TILE_ROWS_PER_CHUNK = 4  # 36 x (4 x 64 tiles) x 256 channels = 9 MB transformed per chunk at 256x256
-MIN_TILES_PER_THREAD = 16
 _TWO, _FOUR, _FIVE, _EIGHT = np.float32(2.0), np.float32(4.0), np.float32(5.0), np.float32(8.0)
 # The kernel transform G (6x3) of F(4x4, 3x3); G g G^T for every kernel at once is kron(G, G) @ vec(g).
 _G = torch.tensor([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -53,20 +55,23 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     transformed = transformed.transpose(1, 2)
     pixels = x.contiguous(memory_format=torch.channels_last)[0].permute(1, 2, 0).numpy()  # [H, W, C], a view
     out = torch.empty(1, out_channels, height, width, memory_format=torch.channels_last)
+    out_pixels = out[0].permute(1, 2, 0).numpy()
     tile_rows, tiles_per_row = (height + 3) // 4, (width + 3) // 4
     chunk = TILE_ROWS_PER_CHUNK * tiles_per_row
-    patches = torch.empty(36, chunk, channels)
-    products = torch.empty(36, chunk, out_channels)
     input_loop, output_loop = _kernels()
-    threads = torch.get_num_threads()
-    for first_row in range(0, tile_rows, TILE_ROWS_PER_CHUNK):
+    buffers = threading.local()  # each thread's transformed chunk and products, made once per call
+
+    def convolve_chunk(first_row: int) -> None:
+        if not hasattr(buffers, "patches"):
+            buffers.patches, buffers.products = torch.empty(36, chunk, channels), torch.empty(36, chunk, out_channels)
         first = first_row * tiles_per_row
         count = min(tile_rows - first_row, TILE_ROWS_PER_CHUNK) * tiles_per_row
-        run_split(input_loop, count, (pixels, patches.numpy(), tiles_per_row, first), threads, start=first,
-                  min_items=MIN_TILES_PER_THREAD)
-        torch.bmm(patches[:, :count], transformed, out=products[:, :count])
-        run_split(output_loop, count, (products.numpy(), out[0].permute(1, 2, 0).numpy(), tiles_per_row, first),
-                  threads, start=first, min_items=MIN_TILES_PER_THREAD)
+        input_loop(first, first + count, pixels, buffers.patches.numpy(), tiles_per_row, first)
+        torch.bmm(buffers.patches[:, :count], transformed, out=buffers.products[:, :count])
+        output_loop(first, first + count, buffers.products.numpy(), out_pixels, tiles_per_row, first)
+
+    # Chunks side by side, one core each: one core's transforms (memory) overlap the other's products (arithmetic).
+    map_on_cores(convolve_chunk, range(0, tile_rows, TILE_ROWS_PER_CHUNK), torch.get_num_threads())
     return out
 
 
