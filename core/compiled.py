@@ -1,8 +1,8 @@
 """Compiled CPU loops (numba) for the few places where whole-array torch operations spend their time passing over
 memory rather than computing: the fast body warp's per-point decision (core/body/warp_kernel.py), the tri-grid
-gather's corner rows and weights (core/rendering/gather_kernel.py) and the tile transforms of the Winograd
-convolutions (core/networks/winograd.py). (The gather's weighted sum itself was tried too
-and stayed with embedding_bag: it is memory-bound, docs/body.md.)
+gather's corner rows and weights (core/rendering/gather_kernel.py), the tile transforms of the Winograd
+convolutions (core/networks/winograd.py) and the decoder's bias and softplus (core/networks/softplus_kernel.py).
+(The gather's weighted sum itself was tried too and stayed with embedding_bag: it is memory-bound, docs/body.md.)
 
 Each loop is written as plain Python over index ranges, compiled on first use with `compile_loop` (kept in
 numba's on-disk cache, so later processes load it in well under a second), releases the GIL, and runs over
@@ -35,17 +35,36 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def compile_loop(function: Callable, inline: bool = False) -> Callable:
+def compile_loop(function: Callable, inline: bool = False, contract: bool = False) -> Callable:
     """`function` compiled by numba: no GIL, cached on disk, division by zero gives inf as in torch (no check per
-    division); `inline` for small helpers that the loops call by their module-level names."""
+    division); `inline` for small helpers that the loops call by their module-level names; `contract` lets a
+    multiply and an add become one fused multiply-add (one rounding instead of two: polynomials)."""
     import numba  # optional, and 0.4 s to import: only the compiled CPU paths need it
 
-    options = dict(nogil=True, error_model="numpy", inline="always" if inline else "never")
+    options = dict(nogil=True, error_model="numpy", inline="always" if inline else "never",
+                   fastmath={"contract"} if contract else False)
     try:
         return numba.njit(cache=True, **options)(function)
     except RuntimeError as error:  # no writable cache folder (read-only install and home): compile each process
         log.info("numba cannot cache %s (%s): it is compiled in every process", function.__name__, error)
         return numba.njit(cache=False, **options)(function)
+
+
+def float32_from_bits() -> Callable:
+    """A helper for compiled loops: float32_from_bits(int32) is the float32 with those 32 bits (e.g. 2^n as
+    (127 + n) << 23), one instruction that the loops' vectorisation keeps."""
+    from llvmlite import ir  # numba's own dependency: only the compiled CPU paths need it
+    from numba import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def bits_to_float32(typing_context, bits):
+        if bits != types.int32:
+            return None
+        return types.float32(types.int32), lambda context, builder, signature, args: builder.bitcast(
+            args[0], ir.FloatType())
+
+    return bits_to_float32
 
 
 Built = TypeVar("Built")

@@ -32,7 +32,7 @@ from core.device import resolve_device
 from core.latents import z_from_seed
 from core.invert.latent_file import file_signature
 from core.scene import SceneBuilder, SceneSpec
-from core.networks import winograd
+from core.networks import softplus_kernel, winograd
 from core.rendering import gather_kernel
 from renderer.body_products import body_mesh_product
 from renderer.errors import RenderError, describe_error, is_out_of_memory  # noqa: F401 (re-exported)
@@ -181,6 +181,7 @@ class Renderer:
                     if not paper_size and not self._wait_for_first_frame():
                         return
                     gather_kernel.prepare()  # lookups take the compiled corner loop from now on
+                    softplus_kernel.prepare()  # and decoders the compiled bias and softplus
                     warp_kernel.prepare()
             except Exception:  # noqa: BLE001 - a posed render will build them again and report the error
                 pass

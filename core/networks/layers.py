@@ -85,10 +85,14 @@ class FullyConnectedLayer(nn.Module):
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
+    def scaled(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The effective (weight [out, in], bias [out] or None) in `dtype`: the stored ones times their gains."""
+        weight = self.weight.to(dtype) * self.weight_gain
+        return weight, None if self.bias is None else self.bias.to(dtype) * self.bias_gain
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, in_features] -> [B, out_features]."""
-        weight = self.weight.to(x.dtype) * self.weight_gain
-        bias = None if self.bias is None else self.bias.to(x.dtype) * self.bias_gain
+        weight, bias = self.scaled(x.dtype)
         if self.activation == "linear" and bias is not None:
             return torch.addmm(bias.unsqueeze(0), x, weight.t())
         return bias_act(x @ weight.t(), bias, activation=self.activation)

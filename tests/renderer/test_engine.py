@@ -380,6 +380,7 @@ def test_the_compiled_loops_load_only_after_the_first_frame(monkeypatch):
     import threading
 
     from core.body import warp_kernel
+    from core.networks import softplus_kernel
     from core.rendering import gather_kernel
 
     calls = []  # (thread, whether the first frame was out); other renderers' warm-up threads may call too
@@ -392,6 +393,7 @@ def test_the_compiled_loops_load_only_after_the_first_frame(monkeypatch):
 
     monkeypatch.setattr(gather_kernel, "prepare", prepare)
     monkeypatch.setattr(warp_kernel, "prepare", lambda: None)
+    monkeypatch.setattr(softplus_kernel, "prepare", lambda: None)
     before = set(threading.enumerate())
     fresh.scene(BASE)  # loads the model and starts the warm-up thread; no frame yet
     warm = [thread for thread in set(threading.enumerate()) - before if thread.name == "warp-fields"]
