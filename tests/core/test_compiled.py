@@ -104,6 +104,9 @@ def test_map_on_cores_keeps_the_order_runs_single_threaded_and_restores_the_thre
     with torch.no_grad():
         compiled.map_on_cores(work, range(2), threads=2)
     assert [(inference, grad) for _, _, inference, grad in seen] == [(False, False)] * 2
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dtypes = compiled.map_on_cores(lambda item: torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype, range(2), 2)
+    assert dtypes == [torch.bfloat16] * 2
     assert torch.get_num_threads() == before
     seen.clear()  # one thread: the caller's own, torch's setting untouched
     assert compiled.map_on_cores(work, range(3), threads=1) == [0, 1, 4]

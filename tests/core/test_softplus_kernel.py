@@ -48,6 +48,9 @@ def test_the_decoder_gives_the_same_outputs_and_gradients_keep_torch(monkeypatch
     features = torch.randn(2, 3000, 16)
     with torch.inference_mode():
         sigma, rest = decoder(features)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):  # bfloat16 products: torch's way
+        sigma_half, _ = decoder(features)
+    assert sigma_half.dtype == torch.bfloat16 and float((sigma_half.float() - sigma).abs().max()) < 0.2
     monkeypatch.setattr(softplus_kernel, "ready", lambda: False)
     with torch.inference_mode():
         sigma_torch, rest_torch = decoder(features)
