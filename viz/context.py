@@ -31,6 +31,7 @@ class RuntimeInfo:
     renders: int = 0  # images shown so far
     results: int = 0  # results received so far, errors included
     busy: bool = False  # the worker is rendering
+    busy_since: float | None = None  # time.monotonic() when the worker last went from idle to busy
     recording: bool = False  # a viewport video is being written
     recorded_frames: int = 0  # frames in the current video
     messages: deque = field(default_factory=lambda: deque(maxlen=50))  # (level, text), newest last

@@ -110,7 +110,10 @@ class Controller:
         for message in self.client.messages():
             self.info.message(message, "warning")
             self.gate.forget()
-        self.info.busy = bool(self.client.busy)
+        busy = bool(self.client.busy)
+        if busy and not self.info.busy:
+            self.info.busy_since = time.monotonic()
+        self.info.busy = busy
         result = self.client.poll()
         if result is None:
             return None

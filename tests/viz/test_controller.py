@@ -168,3 +168,30 @@ def test_the_status_bar_says_when_a_preview_is_raw(tmp_path):
         frame(controller, editing=True)
         expected = "preview, raw" if raw else "preview"
         assert shown_quality(controller.info.shown_request, controller.info.shown_raw) == expected
+
+
+def test_the_status_bar_counts_the_seconds_of_a_long_wait(tmp_path):
+    import time
+
+    from viz.shell.menus import BUSY_SECONDS_AFTER_S, worker_label  # the shell module imports imgui
+
+    controller = make_controller(tmp_path, delay_s=0.3)
+    controller.poll_results()
+    controller.end_frame(editing=False, dragging=False)
+    before = time.monotonic()
+    controller.poll_results()
+    info = controller.info
+    assert info.busy and before - 0.01 <= info.busy_since <= time.monotonic()
+    assert worker_label(info, info.busy_since + 0.5) == "busy"
+    waited = BUSY_SECONDS_AFTER_S + 10
+    assert worker_label(info, info.busy_since + waited + 0.2) == f"busy {waited:.0f} s"
+    started = info.busy_since
+    controller.state.camera.yaw_deg = 7.0  # a new request while still busy: the wait goes on from its start
+    controller.end_frame(editing=False, dragging=False)
+    controller.poll_results()
+    assert info.busy_since == started
+    deadline = time.monotonic() + 5
+    while info.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+        controller.poll_results()
+    assert worker_label(info, time.monotonic()) == "idle"

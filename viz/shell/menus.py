@@ -1,6 +1,7 @@
 """The menu bar (File, Edit, View, Help) and the status bar."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -9,6 +10,7 @@ from imgui_bundle import hello_imgui, imgui
 from renderer.requests import REFINEMENT_NAMES
 from viz.context import WidgetContext
 
+BUSY_SECONDS_AFTER_S = 2.0  # a longer wait for a frame shows its seconds in the status bar
 MESSAGE_COLORS = {"info": (0.75, 0.85, 0.75, 1.0), "warning": (1.0, 0.8, 0.3, 1.0), "error": (1.0, 0.4, 0.35, 1.0)}
 
 
@@ -71,6 +73,15 @@ def shown_quality(request, raw: bool = False) -> str:
     return REFINEMENT_NAMES[request.refinement]
 
 
+def worker_label(info, now: float) -> str:
+    """"idle", "busy", or "busy 12 s" once a frame has been waited for BUSY_SECONDS_AFTER_S (a first posed frame on a
+    new machine builds the body's warp fields for ~5-10 s: the seconds show that nothing froze)."""
+    if not info.busy:
+        return "idle"
+    waited = 0.0 if info.busy_since is None else now - info.busy_since
+    return f"busy {waited:.0f} s" if waited >= BUSY_SECONDS_AFTER_S else "busy"
+
+
 def show_status(context: WidgetContext) -> None:
     """One line: model, device, render time, GUI frame rate, newest message."""
     info = context.info
@@ -81,7 +92,7 @@ def show_status(context: WidgetContext) -> None:
                  f"render {render_ms:.0f} ms" if render_ms is not None else "render -",
                  f"quality {shown_quality(info.shown_request, info.shown_raw)}",
                  f"GUI {fps:.0f} fps",
-                 "busy" if info.busy else "idle"):
+                 worker_label(info, time.monotonic())):
         imgui.same_line()
         imgui.text_disabled("|")
         imgui.same_line()
