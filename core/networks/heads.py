@@ -57,7 +57,7 @@ class OSGDecoder(nn.Module):
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         """self.net(x) for x [N, C]; a render on a CPU adds the hidden bias and takes the softplus in one compiled
-        pass (core.networks.softplus_kernel: 2.6x that step, within float32 rounding of torch's)."""
+        pass (core.networks.softplus_kernel: 2.1-2.6x that step, within float32 rounding of torch's)."""
         first, activation, second = self.net
         fast = (softplus_kernel.ready() and x.device.type == "cpu" and x.dtype == torch.float32
                 and not torch.is_autocast_enabled("cpu")  # its matrix product would give bfloat16

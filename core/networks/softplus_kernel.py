@@ -4,10 +4,11 @@ torch adds the bias in one pass over the [n, hidden] activations and takes softp
 (~3.4 ns a value on one core: the decoder's largest step). Here one pass computes, per value v,
 max(v, 0) + log1p(exp(-|v|)) with exp(-a) = 2^-k e^r (k = round(a / ln 2), |r| <= ln2 / 2, a degree-7
 polynomial for e^r, 2^-k from its bits) and log1p(t) = 2 atanh(t / (2 + t)) (its odd series in
-s = t / (2 + t) <= 1/3 to s^15), with fused multiply-adds: 2.6x faster on one core (3.3 against 8.6 ms for
-32768 x 64), and as close to float64's softplus as torch's own float32 (1.1e-6 for both; tests). |v| is capped at
-24, where the exp(-|v|) left out is below 4e-11. Like the other compiled paths it serves renders only once a
-process called `prepare()` (the render worker's warm-up thread does); until then the decoder takes torch's.
+s = t / (2 + t) <= 1/3 to s^15), with fused multiply-adds: 2.1-2.6x faster on one core (3.3-4.7 against
+8.6-10 ms for 32768 x 64, alternated), and as close to float64's softplus as torch's own float32 (1.1e-6 for both;
+tests). |v| is capped at 24, where the exp(-|v|) left out is below 4e-11. Like the other compiled paths it serves
+renders only once a process called `prepare()` (the render worker's warm-up thread does); until then the decoder
+takes torch's.
 """
 from __future__ import annotations
 
